@@ -1,0 +1,21 @@
+// `npm run db:migrate`: applies pending migrations to the configured database (PGlite or DATABASE_URL).
+import "dotenv/config";
+import { ConfigError, loadConfig } from "../config";
+import { openDatabase } from "../db/database";
+import { applyMigrations } from "../db/migrations";
+
+async function main() {
+  const config = loadConfig();
+  const db = await openDatabase(config.database);
+  try {
+    const applied = await applyMigrations(db.adapterFactory);
+    console.log(applied.length ? `Applied: ${applied.join(", ")}` : `Up to date (${db.kind}: ${db.location})`);
+  } finally {
+    await db.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,96 @@
+// The one place that reads the environment. Every variable is documented in .env.example;
+// a bad value stops start-up with one line naming the variable.
+import path from "node:path";
+import { z } from "zod";
+import { PROJECT_ROOT } from "./paths";
+
+const DEV_JWT_SECRET = "chillbill-development-secret-not-for-production-use";
+
+const emptyAsUndefined = (v: unknown) => (v === "" ? undefined : v);
+const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+const int = (def: number, min: number, max: number) =>
+  z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.preprocess(emptyAsUndefined, z.enum(["development", "test", "production"]).default("development")),
+    HOST: z.preprocess(emptyAsUndefined, z.string().default("0.0.0.0")),
+    PORT: int(3000, 0, 65535),
+    PUBLIC_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+    LOG_LEVEL: z.preprocess(
+      emptyAsUndefined,
+      z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    ),
+    LOG_PRETTY: z.preprocess(emptyAsUndefined, z.enum(["true", "false"]).optional()),
+    DATABASE_URL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL (leave it empty to use the embedded PGlite)")
+        .optional(),
+    ),
+    DATABASE_POOL_MAX: int(10, 1, 200),
+    PGLITE_DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default(".data/pglite")),
+    JWT_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+    JWT_JWKS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+    JWT_ISSUER: optionalString,
+    JWT_AUDIENCE: optionalString,
+    BODY_LIMIT: z.preprocess(
+      emptyAsUndefined,
+      z.string().regex(/^\d+(b|kb|mb)$/i, "must look like 100kb or 1mb").default("100kb"),
+    ),
+    IDEMPOTENCY_TTL_HOURS: int(24, 1, 24 * 30),
+    SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 120_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === "production" && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
+      ctx.addIssue({ code: "custom", path: ["JWT_JWKS_URL"], message: "is required in production (or JWT_SECRET)" });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env["NODE_ENV"];
+  host: string;
+  port: number;
+  publicBaseUrl: string;
+  log: { level: Env["LOG_LEVEL"]; pretty: boolean };
+  database: { url: string; poolMax: number } | { pgliteDataDir: string };
+  auth: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  bodyLimit: string;
+  idempotencyTtlHours: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses an environment (process.env by default) into the typed configuration, or throws one ConfigError line. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue.path[0] ?? "environment");
+    const received = source[variable];
+    const shown = received === undefined || /SECRET|URL/.test(variable) ? "" : ` (got "${received}")`;
+    throw new ConfigError(`Invalid configuration: ${variable} ${issue.message.replace(/^Invalid input: /, "")}${shown}`);
+  }
+  const env = parsed.data;
+  const secret = env.JWT_SECRET ?? (env.JWT_JWKS_URL || env.NODE_ENV === "production" ? undefined : DEV_JWT_SECRET);
+  return {
+    env: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ""),
+    log: { level: env.LOG_LEVEL, pretty: env.LOG_PRETTY ? env.LOG_PRETTY === "true" : env.NODE_ENV === "development" },
+    database: env.DATABASE_URL
+      ? { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX }
+      : { pgliteDataDir: path.resolve(PROJECT_ROOT, env.PGLITE_DATA_DIR) },
+    auth: { secret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
+    bodyLimit: env.BODY_LIMIT,
+    idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  };
+}

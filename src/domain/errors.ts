@@ -1,0 +1,102 @@
+// Typed errors that services throw. The HTTP layer maps each to one problem-details response;
+// nothing here knows about HTTP beyond the status each kind stands for.
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+  code?: string;
+}
+
+export abstract class AppError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  abstract readonly title: string;
+  constructor(
+    message: string,
+    readonly details: { issues?: FieldIssue[]; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class BadRequest extends AppError {
+  readonly status = 400;
+  readonly title = "Bad Request";
+  constructor(message: string, readonly code = "bad_request", details: AppError["details"] = {}) {
+    super(message, details);
+  }
+}
+
+export class ValidationFailed extends AppError {
+  readonly status = 400;
+  readonly code = "validation_failed";
+  readonly title = "Validation Failed";
+  constructor(issues: FieldIssue[], message = describeIssues(issues)) {
+    super(message, { issues });
+  }
+}
+
+export class Unauthorized extends AppError {
+  readonly status = 401;
+  readonly title = "Unauthorized";
+  constructor(message = "Authentication is required", readonly code = "unauthorized") {
+    super(message, { headers: { "WWW-Authenticate": 'Bearer realm="chillbill"' } });
+  }
+}
+
+export class NotFound extends AppError {
+  readonly status = 404;
+  readonly title = "Not Found";
+  constructor(message: string, readonly code = "not_found") {
+    super(message);
+  }
+}
+
+export class Conflict extends AppError {
+  readonly status = 409;
+  readonly title = "Conflict";
+  constructor(message: string, readonly code = "conflict", extra?: Record<string, unknown>) {
+    super(message, { extra });
+  }
+}
+
+export class PayloadTooLarge extends AppError {
+  readonly status = 413;
+  readonly title = "Payload Too Large";
+  constructor(message: string, readonly code = "payload_too_large") {
+    super(message);
+  }
+}
+
+export class UnsupportedMediaType extends AppError {
+  readonly status = 415;
+  readonly title = "Unsupported Media Type";
+  constructor(message: string, readonly code = "unsupported_media_type") {
+    super(message);
+  }
+}
+
+/** Well-formed input that breaks a business rule (e.g. custom amounts that do not sum to the total). */
+export class BusinessRule extends AppError {
+  readonly status = 422;
+  readonly title = "Unprocessable Content";
+  constructor(message: string, readonly code = "business_rule_violated", extra?: Record<string, unknown>) {
+    super(message, { extra });
+  }
+}
+
+export class ServiceUnavailable extends AppError {
+  readonly status = 503;
+  readonly title = "Service Unavailable";
+  constructor(message: string, readonly code = "service_unavailable") {
+    super(message, { headers: { "Retry-After": "5" } });
+  }
+}
+
+export function describeIssues(issues: FieldIssue[]): string {
+  if (issues.length === 0) return "The request is invalid";
+  const first = issues[0];
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
+  return `${first.path || "body"}: ${first.message}${more}`;
+}

@@ -1,0 +1,137 @@
+// Declares a route once: the same zod schemas validate the request and document it in OpenAPI.
+// A route that is not declared here does not exist, so the API document cannot miss one.
+import { OpenAPIRegistry, type RouteConfig } from "@asteasolutions/zod-to-openapi";
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from "express";
+import { z, ZodError, type ZodType } from "zod";
+import { UnsupportedMediaType, ValidationFailed } from "../domain/errors";
+import type { AuthUser } from "./auth";
+import { zodIssues } from "./problem";
+
+type Method = "get" | "post" | "put" | "patch" | "delete";
+type AnyObject = z.ZodObject<z.ZodRawShape>;
+
+export type Input<P, Q, B, H> = {
+  params: P extends ZodType ? z.output<P> : Record<string, never>;
+  query: Q extends ZodType ? z.output<Q> : Record<string, never>;
+  body: B extends ZodType ? z.output<B> : undefined;
+  headers: H extends ZodType ? z.output<H> : Record<string, never>;
+  user: AuthUser;
+};
+
+export interface ResponseDoc {
+  description: string;
+  schema?: ZodType;
+  contentType?: string;
+  headers?: AnyObject;
+}
+
+export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends ZodType | undefined, H extends AnyObject | undefined> {
+  method: Method;
+  /** Express-style path relative to the router's base, e.g. `/bills/:billId`. */
+  path: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  /** `user` (default) needs a bearer token; `none` is public or authenticated otherwise (signatures). */
+  auth?: "user" | "none";
+  /** Public routes go in the main document; internal ones are documented in their own section. */
+  audience?: "public" | "internal";
+  params?: P;
+  query?: Q;
+  body?: B;
+  bodyContentType?: string;
+  headers?: H;
+  /** Runs before validation (e.g. multer for multipart bodies). */
+  before?: RequestHandler[];
+  responses: Record<number, ResponseDoc>;
+  handler: (input: Input<P, Q, B, H>, req: Request, res: Response) => Promise<void> | void;
+}
+
+export interface DeclaredRoute {
+  method: Method;
+  path: string;
+  audience: "public" | "internal";
+}
+
+export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+
+export class ApiRouter {
+  readonly router = Router();
+  readonly declared: DeclaredRoute[] = [];
+
+  constructor(
+    private readonly registry: OpenAPIRegistry,
+    private readonly basePath: string,
+    private readonly authenticate: RequestHandler,
+  ) {}
+
+  route<P extends AnyObject | undefined = undefined, Q extends AnyObject | undefined = undefined, B extends ZodType | undefined = undefined, H extends AnyObject | undefined = undefined>(
+    spec: RouteSpec<P, Q, B, H>,
+  ): this {
+    const audience = spec.audience ?? "public";
+    const fullPath = this.basePath + spec.path;
+    this.declared.push({ method: spec.method, path: fullPath, audience });
+    this.registry.registerPath(toOpenApi(spec, fullPath, audience));
+
+    const chain: RequestHandler[] = [];
+    if ((spec.auth ?? "user") === "user") chain.push(this.authenticate);
+    chain.push(...(spec.before ?? []));
+    if (spec.body && !spec.bodyContentType) chain.push(requireJsonBody);
+    chain.push(async (req: Request, res: Response, _next: NextFunction) => {
+      const input = {
+        params: parsePart(spec.params, req.params, "params"),
+        query: parsePart(spec.query, req.query, "query"),
+        body: spec.body ? parsePart(spec.body, req.body ?? {}, "body") : undefined,
+        headers: parsePart(spec.headers, req.headers, "headers"),
+        user: req.user as AuthUser,
+      } as Input<P, Q, B, H>;
+      await spec.handler(input, req, res);
+    });
+    this.router[spec.method](spec.path, ...chain);
+    return this;
+  }
+}
+
+/** A JSON route with a body in another format gets 415, not a confusing validation error. */
+function requireJsonBody(req: Request, _res: Response, next: NextFunction): void {
+  const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+  if (hasBody && !req.is(["application/json", "application/*+json"])) {
+    throw new UnsupportedMediaType("The request body must be JSON (Content-Type: application/json)", "unsupported_content_type");
+  }
+  next();
+}
+
+function parsePart(schema: ZodType | undefined, value: unknown, where: string): unknown {
+  if (!schema) return {};
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationFailed(zodIssues(result.error as ZodError, where === "body" ? undefined : where));
+}
+
+function toOpenApi(spec: RouteSpec<AnyObject | undefined, AnyObject | undefined, ZodType | undefined, AnyObject | undefined>, path: string, audience: string): RouteConfig {
+  const responses: RouteConfig["responses"] = {};
+  for (const [status, doc] of Object.entries(spec.responses)) {
+    responses[status] = {
+      description: doc.description,
+      ...(doc.headers ? { headers: doc.headers } : {}),
+      ...(doc.schema ? { content: { [doc.contentType ?? "application/json"]: { schema: doc.schema } } } : {}),
+    };
+  }
+  return {
+    method: spec.method,
+    path: openApiPath(path),
+    summary: spec.summary,
+    description: spec.description,
+    tags: [audience === "internal" ? `internal: ${spec.tag}` : spec.tag],
+    security: (spec.auth ?? "user") === "user" ? [{ bearerAuth: [] }] : [],
+    request: {
+      ...(spec.params ? { params: spec.params } : {}),
+      ...(spec.query ? { query: spec.query } : {}),
+      ...(spec.headers ? { headers: spec.headers } : {}),
+      ...(spec.body
+        ? { body: { required: true, content: { [spec.bodyContentType ?? "application/json"]: { schema: spec.body } } } }
+        : {}),
+    },
+    responses,
+  };
+}

@@ -1,0 +1,92 @@
+// Bearer-token authentication. The banking app issues the JWT; `sub` is the bank user's id.
+// Development verifies HS256 with a shared secret; production verifies against the bank's JWKS.
+// Algorithms are pinned per key type, so `none` and HS/RS confusion are refused by construction.
+import type { NextFunction, Request, Response } from "express";
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import { Unauthorized } from "../domain/errors";
+
+export interface AuthUser {
+  id: string;
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<AuthUser>;
+}
+
+export interface AuthOptions {
+  secret?: string;
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+const ASYMMETRIC_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"];
+const MAX_TOKEN_LENGTH = 8192;
+
+export function createTokenVerifier(options: AuthOptions): TokenVerifier {
+  const secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
+  const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+  if (!secret && !jwks) throw new Error("Token verification needs a JWT secret or a JWKS URL");
+  const claims = { issuer: options.issuer, audience: options.audience, clockTolerance: 5 };
+
+  return {
+    async verify(token) {
+      if (token.length > MAX_TOKEN_LENGTH) throw new Unauthorized("The bearer token is too long", "invalid_token");
+      let payload: JWTPayload;
+      try {
+        const alg = readAlgorithm(token);
+        if (alg === "HS256" && secret) {
+          ({ payload } = await jwtVerify(token, secret, { ...claims, algorithms: ["HS256"] }));
+        } else if (jwks && ASYMMETRIC_ALGORITHMS.includes(alg)) {
+          ({ payload } = await jwtVerify(token, jwks, { ...claims, algorithms: ASYMMETRIC_ALGORITHMS }));
+        } else {
+          throw new Unauthorized(`Tokens signed with "${alg}" are not accepted`, "invalid_token");
+        }
+      } catch (err) {
+        if (err instanceof Unauthorized) throw err;
+        if (err instanceof joseErrors.JWTExpired) throw new Unauthorized("The bearer token has expired", "token_expired");
+        throw new Unauthorized("The bearer token is invalid", "invalid_token");
+      }
+      if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 128) {
+        throw new Unauthorized("The bearer token has no valid subject (sub)", "invalid_token");
+      }
+      return { id: payload.sub };
+    },
+  };
+}
+
+function readAlgorithm(token: string): string {
+  const [header] = token.split(".");
+  try {
+    const alg = JSON.parse(Buffer.from(header, "base64url").toString("utf8")).alg;
+    if (typeof alg === "string") return alg;
+  } catch {
+    // fall through
+  }
+  throw new Unauthorized("The bearer token is malformed", "invalid_token");
+}
+
+/** Express middleware: requires a valid bearer token and sets req.user. */
+export function requireUser(verifier: TokenVerifier) {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const header = req.headers.authorization;
+    if (!header) throw new Unauthorized("An Authorization: Bearer token is required", "missing_token");
+    const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header.trim());
+    if (!match) throw new Unauthorized("The Authorization header must be 'Bearer <JWT>'", "invalid_token");
+    req.user = await verifier.verify(match[1]);
+    next();
+  };
+}
+
+/** Signs a development token (HS256). Used by `npm run token` and the tests. */
+export async function signDevelopmentToken(
+  secret: string,
+  userId: string,
+  options: { expiresIn?: string; issuer?: string; audience?: string } = {},
+): Promise<string> {
+  let jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(userId).setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? "12h");
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

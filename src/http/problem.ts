@@ -1,0 +1,106 @@
+// Maps anything thrown to one RFC 9457 problem-details body. The only place that writes error responses.
+import type { NextFunction, Request, Response } from "express";
+import { MulterError } from "multer";
+import { ZodError } from "zod";
+import { AppError, describeIssues, type FieldIssue } from "../domain/errors";
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  issues?: FieldIssue[];
+  [extra: string]: unknown;
+}
+
+const PROBLEM_BASE = "https://chillbill.dev/problems/";
+
+function problem(status: number, title: string, code: string, detail: string, more: Partial<Problem> = {}): Problem {
+  return { type: PROBLEM_BASE + code.replace(/_/g, "-"), title, status, detail, code, ...more };
+}
+
+export function zodIssues(err: ZodError, prefix?: string): FieldIssue[] {
+  const at = (path: PropertyKey[]) => [prefix, ...path.map(String)].filter(Boolean).join(".");
+  return err.issues.flatMap((i) =>
+    // One issue per unknown field, named, so a client sees which field it may not send.
+    i.code === "unrecognized_keys"
+      ? i.keys.map((key) => ({ path: at([...i.path, key]), message: "is not a field that can be set here", code: i.code }))
+      : [{ path: at(i.path), message: i.message, code: i.code }],
+  );
+}
+
+const DB_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "ECONNREFUSED", "ECONNRESET", "57P01"]);
+
+interface HeaderCarrier {
+  headers?: Record<string, string>;
+}
+
+/** Turns any error into a problem (and headers to send with it). Pure: unit-tested branch by branch. */
+export function toProblem(err: unknown): Problem & HeaderCarrier {
+  if (err instanceof AppError) {
+    return {
+      ...problem(err.status, err.title, err.code, err.message, { ...err.details.extra }),
+      ...(err.details.issues ? { issues: err.details.issues } : {}),
+      headers: err.details.headers,
+    };
+  }
+  if (err instanceof ZodError) {
+    const issues = zodIssues(err);
+    return problem(400, "Validation Failed", "validation_failed", describeIssues(issues), { issues });
+  }
+  if (err instanceof MulterError) {
+    if (err.code === "LIMIT_FILE_SIZE") {
+      return problem(413, "Payload Too Large", "file_too_large", `The file in field "${err.field}" is larger than allowed`);
+    }
+    return problem(400, "Bad Request", "invalid_upload", `${err.message}${err.field ? ` (field "${err.field}")` : ""}`);
+  }
+  const e = err as { type?: string; status?: number; code?: string; name?: string; cause?: unknown } | undefined;
+  // body-parser (express.json) errors carry a `type`.
+  if (e?.type === "entity.parse.failed") {
+    return problem(400, "Bad Request", "malformed_json", "The request body is not valid JSON");
+  }
+  if (e?.type === "entity.too.large") {
+    return problem(413, "Payload Too Large", "body_too_large", "The request body is larger than allowed");
+  }
+  if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") {
+    return problem(415, "Unsupported Media Type", "unsupported_encoding", "The request body's encoding is not supported");
+  }
+  if (e?.name === "PrismaClientKnownRequestError" && e.code === "P2002") {
+    return problem(409, "Conflict", "already_exists", "A record with the same unique values already exists");
+  }
+  if (e?.name === "PrismaClientKnownRequestError" && e.code === "P2025") {
+    return problem(404, "Not Found", "not_found", "The record does not exist");
+  }
+  if (isDatabaseUnavailable(err)) {
+    return {
+      ...problem(503, "Service Unavailable", "database_unavailable", "The database is unavailable; try again shortly"),
+      headers: { "Retry-After": "5" },
+    };
+  }
+  return problem(500, "Internal Server Error", "internal_error", "An unexpected error occurred");
+}
+
+function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== "object" || depth > 4) return false;
+  const e = err as { code?: unknown; name?: unknown; cause?: unknown; errorCode?: unknown };
+  if (typeof e.code === "string" && DB_UNAVAILABLE_CODES.has(e.code)) return true;
+  if (typeof e.errorCode === "string" && DB_UNAVAILABLE_CODES.has(e.errorCode)) return true;
+  if (e.name === "PrismaClientInitializationError") return true;
+  return isDatabaseUnavailable(e.cause, depth + 1);
+}
+
+export function problemHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+  const { headers, ...body } = toProblem(err);
+  if (body.status >= 500) req.log?.error({ err }, "request failed");
+  else req.log?.debug({ err: { message: (err as Error)?.message } }, "request refused");
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
+  res
+    .status(body.status)
+    .type("application/problem+json")
+    .json({ ...body, instance: req.originalUrl, requestId: req.id });
+}

@@ -1,0 +1,10 @@
+import type { AuthUser } from "./auth";
+
+declare global {
+  namespace Express {
+    interface Request {
+      user?: AuthUser;
+    }
+  }
+}
+export {};

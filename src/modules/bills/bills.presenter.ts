@@ -1,0 +1,64 @@
+// Shapes bill rows for the wire: amounts as strings in the currency's minor units, dates as ISO.
+import Decimal from "decimal.js";
+import { formatMaybe, toDecimal } from "../../domain/money";
+import type { BillRow, BillWithParticipants } from "./bills.repository";
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function presentBill(bill: BillRow) {
+  return {
+    id: bill.id,
+    creatorUserId: bill.creatorUserId,
+    status: bill.status,
+    totalAmount: formatMaybe(bill.totalAmount, bill.currency),
+    currency: bill.currency,
+    merchantName: bill.merchantName,
+    billDate: bill.billDate ? bill.billDate.toISOString().slice(0, 10) : null,
+    note: bill.note,
+    splitMethod: bill.splitMethod,
+    needsResplit: bill.needsResplit,
+    aiProcessed: bill.aiProcessed,
+    createdAt: bill.createdAt.toISOString(),
+    updatedAt: bill.updatedAt.toISOString(),
+    completedAt: iso(bill.completedAt),
+    cancelledAt: iso(bill.cancelledAt),
+  };
+}
+
+export function presentBillDetails(bill: BillWithParticipants) {
+  let assigned = new Decimal(0);
+  let paid = new Decimal(0);
+  let anyAssigned = false;
+  for (const p of bill.participants) {
+    if (p.amountToPay === null) continue;
+    anyAssigned = true;
+    const amount = toDecimal(p.amountToPay);
+    assigned = assigned.plus(amount);
+    if (p.paymentStatus === "paid") paid = paid.plus(amount);
+  }
+  return {
+    ...presentBill(bill),
+    participants: bill.participants.map((p) => ({
+      id: p.id,
+      name: p.name,
+      userId: p.userId,
+      phone: p.phone,
+      email: p.email,
+      isBankCustomer: p.isBankCustomer,
+      isCreator: p.isCreator,
+      amountToPay: formatMaybe(p.amountToPay, bill.currency),
+      percentage: p.percentage === null ? null : toDecimal(p.percentage).toString(),
+      paymentStatus: p.paymentStatus,
+      paidAt: iso(p.paidAt),
+    })),
+    totals: {
+      participantCount: bill.participants.length,
+      assignedAmount: anyAssigned ? formatMaybe(assigned, bill.currency) : null,
+      paidAmount: anyAssigned ? formatMaybe(paid, bill.currency) : null,
+      unpaidAmount: anyAssigned ? formatMaybe(assigned.minus(paid), bill.currency) : null,
+    },
+  };
+}
+
+export type BillResponse = ReturnType<typeof presentBill>;
+export type BillDetailsResponse = ReturnType<typeof presentBillDetails>;

@@ -1,0 +1,111 @@
+// Bill requests and responses, as the API sees them. Unknown fields are refused (.strict()), so a
+// client cannot set status, creator, ids or paid amounts by adding them to a body.
+import { z } from "zod";
+import { amountSchema, currencySchema, dateSchema, uuidSchema } from "../../http/common-schemas";
+
+const billStatus = z.enum(["created", "active", "completed", "cancelled"]);
+
+const merchantName = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
+const note = z.string().trim().max(1000, "must be at most 1000 characters");
+
+export const createBillBody = z
+  .strictObject({
+    totalAmount: amountSchema.optional(),
+    currency: currencySchema.optional(),
+    merchantName: merchantName.optional(),
+    billDate: dateSchema.optional(),
+    note: note.optional(),
+  })
+  .meta({ id: "CreateBill", description: "Every field is optional: the AI can fill them from the receipt later" });
+
+export const updateBillBody = z
+  .strictObject({
+    totalAmount: amountSchema.nullable().optional(),
+    currency: currencySchema.nullable().optional(),
+    merchantName: merchantName.nullable().optional(),
+    billDate: dateSchema.nullable().optional(),
+    note: note.nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: "must contain at least one field to change" })
+  .meta({ id: "UpdateBill", description: "The fields to change; null clears a field" });
+
+export const billIdParams = z.object({ billId: uuidSchema });
+
+export const listBillsQuery = z.strictObject({
+  status: z
+    .string()
+    .transform((s) => s.split(","))
+    .pipe(z.array(billStatus))
+    .optional()
+    .meta({ description: "One status or several, comma-separated", example: "created,active" }),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z
+    .string()
+    .max(200)
+    .optional()
+    .meta({ description: "The nextCursor of the previous page" }),
+});
+
+export const idempotencyHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, "must be 1 to 255 visible ASCII characters")
+    .optional()
+    .meta({ description: "Retrying a create with the same key returns the first response" }),
+});
+
+export const participantSummary = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    userId: z.string().nullable(),
+    phone: z.string().nullable(),
+    email: z.string().nullable(),
+    isBankCustomer: z.boolean(),
+    isCreator: z.boolean(),
+    amountToPay: z.string().nullable(),
+    percentage: z.string().nullable(),
+    paymentStatus: z.enum(["pending", "requested", "paid"]),
+    paidAt: z.string().nullable(),
+  })
+  .meta({ id: "ParticipantSummary" });
+
+export const billSchema = z
+  .object({
+    id: z.uuid(),
+    creatorUserId: z.string(),
+    status: billStatus,
+    totalAmount: z.string().nullable(),
+    currency: z.string().nullable(),
+    merchantName: z.string().nullable(),
+    billDate: z.string().nullable(),
+    note: z.string().nullable(),
+    splitMethod: z.string().nullable(),
+    needsResplit: z.boolean(),
+    aiProcessed: z.boolean(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    completedAt: z.string().nullable(),
+    cancelledAt: z.string().nullable(),
+  })
+  .meta({ id: "Bill" });
+
+export const billDetailsSchema = billSchema
+  .extend({
+    participants: z.array(participantSummary),
+    totals: z.object({
+      participantCount: z.number().int(),
+      assignedAmount: z.string().nullable(),
+      paidAmount: z.string().nullable(),
+      unpaidAmount: z.string().nullable(),
+    }),
+  })
+  .meta({ id: "BillDetails" });
+
+export const billListSchema = z
+  .object({ items: z.array(billSchema), nextCursor: z.string().nullable() })
+  .meta({ id: "BillList" });
+
+export type CreateBillInput = z.output<typeof createBillBody>;
+export type UpdateBillInput = z.output<typeof updateBillBody>;
+export type ListBillsQuery = z.output<typeof listBillsQuery>;

@@ -1,0 +1,32 @@
+// Writes StatusHistory rows. Every transition of a bill, participant or payment request goes
+// through here, inside the transaction that makes the transition.
+import { v7 as uuidv7 } from "uuid";
+import type { Tx } from "../../db/database";
+
+export type ChangedBy = string; // a user id, or "webhook" / "system"
+
+export interface StatusChange {
+  billId: string;
+  participantId?: string | null;
+  entityType: "bill" | "participant" | "payment_request";
+  previousStatus: string | null;
+  newStatus: string;
+  changedBy: ChangedBy;
+  reason?: string;
+}
+
+export async function recordStatusChange(tx: Tx, change: StatusChange, at?: Date): Promise<void> {
+  await tx.statusHistory.create({
+    data: {
+      id: uuidv7(),
+      billId: change.billId,
+      participantId: change.participantId ?? null,
+      entityType: change.entityType,
+      previousStatus: change.previousStatus,
+      newStatus: change.newStatus,
+      changedBy: change.changedBy,
+      reason: change.reason?.slice(0, 500),
+      ...(at ? { createdAt: at } : {}),
+    },
+  });
+}

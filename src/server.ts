@@ -1,0 +1,91 @@
+// The process entry: config -> database -> migrations -> app -> listen; graceful shutdown on
+// SIGTERM/SIGINT (stop accepting, finish in-flight requests, close the database).
+import "dotenv/config";
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import { createApp } from "./app";
+import { ConfigError, loadConfig, type Config } from "./config";
+import { openDatabase, type Database } from "./db/database";
+import { applyMigrations } from "./db/migrations";
+import { createLogger } from "./logger";
+
+export interface RunningServer {
+  server: Server;
+  db: Database;
+  port: number;
+  stop(reason?: string): Promise<void>;
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const embedded = "pgliteDataDir" in config.database;
+  logger.info(
+    embedded
+      ? `Using embedded PostgreSQL (PGlite) in ${(config.database as { pgliteDataDir: string }).pgliteDataDir}; set DATABASE_URL to use a PostgreSQL server`
+      : "Using PostgreSQL server from DATABASE_URL",
+  );
+  const db = await openDatabase(config.database);
+  const applied = await applyMigrations(db.adapterFactory);
+  logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");
+
+  const app = createApp({ config, db, logger });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once("error", reject);
+  });
+  server.keepAliveTimeout = 5_000;
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  logger.info(`ChillBill listening on http://${config.host}:${port} (API docs at /docs)`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason = "stop requested") => {
+    stopping ??= (async () => {
+      logger.info(`Shutting down: ${reason}`);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const forced = setTimeout(() => {
+        logger.warn("In-flight requests did not finish in time; closing their connections");
+        server.closeAllConnections();
+      }, config.shutdownTimeoutMs);
+      await closed;
+      clearTimeout(forced);
+      await db.close();
+      logger.info("Shutdown complete");
+    })();
+    return stopping;
+  };
+  return { server, db, port, stop };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.log);
+  const running = await startServer(config, logger);
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      running.stop(signal).then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err }, "Shutdown failed");
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`ChillBill failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
