@@ -22,7 +22,7 @@ function problem(status: number, title: string, code: string, detail: string, mo
 
 export function zodIssues(err: ZodError, prefix?: string): FieldIssue[] {
   const at = (path: PropertyKey[]) => [prefix, ...path.map(String)].filter(Boolean).join(".");
-  return err.issues.flatMap((i) =>
+  return err.issues.flatMap((i): FieldIssue[] =>
     // One issue per unknown field, named, so a client sees which field it may not send.
     i.code === "unrecognized_keys"
       ? i.keys.map((key) => ({ path: at([...i.path, key]), message: "is not a field that can be set here", code: i.code }))
