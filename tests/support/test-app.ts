@@ -1,0 +1,73 @@
+// Builds the real app for a test file on its own database: an in-memory PGlite loaded from the
+// migrated template (default), or the run's PostgreSQL database (TEST_DATABASE_URL).
+import { readFileSync } from "node:fs";
+import pino from "pino";
+import { createApp } from "../../src/app";
+import type { Clock } from "../../src/clock";
+import { loadConfig, type Config } from "../../src/config";
+import { openDatabase, type Database } from "../../src/db/database";
+import { signDevelopmentToken } from "../../src/http/auth";
+import { TEMPLATE_PATH } from "./paths";
+import { assertTestDatabase } from "./test-database-url";
+
+export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-signing";
+
+export const onPostgres = Boolean(process.env.CHILLBILL_TEST_DATABASE_URL);
+
+export async function createTestDatabase(): Promise<Database> {
+  const url = process.env.CHILLBILL_TEST_DATABASE_URL;
+  if (url) {
+    assertTestDatabase(url);
+    return openDatabase({ url, poolMax: 5 });
+  }
+  const { PGlite } = await import("@electric-sql/pglite");
+  const pglite = await PGlite.create({ loadDataDir: new Blob([readFileSync(TEMPLATE_PATH)]) });
+  return openDatabase({ pglite });
+}
+
+export class TestClock implements Clock {
+  constructor(private current = new Date("2026-11-20T12:00:00.000Z")) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  set(at: Date | string): void {
+    this.current = new Date(at);
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", JWT_SECRET: TEST_JWT_SECRET, ...env });
+}
+
+export interface TestApp {
+  app: ReturnType<typeof createApp>;
+  db: Database;
+  config: Config;
+  clock: TestClock | undefined;
+  tokenFor(userId: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+let userCounter = 0;
+/** A user id no other test (or earlier run on the same database) has used. */
+export function newUserId(prefix = "user"): string {
+  userCounter += 1;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${userCounter}`;
+}
+
+export async function createTestApp(options: { env?: Record<string, string>; clock?: TestClock } = {}): Promise<TestApp> {
+  const config = testConfig(options.env);
+  const db = await createTestDatabase();
+  const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock });
+  return {
+    app,
+    db,
+    config,
+    clock: options.clock,
+    tokenFor: (userId) => signDevelopmentToken(TEST_JWT_SECRET, userId),
+    close: () => db.close(),
+  };
+}
