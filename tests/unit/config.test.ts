@@ -1,0 +1,61 @@
+import path from "node:path";
+import { ConfigError, loadConfig } from "../../src/config";
+
+const secret = "x".repeat(32);
+
+describe("loadConfig", () => {
+  it("when nothing is set, then it runs in development on the embedded PGlite with a development secret", () => {
+    const config = loadConfig({});
+    expect(config.env).toBe("development");
+    expect(config.port).toBe(3000);
+    expect(config.database).toEqual({ pgliteDataDir: path.resolve(__dirname, "../..", ".data/pglite") });
+    expect(config.auth.secret).toEqual(expect.any(String));
+    expect(config.log.pretty).toBe(true);
+    expect(config.publicBaseUrl).toBe("http://localhost:3000");
+  });
+
+  it("when DATABASE_URL is set, then it uses that PostgreSQL server", () => {
+    const config = loadConfig({ DATABASE_URL: "postgresql://u:p@db:5432/chillbill", DATABASE_POOL_MAX: "4" });
+    expect(config.database).toEqual({ url: "postgresql://u:p@db:5432/chillbill", poolMax: 4 });
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(loadConfig({ DATABASE_URL: "", PORT: "" }).database).toHaveProperty("pgliteDataDir");
+  });
+
+  it.each([
+    [{ PORT: "eighty" }, /^Invalid configuration: PORT .*\(got "eighty"\)$/],
+    [{ PORT: "70000" }, /^Invalid configuration: PORT /],
+    [{ DATABASE_URL: "mysql://x" }, /^Invalid configuration: DATABASE_URL must be a postgresql:\/\/ URL/],
+    [{ JWT_SECRET: "short" }, /^Invalid configuration: JWT_SECRET must be at least 32 characters$/],
+    [{ LOG_LEVEL: "loud" }, /^Invalid configuration: LOG_LEVEL /],
+    [{ NODE_ENV: "staging" }, /^Invalid configuration: NODE_ENV /],
+    [{ BODY_LIMIT: "lots" }, /^Invalid configuration: BODY_LIMIT must look like 100kb or 1mb/],
+    [{ PUBLIC_BASE_URL: "ftp://x" }, /^Invalid configuration: PUBLIC_BASE_URL /],
+  ])("refuses %j with one line naming the variable", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    try {
+      loadConfig(env);
+    } catch (err) {
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toContain("\n");
+    }
+  });
+
+  it("never echoes a secret in the error", () => {
+    expect(() => loadConfig({ JWT_SECRET: "hunter2" })).toThrow(/^Invalid configuration: JWT_SECRET[^"]*$/);
+  });
+
+  it("in production, requires a JWKS URL or a secret and never falls back to the development secret", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/JWT_JWKS_URL is required in production/);
+    const config = loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://bank.example/jwks.json" });
+    expect(config.auth).toEqual({ jwksUrl: "https://bank.example/jwks.json", secret: undefined, issuer: undefined, audience: undefined });
+    expect(config.log.pretty).toBe(false);
+  });
+
+  it("keeps a configured secret and lets LOG_PRETTY override the default", () => {
+    const config = loadConfig({ NODE_ENV: "test", JWT_SECRET: secret, LOG_PRETTY: "true" });
+    expect(config.auth.secret).toBe(secret);
+    expect(config.log.pretty).toBe(true);
+  });
+});
