@@ -1,6 +1,7 @@
 // The one place that reads the environment. Every variable is documented in .env.example;
 // a bad value stops start-up with one line naming the variable.
 import path from "node:path";
+import dotenv from "dotenv";
 import { z } from "zod";
 import { PROJECT_ROOT } from "./paths";
 
@@ -93,4 +94,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };
+}
+
+/** process.env, with a .env file (if any) filling in what the real environment does not set. */
+export function readEnvironment(): Record<string, string | undefined> {
+  dotenv.config({ quiet: true, path: path.join(PROJECT_ROOT, ".env") });
+  return process.env;
 }

@@ -1,10 +1,9 @@
 // The process entry: config -> database -> migrations -> app -> listen; graceful shutdown on
 // SIGTERM/SIGINT (stop accepting, finish in-flight requests, close the database).
-import "dotenv/config";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { createApp } from "./app";
-import { ConfigError, loadConfig, type Config } from "./config";
+import { ConfigError, loadConfig, readEnvironment, type Config } from "./config";
 import { openDatabase, type Database } from "./db/database";
 import { applyMigrations } from "./db/migrations";
 import { createLogger } from "./logger";
@@ -60,7 +59,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(readEnvironment());
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

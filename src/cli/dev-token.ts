@@ -1,6 +1,5 @@
 // `npm run token -- <userId> [expiresIn]`: prints a development bearer token (HS256, JWT_SECRET).
-import "dotenv/config";
-import { loadConfig } from "../config";
+import { loadConfig, readEnvironment } from "../config";
 import { signDevelopmentToken } from "../http/auth";
 
 async function main() {
@@ -9,7 +8,7 @@ async function main() {
     console.error("Usage: npm run token -- <userId> [expiresIn, e.g. 12h]");
     process.exit(2);
   }
-  const { auth } = loadConfig();
+  const { auth } = loadConfig(readEnvironment());
   if (!auth.secret) {
     console.error("JWT_SECRET is not set (tokens are verified against JWT_JWKS_URL); this script only signs HS256 tokens.");
     process.exit(1);

@@ -1,11 +1,10 @@
 // `npm run db:migrate`: applies pending migrations to the configured database (PGlite or DATABASE_URL).
-import "dotenv/config";
-import { ConfigError, loadConfig } from "../config";
+import { ConfigError, loadConfig, readEnvironment } from "../config";
 import { openDatabase } from "../db/database";
 import { applyMigrations } from "../db/migrations";
 
 async function main() {
-  const config = loadConfig();
+  const config = loadConfig(readEnvironment());
   const db = await openDatabase(config.database);
   try {
     const applied = await applyMigrations(db.adapterFactory);
