@@ -15,6 +15,11 @@ import { BillsRepository } from "./modules/bills/bills.repository";
 import { registerBillRoutes } from "./modules/bills/bills.router";
 import { BillsService } from "./modules/bills/bills.service";
 import { IdempotencyService } from "./modules/idempotency/idempotency.service";
+import { registerImageRoutes } from "./modules/images/images.router";
+import { ImagesService } from "./modules/images/images.service";
+import { createAdapters, type Adapters } from "./adapters";
+import { AI_SIGNATURE_HEADER } from "./adapters/ai/mock-ai-service";
+import { verifySignedBody } from "./http/signed-body";
 
 export const API_BASE = "/api/chillbill";
 
@@ -24,10 +29,16 @@ export interface AppDeps {
   logger: Logger;
   clock?: Clock;
   tokenVerifier?: TokenVerifier;
+  /** Replaces some or all adapters (tests); the rest come from the configuration. */
+  adapters?: Partial<Adapters>;
+  /** Where callbacks reach this service; the server sets it once it knows its port. */
+  callbackBaseUrl?: () => string;
 }
 
 export interface AppInfo {
   declaredRoutes: DeclaredRoute[];
+  services: { images: ImagesService };
+  adapters: Adapters;
 }
 
 export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
@@ -41,13 +52,28 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const api = new ApiRouter(registry, API_BASE, requireUser(verifier));
 
   const idempotency = new IdempotencyService(prisma, clock, config.idempotencyTtlHours);
-  const bills = new BillsService(new BillsRepository(prisma), idempotency, clock, (work) => prisma.$transaction(work));
+  const adapters: Adapters = { ...createAdapters(config, logger), ...deps.adapters };
+  const billsRepository = new BillsRepository(prisma);
+  const bills = new BillsService(billsRepository, idempotency, clock, (work) => prisma.$transaction(work));
   registerBillRoutes(api, bills);
+
+  const images = new ImagesService(prisma, billsRepository, adapters.files, adapters.ai, adapters.directory, clock, logger, {
+    jobTimeoutMs: config.ai.jobTimeoutMs,
+    maxAttempts: config.ai.maxAttempts,
+    callbackBaseUrl: deps.callbackBaseUrl ?? (() => config.internalBaseUrl ?? config.publicBaseUrl),
+  });
+  registerImageRoutes(api, images, {
+    files: adapters.files,
+    maxUploadBytes: config.uploads.maxBytes,
+    verifyAiSignature: verifySignedBody({ header: AI_SIGNATURE_HEADER, secret: config.ai.callbackSecret, clock }),
+  });
 
   const app = express() as Express & { locals: AppInfo };
   app.disable("x-powered-by");
   app.set("trust proxy", false);
   app.locals.declaredRoutes = api.declared;
+  app.locals.services = { images };
+  app.locals.adapters = adapters;
 
   app.use(requestLogging(logger));
   app.get("/health", (_req, res) => {
@@ -63,6 +89,10 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   });
 
   app.use(docsRouter(buildOpenApiDocument(registry, "public", config.publicBaseUrl), buildOpenApiDocument(registry, "internal", config.publicBaseUrl)));
+  // Signed callbacks keep their raw bytes: the signature is checked on them before parsing.
+  for (const signed of ["/internal", "/webhook"]) {
+    app.use(API_BASE + signed, express.raw({ type: () => true, limit: "1mb" }));
+  }
   app.use(API_BASE, express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] }));
   app.use(API_BASE, api.router);
   app.use((req, _res, next) => {

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { PROJECT_ROOT } from "./paths";
 
 const DEV_JWT_SECRET = "chillbill-development-secret-not-for-production-use";
+const DEV_AI_SECRET = "chillbill-development-ai-callback-secret";
 
 const emptyAsUndefined = (v: unknown) => (v === "" ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
@@ -42,10 +43,27 @@ const envSchema = z
     ),
     IDEMPOTENCY_TTL_HOURS: int(24, 1, 24 * 30),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 120_000),
+    UPLOAD_DIR: z.preprocess(emptyAsUndefined, z.string().default("uploads")),
+    MAX_UPLOAD_BYTES: int(10 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    INTERNAL_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+    AI_MODE: z.preprocess(emptyAsUndefined, z.enum(["mock", "http"]).default("mock")),
+    AI_SERVICE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+    AI_CALLBACK_SECRET: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+    AI_MOCK_DELAY_MS: int(2_000, 0, 600_000),
+    AI_MOCK_FIXTURES: optionalString,
+    AI_MOCK_FAIL: z.preprocess(emptyAsUndefined, z.enum(["true", "false"]).default("false")),
+    AI_JOB_TIMEOUT_MS: int(5 * 60_000, 1_000, 24 * 3_600_000),
+    AI_MAX_ATTEMPTS: int(3, 1, 20),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === "production" && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
       ctx.addIssue({ code: "custom", path: ["JWT_JWKS_URL"], message: "is required in production (or JWT_SECRET)" });
+    }
+    if (env.AI_MODE === "http" && !env.AI_SERVICE_URL) {
+      ctx.addIssue({ code: "custom", path: ["AI_SERVICE_URL"], message: "is required when AI_MODE is http" });
+    }
+    if (env.NODE_ENV === "production" && !env.AI_CALLBACK_SECRET) {
+      ctx.addIssue({ code: "custom", path: ["AI_CALLBACK_SECRET"], message: "is required in production" });
     }
   });
 
@@ -62,6 +80,17 @@ export interface Config {
   bodyLimit: string;
   idempotencyTtlHours: number;
   shutdownTimeoutMs: number;
+  uploads: { dir: string; maxBytes: number };
+  /** Where the service's own internal endpoints are reached by callbacks; default: loopback and the bound port. */
+  internalBaseUrl?: string;
+  ai: {
+    mode: "mock" | "http";
+    serviceUrl?: string;
+    callbackSecret: string;
+    mock: { delayMs: number; fixturesPath?: string; fail: boolean };
+    jobTimeoutMs: number;
+    maxAttempts: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -93,6 +122,20 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     bodyLimit: env.BODY_LIMIT,
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },
+    internalBaseUrl: env.INTERNAL_BASE_URL?.replace(/\/$/, ""),
+    ai: {
+      mode: env.AI_MODE,
+      serviceUrl: env.AI_SERVICE_URL,
+      callbackSecret: env.AI_CALLBACK_SECRET ?? DEV_AI_SECRET,
+      mock: {
+        delayMs: env.AI_MOCK_DELAY_MS,
+        fixturesPath: env.AI_MOCK_FIXTURES ? path.resolve(PROJECT_ROOT, env.AI_MOCK_FIXTURES) : undefined,
+        fail: env.AI_MOCK_FAIL === "true",
+      },
+      jobTimeoutMs: env.AI_JOB_TIMEOUT_MS,
+      maxAttempts: env.AI_MAX_ATTEMPTS,
+    },
   };
 }
 

@@ -26,7 +26,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const applied = await applyMigrations(db.adapterFactory);
   logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");
 
-  const app = createApp({ config, db, logger });
+  let boundUrl = config.publicBaseUrl;
+  const app = createApp({ config, db, logger, callbackBaseUrl: () => config.internalBaseUrl ?? boundUrl });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once("error", reject);
@@ -34,12 +35,22 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   server.keepAliveTimeout = 5_000;
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
+  boundUrl = `http://127.0.0.1:${port}`;
   logger.info(`ChillBill listening on http://${config.host}:${port} (API docs at /docs)`);
+
+  // Image jobs left pending or processing by an earlier run (or an AI that never answered).
+  const { images } = app.locals.services;
+  const sweep = () => images.recoverStaleJobs().catch((err) => logger.error({ err }, "image job recovery failed"));
+  await sweep();
+  const sweepTimer = setInterval(sweep, Math.max(1_000, Math.floor(config.ai.jobTimeoutMs / 2)));
+  sweepTimer.unref();
 
   let stopping: Promise<void> | undefined;
   const stop = (reason = "stop requested") => {
     stopping ??= (async () => {
       logger.info(`Shutting down: ${reason}`);
+      clearInterval(sweepTimer);
+      await app.locals.adapters.ai.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const forced = setTimeout(() => {

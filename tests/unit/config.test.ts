@@ -47,10 +47,18 @@ describe("loadConfig", () => {
   });
 
   it("in production, requires a JWKS URL or a secret and never falls back to the development secret", () => {
-    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/JWT_JWKS_URL is required in production/);
-    const config = loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://bank.example/jwks.json" });
+    expect(() => loadConfig({ NODE_ENV: "production", AI_CALLBACK_SECRET: secret })).toThrow(/JWT_JWKS_URL is required in production/);
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret })).toThrow(/AI_CALLBACK_SECRET is required in production/);
+    const config = loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://bank.example/jwks.json", AI_CALLBACK_SECRET: secret });
     expect(config.auth).toEqual({ jwksUrl: "https://bank.example/jwks.json", secret: undefined, issuer: undefined, audience: undefined });
     expect(config.log.pretty).toBe(false);
+  });
+
+  it("needs AI_SERVICE_URL for the real AI service, and defaults to the mock", () => {
+    expect(loadConfig({}).ai).toMatchObject({ mode: "mock", mock: { delayMs: 2000, fail: false }, maxAttempts: 3 });
+    expect(() => loadConfig({ AI_MODE: "http" })).toThrow(/^Invalid configuration: AI_SERVICE_URL is required when AI_MODE is http$/);
+    expect(loadConfig({ AI_MODE: "http", AI_SERVICE_URL: "https://ai.example" }).ai.serviceUrl).toBe("https://ai.example");
+    expect(() => loadConfig({ MAX_UPLOAD_BYTES: "10" })).toThrow(/MAX_UPLOAD_BYTES/);
   });
 
   it("keeps a configured secret and lets LOG_PRETTY override the default", () => {

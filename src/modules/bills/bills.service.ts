@@ -35,6 +35,7 @@ export class BillsService {
           merchantName: input.merchantName ?? null,
           billDate: input.billDate ? new Date(`${input.billDate}T00:00:00Z`) : null,
           note: input.note ?? null,
+          userSetFields: AI_FILLABLE_FIELDS.filter((f) => input[f] !== undefined),
           createdAt: this.clock.now(),
         });
         await recordStatusChange(tx, {
@@ -103,6 +104,7 @@ export class BillsService {
           ? { billDate: input.billDate === null ? null : new Date(`${input.billDate}T00:00:00Z`) }
           : {}),
         ...(input.note !== undefined ? { note: input.note } : {}),
+        userSetFields: userSetFieldsAfter(bill.userSetFields, input),
         // A split computed for another total no longer adds up.
         ...(moneyChanged && bill.splitMethod ? { needsResplit: true } : {}),
       });
@@ -130,6 +132,19 @@ export class BillsService {
     });
     return this.getBill(user, billId);
   }
+}
+
+/** Bill details an AI result may fill in, unless the user set them by hand. */
+export const AI_FILLABLE_FIELDS = ["totalAmount", "currency", "merchantName", "billDate"] as const;
+
+/** A field set by hand is the user's; a field cleared by hand (null) is the AI's to fill again. */
+function userSetFieldsAfter(current: string[], input: UpdateBillInput): string[] {
+  const fields = new Set(current);
+  for (const f of AI_FILLABLE_FIELDS) {
+    if (input[f] === null) fields.delete(f);
+    else if (input[f] !== undefined) fields.add(f);
+  }
+  return AI_FILLABLE_FIELDS.filter((f) => fields.has(f));
 }
 
 function checkAmount(total: string | undefined, currency: string | undefined): void {

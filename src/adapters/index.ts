@@ -1,0 +1,28 @@
+// The one place where configuration picks each adapter: mock or real.
+import type { Logger } from "pino";
+import type { Config } from "../config";
+import type { AiService } from "./ai/ai-service";
+import { HttpAiService } from "./ai/http-ai-service";
+import { loadAiFixtures, MockAiService } from "./ai/mock-ai-service";
+import { MockUserDirectory, type UserDirectory } from "./directory/user-directory";
+import { LocalFileStore, type FileStore } from "./storage/file-store";
+
+export interface Adapters {
+  ai: AiService;
+  directory: UserDirectory;
+  files: FileStore;
+}
+
+export function createAdapters(config: Config, logger: Logger): Adapters {
+  const ai =
+    config.ai.mode === "http"
+      ? new HttpAiService(config.ai.serviceUrl as string)
+      : new MockAiService({
+          delayMs: config.ai.mock.delayMs,
+          secret: config.ai.callbackSecret,
+          fixtures: loadAiFixtures(config.ai.mock.fixturesPath),
+          fail: config.ai.mock.fail,
+          logger: logger.child({ adapter: "mock-ai" }),
+        });
+  return { ai, directory: new MockUserDirectory(), files: new LocalFileStore(config.uploads.dir) };
+}

@@ -1,0 +1,87 @@
+// The image endpoints and the AI service's callback contract. The AI writes snake_case, as the
+// spec's dummy response does (`total_amount`, `merchant_name`).
+import Decimal from "decimal.js";
+import { z } from "zod";
+import { currencySchema, dateSchema, uuidSchema } from "../../http/common-schemas";
+import { DECIMAL_STRING } from "../../domain/money";
+
+export const imageStates = ["none", "pending", "processing", "completed", "failed"] as const;
+
+export const imageJobSchema = z
+  .object({
+    jobId: z.uuid().nullable(),
+    kind: z.enum(["bill", "group"]),
+    state: z.enum(imageStates),
+    aiJobId: z.string().nullable(),
+    attempts: z.number().int(),
+    uploadedAt: z.string().nullable(),
+    lastAttemptAt: z.string().nullable(),
+    completedAt: z.string().nullable(),
+    error: z.string().nullable(),
+  })
+  .meta({ id: "ImageJob" });
+
+export const processingStatusSchema = z
+  .object({ billId: z.uuid(), aiProcessed: z.boolean(), billImage: imageJobSchema, groupImage: imageJobSchema })
+  .meta({ id: "ProcessingStatus" });
+
+export const uploadBody = z
+  .object({ image: z.any().meta({ type: "string", format: "binary", description: "JPEG, PNG, WebP or HEIC" }) })
+  .meta({ id: "ImageUpload" });
+
+/** AI amounts arrive as JSON numbers (the spec's dummy) or decimal strings; we keep decimal strings. */
+const aiAmount = z
+  .union([z.string(), z.number().finite().nonnegative()])
+  .transform((v) => (typeof v === "number" ? new Decimal(v).toFixed() : v))
+  .pipe(z.string().regex(DECIMAL_STRING, "must be a non-negative decimal amount"));
+
+const lineItem = z.object({
+  name: z.string().trim().min(1).max(200),
+  quantity: z.number().positive().max(100_000).optional(),
+  unit_price: aiAmount.optional(),
+  amount: aiAmount,
+});
+
+const jobId = uuidSchema;
+const failure = z.object({ jobId, status: z.literal("failed"), error: z.string().trim().min(1).max(1000) });
+
+export const billResultBody = z
+  .discriminatedUnion("status", [
+    z.object({
+      jobId,
+      status: z.literal("completed"),
+      result: z.object({
+        total_amount: aiAmount.optional(),
+        currency: currencySchema.optional(),
+        merchant_name: z.string().trim().min(1).max(200).optional(),
+        bill_date: dateSchema.optional(),
+        line_items: z.array(lineItem).max(500).optional(),
+      }),
+    }),
+    failure,
+  ])
+  .meta({ id: "AiBillResult" });
+
+export const recognisedPerson = z.object({
+  face_id: z.string().trim().min(1).max(128),
+  name: z.string().trim().min(1).max(200).optional(),
+  phone: z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number").optional(),
+  email: z.email().max(254).optional(),
+  bank_user_id: z.string().min(1).max(128).optional(),
+  confidence: z.number().min(0).max(1).optional(),
+});
+
+export const groupResultBody = z
+  .discriminatedUnion("status", [
+    z.object({ jobId, status: z.literal("completed"), result: z.object({ participants: z.array(recognisedPerson).max(100) }) }),
+    failure,
+  ])
+  .meta({ id: "AiGroupResult" });
+
+export const callbackAnswer = z
+  .object({ jobId: z.uuid(), state: z.enum(["completed", "failed"]), applied: z.boolean() })
+  .meta({ id: "AiCallbackAnswer" });
+
+export type BillResult = z.output<typeof billResultBody>;
+export type GroupResult = z.output<typeof groupResultBody>;
+export type RecognisedPerson = z.output<typeof recognisedPerson>;

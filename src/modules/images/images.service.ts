@@ -1,0 +1,311 @@
+// Bill and group images: store the upload, hand it to the AI service, track the job, and apply
+// the AI's signed callbacks (idempotently, and only for the bill's current job of that image).
+import type { Logger } from "pino";
+import { v7 as uuidv7 } from "uuid";
+import type { AiService, ImageKind } from "../../adapters/ai/ai-service";
+import type { UserDirectory, BankUser } from "../../adapters/directory/user-directory";
+import type { FileStore } from "../../adapters/storage/file-store";
+import type { Clock } from "../../clock";
+import type { Db, Tx } from "../../db/database";
+import { assertEditable } from "../../domain/bill-status";
+import { Conflict, NotFound, UnsupportedMediaType } from "../../domain/errors";
+import { sniffImageType, SNIFF_BYTES } from "../../domain/image-type";
+import { amountProblem, toDecimal } from "../../domain/money";
+import type { Prisma } from "../../generated/prisma/client";
+import type { AuthUser } from "../../http/auth";
+import type { BillRow, BillsRepository } from "../bills/bills.repository";
+import { insertParticipant, listParticipants } from "../participants/participants.repository";
+import type { BillResult, GroupResult, RecognisedPerson } from "./images.schemas";
+
+type ImageJobRow = Prisma.ImageJobGetPayload<object>;
+
+export interface StoredUpload {
+  fileName: string;
+  size: number;
+}
+
+export interface ImagesOptions {
+  jobTimeoutMs: number;
+  maxAttempts: number;
+  /** The base URL the AI service calls back (our own internal endpoints). */
+  callbackBaseUrl: () => string;
+}
+
+const jobColumn = (kind: ImageKind) => (kind === "bill" ? "billImageJobId" : "groupImageJobId");
+const urlColumn = (kind: ImageKind) => (kind === "bill" ? "billImageUrl" : "groupImageUrl");
+const billNotFound = () => new NotFound("No bill with this id exists for you", "bill_not_found");
+
+export class ImagesService {
+  constructor(
+    private readonly db: Db,
+    private readonly bills: BillsRepository,
+    private readonly files: FileStore,
+    private readonly ai: AiService,
+    private readonly directory: UserDirectory,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: ImagesOptions,
+  ) {}
+
+  /** Checked before the upload is read, so a refused request stores nothing. */
+  async assertCanUpload(user: AuthUser, billId: string): Promise<void> {
+    const bill = await this.bills.findOwned(this.db, billId, user.id);
+    if (!bill) throw billNotFound();
+    assertEditable(bill.status);
+  }
+
+  /**
+   * Accepts a stored upload as the bill's new image of this kind: checks what the file really is,
+   * makes it the current job, and hands it to the AI service once committed. On any refusal the
+   * file is removed.
+   */
+  async acceptUpload(user: AuthUser, billId: string, kind: ImageKind, upload: StoredUpload) {
+    let previousFile: string | null = null;
+    let job: ImageJobRow;
+    try {
+      const mimeType = sniffImageType(await this.files.head(upload.fileName, SNIFF_BYTES));
+      if (!mimeType) {
+        throw new UnsupportedMediaType("The file is not a JPEG, PNG, WebP or HEIC image", "not_an_image");
+      }
+      job = await this.db.$transaction(async (tx) => {
+        const bill = await this.bills.lockOwned(tx, billId, user.id);
+        if (!bill) throw billNotFound();
+        assertEditable(bill.status);
+        previousFile = bill[urlColumn(kind)];
+        const previousJobId = bill[jobColumn(kind)];
+        if (previousJobId) {
+          await tx.imageJob.updateMany({
+            where: { id: previousJobId, state: { in: ["pending", "processing"] } },
+            data: { state: "failed", error: "Replaced by a newer upload", completedAt: this.clock.now() },
+          });
+        }
+        const created = await tx.imageJob.create({
+          data: {
+            id: uuidv7(),
+            billId,
+            kind,
+            fileName: upload.fileName,
+            mimeType,
+            sizeBytes: upload.size,
+            createdAt: this.clock.now(),
+          },
+        });
+        await tx.bill.update({ where: { id: billId }, data: { [jobColumn(kind)]: created.id, [urlColumn(kind)]: upload.fileName } });
+        return created;
+      });
+    } catch (err) {
+      await this.files.remove(upload.fileName);
+      throw err;
+    }
+    if (previousFile && previousFile !== upload.fileName) {
+      await this.files.remove(previousFile).catch((err) => this.logger.warn({ err }, "could not remove a replaced image"));
+    }
+    return presentJob(kind, await this.dispatch(job.id));
+  }
+
+  /** Hands a job to the AI service (again). A failed hand-over leaves the job for the recovery sweep. */
+  async dispatch(jobId: string): Promise<ImageJobRow> {
+    const job = await this.db.imageJob.update({
+      where: { id: jobId },
+      data: { attempts: { increment: 1 }, lastAttemptAt: this.clock.now(), state: "processing", error: null },
+    });
+    try {
+      const { aiJobId } = await this.ai.submit({
+        jobId: job.id,
+        billId: job.billId,
+        kind: job.kind,
+        filePath: this.files.pathOf(job.fileName),
+        mimeType: job.mimeType,
+        callbackUrl: `${this.options.callbackBaseUrl()}/api/chillbill/internal/bills/${job.billId}/${job.kind}-result`,
+      });
+      return await this.db.imageJob.update({ where: { id: jobId }, data: { aiJobId: aiJobId ?? null } });
+    } catch (err) {
+      this.logger.warn({ err, jobId }, "the AI service did not take the job; the recovery sweep will try again");
+      return this.db.imageJob.update({
+        where: { id: jobId },
+        data: { state: "pending", error: `Could not reach the AI service: ${(err as Error).message}`.slice(0, 1000) },
+      });
+    }
+  }
+
+  async processingStatus(user: AuthUser, billId: string) {
+    const bill = await this.bills.findVisible(billId, user.id);
+    if (!bill) throw billNotFound();
+    const ids = [bill.billImageJobId, bill.groupImageJobId].filter((id): id is string => Boolean(id));
+    const jobs = ids.length ? await this.db.imageJob.findMany({ where: { id: { in: ids } } }) : [];
+    const byId = new Map(jobs.map((j) => [j.id, j]));
+    return {
+      billId,
+      aiProcessed: bill.aiProcessed,
+      billImage: presentJob("bill", bill.billImageJobId ? byId.get(bill.billImageJobId) : undefined),
+      groupImage: presentJob("group", bill.groupImageJobId ? byId.get(bill.groupImageJobId) : undefined),
+    };
+  }
+
+  async applyBillResult(billId: string, callback: BillResult) {
+    return this.applyCallback(billId, "bill", callback, async (tx, bill) => {
+      if (callback.status !== "completed") return;
+      const ai = callback.result;
+      const canFill = (field: string) => !bill.userSetFields.includes(field);
+      // Once payment requests are out, the amounts people were asked for must not move.
+      const moneyOpen = bill.status === "created";
+      const data: Prisma.BillUncheckedUpdateInput = { aiProcessed: true };
+      const currency = moneyOpen && canFill("currency") && ai.currency ? ai.currency : bill.currency;
+      if (moneyOpen && currency && currency !== bill.currency) data.currency = currency;
+      if (moneyOpen && canFill("totalAmount") && ai.total_amount !== undefined && currency) {
+        if (amountProblem(ai.total_amount, currency) === undefined) data.totalAmount = ai.total_amount;
+        else this.logger.warn({ billId, total: ai.total_amount, currency }, "AI total does not fit the currency; not applied");
+      }
+      if (canFill("merchantName") && ai.merchant_name) data.merchantName = ai.merchant_name;
+      if (canFill("billDate") && ai.bill_date) data.billDate = new Date(`${ai.bill_date}T00:00:00Z`);
+      if (ai.line_items) data.lineItems = ai.line_items as Prisma.InputJsonValue;
+      const moneyChanged =
+        (data.currency !== undefined && data.currency !== bill.currency) ||
+        (data.totalAmount !== undefined && (bill.totalAmount === null || !toDecimal(bill.totalAmount).equals(toDecimal(String(data.totalAmount)))));
+      if (moneyChanged && bill.splitMethod) data.needsResplit = true;
+      await tx.bill.update({ where: { id: billId }, data });
+    });
+  }
+
+  async applyGroupResult(billId: string, callback: GroupResult) {
+    // Directory look-ups are outside calls: made before the transaction, not inside it.
+    const known =
+      callback.status === "completed"
+        ? await Promise.all(callback.result.participants.map((p) => this.lookUp(p)))
+        : [];
+    return this.applyCallback(billId, "group", callback, async (tx, bill) => {
+      if (callback.status !== "completed") return;
+      const existing = await listParticipants(tx, billId);
+      let added = 0;
+      for (const [i, person] of callback.result.participants.entries()) {
+        const bankUser = known[i];
+        const sameFace = existing.find((p) => p.aiFaceId === person.face_id);
+        if (sameFace) continue;
+        const samePerson = existing.find(
+          (p) =>
+            (bankUser && p.userId === bankUser.userId) || (person.phone && p.phone === person.phone) || (person.email && p.email === person.email),
+        );
+        if (samePerson) {
+          if (!samePerson.aiFaceId) {
+            await tx.participant.update({ where: { id: samePerson.id }, data: { aiFaceId: person.face_id } });
+            samePerson.aiFaceId = person.face_id;
+          }
+          continue;
+        }
+        const created = await insertParticipant(
+          tx,
+          billId,
+          {
+            name: person.name ?? bankUser?.name ?? `Guest ${existing.length + 1}`,
+            userId: bankUser?.userId,
+            phone: person.phone ?? bankUser?.phone,
+            email: person.email ?? bankUser?.email,
+            isBankCustomer: Boolean(bankUser),
+            isCreator: bankUser?.userId === bill.creatorUserId,
+            aiFaceId: person.face_id,
+          },
+          "system",
+          "recognised in the group photo",
+        );
+        existing.push(created);
+        added += 1;
+      }
+      await tx.bill.update({
+        where: { id: billId },
+        data: { aiProcessed: true, ...(added > 0 && bill.splitMethod ? { needsResplit: true } : {}) },
+      });
+    });
+  }
+
+  private async lookUp(person: RecognisedPerson): Promise<BankUser | undefined> {
+    return this.directory.find({ userId: person.bank_user_id, phone: person.phone, email: person.email });
+  }
+
+  /** The shared part of both callbacks: current job only, each job applied once, in one transaction. */
+  private async applyCallback(
+    billId: string,
+    kind: ImageKind,
+    callback: BillResult | GroupResult,
+    apply: (tx: Tx, bill: BillRow) => Promise<void>,
+  ) {
+    return this.db.$transaction(async (tx) => {
+      const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM bills WHERE id = ${billId}::uuid FOR UPDATE`;
+      if (locked.length === 0) throw new NotFound("No bill with this id", "bill_not_found");
+      const bill = await tx.bill.findUniqueOrThrow({ where: { id: billId } });
+      if (bill[jobColumn(kind)] !== callback.jobId) {
+        throw new Conflict(`Job ${callback.jobId} is not the bill's current ${kind} image job`, "job_not_current");
+      }
+      const job = await tx.imageJob.findUniqueOrThrow({ where: { id: callback.jobId } });
+      if (job.state === "completed" || job.state === "failed") {
+        return { jobId: job.id, state: job.state, applied: false };
+      }
+      // A closed bill keeps what it has; the job is still recorded as answered.
+      const closed = bill.status === "completed" || bill.status === "cancelled";
+      if (!closed) await apply(tx, bill);
+      const now = this.clock.now();
+      const state = callback.status;
+      await tx.imageJob.update({
+        where: { id: job.id },
+        data: {
+          state,
+          completedAt: now,
+          error: callback.status === "failed" ? callback.error : null,
+          result: callback.status === "completed" ? (callback.result as Prisma.InputJsonValue) : undefined,
+        },
+      });
+      return { jobId: job.id, state, applied: !closed };
+    });
+  }
+
+  /**
+   * Jobs still pending or processing after the timeout (the AI never answered, or we died before
+   * handing them over) are handed over again, or marked failed after the last attempt, so no bill
+   * stays "processing" forever. Runs at start-up and then periodically.
+   */
+  async recoverStaleJobs(): Promise<{ resubmitted: number; failed: number }> {
+    const cutoff = new Date(this.clock.now().getTime() - this.options.jobTimeoutMs);
+    const stale = await this.db.imageJob.findMany({
+      where: {
+        state: { in: ["pending", "processing"] },
+        OR: [{ lastAttemptAt: null }, { lastAttemptAt: { lt: cutoff } }],
+      },
+      orderBy: { createdAt: "asc" },
+      take: 100,
+    });
+    let resubmitted = 0;
+    let failed = 0;
+    for (const job of stale) {
+      if (job.attempts >= this.options.maxAttempts) {
+        const { count } = await this.db.imageJob.updateMany({
+          where: { id: job.id, state: { in: ["pending", "processing"] } },
+          data: {
+            state: "failed",
+            completedAt: this.clock.now(),
+            error: `The AI service did not answer after ${job.attempts} attempt(s); upload the image again`,
+          },
+        });
+        failed += count;
+      } else {
+        await this.dispatch(job.id);
+        resubmitted += 1;
+      }
+    }
+    if (resubmitted || failed) this.logger.info({ resubmitted, failed }, "recovered stale image jobs");
+    return { resubmitted, failed };
+  }
+}
+
+function presentJob(kind: ImageKind, job: ImageJobRow | undefined) {
+  const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+  return {
+    jobId: job?.id ?? null,
+    kind,
+    state: job?.state ?? ("none" as const),
+    aiJobId: job?.aiJobId ?? null,
+    attempts: job?.attempts ?? 0,
+    uploadedAt: iso(job?.createdAt),
+    lastAttemptAt: iso(job?.lastAttemptAt),
+    completedAt: iso(job?.completedAt),
+    error: job?.error ?? null,
+  };
+}
