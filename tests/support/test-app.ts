@@ -1,6 +1,10 @@
 // Builds the real app for a test file on its own database: an in-memory PGlite loaded from the
 // migrated template (default), or the run's PostgreSQL database (TEST_DATABASE_URL).
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { AiJobSubmission, AiService } from "../../src/adapters/ai/ai-service";
+import type { Adapters } from "../../src/adapters";
 import pino from "pino";
 import { createApp } from "../../src/app";
 import type { Clock } from "../../src/clock";
@@ -38,8 +42,29 @@ export class TestClock implements Clock {
   }
 }
 
+export const TEST_AI_SECRET = "test-ai-callback-secret";
+
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", JWT_SECRET: TEST_JWT_SECRET, ...env });
+  return loadConfig({
+    NODE_ENV: "test",
+    LOG_LEVEL: "silent",
+    JWT_SECRET: TEST_JWT_SECRET,
+    AI_CALLBACK_SECRET: TEST_AI_SECRET,
+    UPLOAD_DIR: mkdtempSync(path.join(tmpdir(), "chillbill-uploads-")),
+    ...env,
+  });
+}
+
+/** An AI service that records what it was given and answers nothing (tests send the callbacks). */
+export class RecordingAi implements AiService {
+  readonly submissions: AiJobSubmission[] = [];
+  failWith: Error | undefined;
+  async submit(job: AiJobSubmission) {
+    if (this.failWith) throw this.failWith;
+    this.submissions.push(job);
+    return { aiJobId: `ai-${this.submissions.length}` };
+  }
+  async close() {}
 }
 
 export interface TestApp {
@@ -47,6 +72,9 @@ export interface TestApp {
   db: Database;
   config: Config;
   clock: TestClock | undefined;
+  ai: RecordingAi;
+  /** The files in the upload folder. */
+  uploadedFiles(): string[];
   tokenFor(userId: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -58,15 +86,20 @@ export function newUserId(prefix = "user"): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${userCounter}`;
 }
 
-export async function createTestApp(options: { env?: Record<string, string>; clock?: TestClock } = {}): Promise<TestApp> {
+export async function createTestApp(
+  options: { env?: Record<string, string>; clock?: TestClock; adapters?: Partial<Adapters> } = {},
+): Promise<TestApp> {
   const config = testConfig(options.env);
   const db = await createTestDatabase();
-  const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock });
+  const ai = new RecordingAi();
+  const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters } });
   return {
     app,
     db,
     config,
     clock: options.clock,
+    ai,
+    uploadedFiles: () => readdirSync(config.uploads.dir).sort(),
     tokenFor: (userId) => signDevelopmentToken(TEST_JWT_SECRET, userId),
     close: () => db.close(),
   };

@@ -26,7 +26,8 @@ export const processingStatusSchema = z
   .meta({ id: "ProcessingStatus" });
 
 export const uploadBody = z
-  .object({ image: z.any().meta({ type: "string", format: "binary", description: "JPEG, PNG, WebP or HEIC" }) })
+  // The file itself is checked by the handler (multer puts it in req.file, not in the body).
+  .object({ image: z.any().optional().meta({ type: "string", format: "binary", description: "Required: JPEG, PNG, WebP or HEIC" }) })
   .meta({ id: "ImageUpload" });
 
 /** AI amounts arrive as JSON numbers (the spec's dummy) or decimal strings; we keep decimal strings. */

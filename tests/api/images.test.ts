@@ -1,0 +1,448 @@
+import path from "node:path";
+import { SEEDED_BANK_USERS } from "../../src/adapters/directory/user-directory";
+import { createBill, insertParticipant } from "../support/builders";
+import { as, expectProblem, API } from "../support/http";
+import { jpegBytes, pngBytes, signedCallback } from "../support/images";
+import { signPayload } from "../../src/domain/signature";
+import { createTestApp, newUserId, TEST_AI_SECRET, TestClock, type TestApp } from "../support/test-app";
+import request from "supertest";
+
+let t: TestApp;
+const clock = new TestClock();
+beforeAll(async () => {
+  t = await createTestApp({ clock, env: { MAX_UPLOAD_BYTES: "4096", AI_JOB_TIMEOUT_MS: "60000", AI_MAX_ATTEMPTS: "2" } });
+});
+afterAll(() => t.close());
+
+async function user() {
+  const id = newUserId();
+  return { id, token: await t.tokenFor(id) };
+}
+
+function upload(token: string, billId: string, kind: "bill" | "group", bytes: Buffer, filename = "photo.png", contentType = "image/png") {
+  return as(t, token).post(`/bills/${billId}/${kind}-image`).attach("image", bytes, { filename, contentType });
+}
+
+async function uploaded(token: string, billId: string, kind: "bill" | "group" = "bill") {
+  const res = await upload(token, billId, kind, pngBytes());
+  expect(res.status).toBe(202);
+  return res.body as { jobId: string };
+}
+
+const bill = (id: string) => t.db.prisma.bill.findUniqueOrThrow({ where: { id } });
+
+describe("POST /bills/:billId/bill-image and group-image", () => {
+  it("stores the image under a generated name, starts a job and hands it to the AI service", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    const before = t.uploadedFiles();
+    const res = await upload(alice.token, b.id, "bill", jpegBytes(), "../../etc/passwd.jpg", "image/jpeg");
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ kind: "bill", state: "processing", attempts: 1, aiJobId: expect.any(String), error: null });
+    const added = t.uploadedFiles().filter((f) => !before.includes(f));
+    expect(added).toHaveLength(1);
+    expect(added[0]).toMatch(/^[0-9a-f-]{36}$/);
+    const row = await bill(b.id);
+    expect(row).toMatchObject({ billImageJobId: res.body.jobId, billImageUrl: added[0] });
+    expect((await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: res.body.jobId } })).mimeType).toBe("image/jpeg");
+    const submitted = t.ai.submissions.at(-1)!;
+    expect(submitted).toMatchObject({ jobId: res.body.jobId, billId: b.id, kind: "bill", mimeType: "image/jpeg" });
+    expect(submitted.filePath).toBe(path.join(t.config.uploads.dir, added[0]));
+    expect(submitted.callbackUrl).toMatch(new RegExp(`/api/chillbill/internal/bills/${b.id}/bill-result$`));
+  });
+
+  it("accepts the group photo the same way", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    const job = await uploaded(alice.token, b.id, "group");
+    expect((await bill(b.id)).groupImageJobId).toBe(job.jobId);
+    expect(t.ai.submissions.at(-1)!.callbackUrl).toMatch(/group-result$/);
+  });
+
+  describe("refusals leave no file behind", () => {
+    let files: string[];
+    beforeEach(() => {
+      files = t.uploadedFiles();
+    });
+    afterEach(() => {
+      expect(t.uploadedFiles()).toEqual(files);
+    });
+
+    it("no file: 400 naming the field", async () => {
+      const alice = await user();
+      const b = await createBill(t, alice.token);
+      const res = await as(t, alice.token).post(`/bills/${b.id}/bill-image`).field("note", "x");
+      expectProblem(res, 400, "validation_failed");
+      expect(res.body.issues[0].path).toBe("image");
+    });
+
+    it("a file in another field: 400", async () => {
+      const alice = await user();
+      const b = await createBill(t, alice.token);
+      const res = await as(t, alice.token).post(`/bills/${b.id}/bill-image`).attach("photo", pngBytes(), "a.png");
+      expectProblem(res, 400, "invalid_upload");
+    });
+
+    it("a text file disguised as a JPEG: 415", async () => {
+      const alice = await user();
+      const b = await createBill(t, alice.token);
+      const res = await upload(alice.token, b.id, "bill", Buffer.from("#!/bin/sh\necho not an image\n"), "receipt.jpg", "image/jpeg");
+      expectProblem(res, 415, "not_an_image");
+      expect((await bill(b.id)).billImageJobId).toBeNull();
+    });
+
+    it("an empty file: 415", async () => {
+      const alice = await user();
+      const b = await createBill(t, alice.token);
+      expectProblem(await upload(alice.token, b.id, "bill", Buffer.alloc(0)), 415);
+    });
+
+    it("over the size limit: 413", async () => {
+      const alice = await user();
+      const b = await createBill(t, alice.token);
+      expectProblem(await upload(alice.token, b.id, "bill", pngBytes(8192)), 413, "file_too_large");
+    });
+
+    it.each(["cancelled", "completed"] as const)("a %s bill: 409", async (status) => {
+      const alice = await user();
+      const b = await createBill(t, alice.token);
+      await t.db.prisma.bill.update({ where: { id: b.id }, data: { status } });
+      expectProblem(await upload(alice.token, b.id, "group", pngBytes()), 409, "bill_closed");
+    });
+
+    it("someone else's bill: 404", async () => {
+      const [alice, mallory] = [await user(), await user()];
+      const b = await createBill(t, alice.token);
+      expectProblem(await upload(mallory.token, b.id, "bill", pngBytes()), 404);
+      expect((await bill(b.id)).billImageJobId).toBeNull();
+    });
+
+    it("no token: 401; a bad bill id: 400", async () => {
+      const alice = await user();
+      expectProblem(await request(t.app).post(`${API}/bills/${newUserId()}/bill-image`).attach("image", pngBytes(), "a.png"), 401);
+      expectProblem(await upload(alice.token, "not-a-uuid", "bill", pngBytes()), 400);
+    });
+  });
+
+  it("uploading again replaces the image and the job; the old job's late callback is refused", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined, merchantName: undefined });
+    const first = await uploaded(alice.token, b.id);
+    const firstFile = (await bill(b.id)).billImageUrl!;
+    const second = await uploaded(alice.token, b.id);
+    expect(t.uploadedFiles()).not.toContain(firstFile);
+    expect(await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: first.jobId } })).toMatchObject({
+      state: "failed",
+      error: "Replaced by a newer upload",
+    });
+
+    const late = await signedCallback(t, `/internal/bills/${b.id}/bill-result`, {
+      jobId: first.jobId,
+      status: "completed",
+      result: { total_amount: 1, currency: "USD", merchant_name: "Old" },
+    });
+    expectProblem(late, 409, "job_not_current");
+    const fresh = await signedCallback(t, `/internal/bills/${b.id}/bill-result`, {
+      jobId: second.jobId,
+      status: "completed",
+      result: { total_amount: 100, currency: "USD", merchant_name: "New" },
+    });
+    expect(fresh.status).toBe(200);
+    expect(await bill(b.id)).toMatchObject({ merchantName: "New" });
+  });
+
+  it("accepts the upload when the AI service is unreachable, and leaves the job for the recovery sweep", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    t.ai.failWith = new Error("connect ECONNREFUSED");
+    try {
+      const res = await upload(alice.token, b.id, "bill", pngBytes());
+      expect(res.status).toBe(202);
+      expect(res.body).toMatchObject({ state: "pending", error: expect.stringContaining("ECONNREFUSED") });
+    } finally {
+      t.ai.failWith = undefined;
+    }
+  });
+});
+
+describe("GET /bills/:billId/processing-status", () => {
+  it("reports none, then processing, then completed with timestamps and the AI job id", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    const none = await as(t, alice.token).get(`/bills/${b.id}/processing-status`);
+    expect(none.body).toMatchObject({ billId: b.id, aiProcessed: false, billImage: { state: "none", jobId: null }, groupImage: { state: "none" } });
+
+    const job = await uploaded(alice.token, b.id);
+    const processing = await as(t, alice.token).get(`/bills/${b.id}/processing-status`);
+    expect(processing.body.billImage).toMatchObject({ jobId: job.jobId, state: "processing", aiJobId: expect.any(String), uploadedAt: expect.any(String), completedAt: null });
+
+    await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: job.jobId, status: "completed", result: { merchant_name: "X" } });
+    const done = await as(t, alice.token).get(`/bills/${b.id}/processing-status`);
+    expect(done.body).toMatchObject({ aiProcessed: true, billImage: { state: "completed", completedAt: expect.any(String) }, groupImage: { state: "none" } });
+  });
+
+  it("reports a failure with its reason, and a new upload starts over", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    const job = await uploaded(alice.token, b.id, "group");
+    const res = await signedCallback(t, `/internal/bills/${b.id}/group-result`, { jobId: job.jobId, status: "failed", error: "No faces found" });
+    expect(res.body).toEqual({ jobId: job.jobId, state: "failed", applied: true });
+    const status = await as(t, alice.token).get(`/bills/${b.id}/processing-status`);
+    expect(status.body.groupImage).toMatchObject({ state: "failed", error: "No faces found" });
+    const again = await uploaded(alice.token, b.id, "group");
+    expect((await as(t, alice.token).get(`/bills/${b.id}/processing-status`)).body.groupImage).toMatchObject({ jobId: again.jobId, state: "processing" });
+  });
+
+  it("is readable by a bank-customer participant and 404 for anyone else", async () => {
+    const [alice, bob, mallory] = [await user(), await user(), await user()];
+    const b = await createBill(t, alice.token);
+    await insertParticipant(t, b.id, { name: "Bob", userId: bob.id });
+    expect((await as(t, bob.token).get(`/bills/${b.id}/processing-status`)).status).toBe(200);
+    expectProblem(await as(t, mallory.token).get(`/bills/${b.id}/processing-status`), 404);
+  });
+});
+
+describe("POST /internal/bills/:billId/bill-result", () => {
+  const result = {
+    total_amount: 100,
+    currency: "USD",
+    merchant_name: "Test Restaurant",
+    bill_date: "2026-11-19",
+    line_items: [
+      { name: "Pho", quantity: 2, unit_price: "30.00", amount: "60.00" },
+      { name: "Tea", amount: 40 },
+    ],
+  };
+
+  it("fills an empty bill, sets ai_processed and keeps the line items", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined, merchantName: undefined, billDate: undefined });
+    const job = await uploaded(alice.token, b.id);
+    const res = await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: job.jobId, status: "completed", result });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ jobId: job.jobId, state: "completed", applied: true });
+    const details = await as(t, alice.token).get(`/bills/${b.id}`);
+    expect(details.body).toMatchObject({ totalAmount: "100.00", currency: "USD", merchantName: "Test Restaurant", billDate: "2026-11-19", aiProcessed: true });
+    expect((await bill(b.id)).lineItems).toEqual([
+      { name: "Pho", quantity: 2, unit_price: "30.00", amount: "60.00" },
+      { name: "Tea", amount: "40" },
+    ]);
+  });
+
+  it("never overwrites what the user set by hand", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token, { totalAmount: "90.00", currency: "USD", merchantName: "My name for it", billDate: undefined });
+    const job = await uploaded(alice.token, b.id);
+    await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: job.jobId, status: "completed", result });
+    expect(await bill(b.id)).toMatchObject({ merchantName: "My name for it", currency: "USD", aiProcessed: true });
+    expect((await bill(b.id)).totalAmount?.toString()).toBe("90");
+    expect((await bill(b.id)).billDate?.toISOString()).toBe("2026-11-19T00:00:00.000Z");
+  });
+
+  it("lets a later AI result replace an earlier AI result on a bill created empty", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined, merchantName: undefined });
+    const first = await uploaded(alice.token, b.id);
+    await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: first.jobId, status: "completed", result });
+    const second = await uploaded(alice.token, b.id);
+    await signedCallback(t, `/internal/bills/${b.id}/bill-result`, {
+      jobId: second.jobId,
+      status: "completed",
+      result: { ...result, total_amount: "120.50", merchant_name: "Better read" },
+    });
+    expect(await bill(b.id)).toMatchObject({ merchantName: "Better read" });
+    expect((await bill(b.id)).totalAmount?.toString()).toBe("120.5");
+  });
+
+  it("is idempotent: the same result twice changes nothing the second time", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token, { merchantName: undefined });
+    const job = await uploaded(alice.token, b.id);
+    const body = { jobId: job.jobId, status: "completed", result };
+    expect((await signedCallback(t, `/internal/bills/${b.id}/bill-result`, body)).body.applied).toBe(true);
+    await as(t, alice.token).put(`/bills/${b.id}`).send({ merchantName: null });
+    const again = await signedCallback(t, `/internal/bills/${b.id}/bill-result`, body);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ jobId: job.jobId, state: "completed", applied: false });
+    expect((await bill(b.id)).merchantName).toBeNull();
+  });
+
+  it("does not move the total once payment requests are out", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined });
+    const job = await uploaded(alice.token, b.id);
+    await t.db.prisma.bill.update({ where: { id: b.id }, data: { status: "active" } });
+    await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: job.jobId, status: "completed", result });
+    expect(await bill(b.id)).toMatchObject({ totalAmount: null, currency: null, merchantName: "Test Restaurant" });
+  });
+
+  it("records the answer but changes nothing on a cancelled bill", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token, { merchantName: undefined });
+    const job = await uploaded(alice.token, b.id);
+    await as(t, alice.token).delete(`/bills/${b.id}`);
+    const res = await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: job.jobId, status: "completed", result });
+    expect(res.body).toEqual({ jobId: job.jobId, state: "completed", applied: false });
+    expect((await bill(b.id)).merchantName).toBeNull();
+  });
+
+  describe("signature", () => {
+    let billId: string;
+    let body: object;
+    beforeAll(async () => {
+      const alice = await user();
+      billId = (await createBill(t, alice.token)).id;
+      body = { jobId: (await uploaded(alice.token, billId)).jobId, status: "completed", result };
+    });
+    afterEach(async () => {
+      expect((await bill(billId)).aiProcessed).toBe(false);
+    });
+
+    it.each([
+      ["missing", { header: null }, "signature_missing"],
+      ["made with another secret", { secret: "not-the-shared-secret" }, "signature_mismatch"],
+      ["older than 5 minutes", { at: new Date(clock.now().getTime() - 301_000) }, "signature_stale"],
+      ["malformed", { header: "sha256=abc" }, "signature_malformed"],
+    ])("refuses a signature that is %s with 401", async (_label, options, code) => {
+      expectProblem(await signedCallback(t, `/internal/bills/${billId}/bill-result`, body, options), 401, code);
+    });
+
+    it("refuses a body changed after signing", async () => {
+      const raw = JSON.stringify(body);
+      const header = signPayload(TEST_AI_SECRET, raw, Math.floor(clock.now().getTime() / 1000));
+      const tampered = raw.replace('"total_amount":100', '"total_amount":1');
+      expectProblem(await signedCallback(t, `/internal/bills/${billId}/bill-result`, tampered, { header }), 401, "signature_mismatch");
+    });
+
+    it("refuses a user's bearer token in place of a signature", async () => {
+      const alice = await user();
+      const res = await request(t.app)
+        .post(`${API}/internal/bills/${billId}/bill-result`)
+        .set("Authorization", `Bearer ${alice.token}`)
+        .send(body);
+      expectProblem(res, 401, "signature_missing");
+    });
+  });
+
+  it.each([
+    [{ status: "completed", result: {} }, "jobId"],
+    [{ jobId: "01a207c9-a789-71bc-bab2-18da81c8123d", status: "done" }, "status"],
+    [{ jobId: "01a207c9-a789-71bc-bab2-18da81c8123d", status: "completed", result: { total_amount: -1 } }, "result.total_amount"],
+    [{ jobId: "01a207c9-a789-71bc-bab2-18da81c8123d", status: "completed", result: { currency: "XXX" } }, "result.currency"],
+  ])("refuses an invalid signed body %j with 400 naming %s", async (body, field) => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    const res = await signedCallback(t, `/internal/bills/${b.id}/bill-result`, body);
+    expectProblem(res, 400);
+    expect(res.body.issues.map((i: { path: string }) => i.path)).toContain(field);
+  });
+
+  it("refuses signed JSON that does not parse with 400, and an unknown bill with 404", async () => {
+    expectProblem(await signedCallback(t, `/internal/bills/${newUserId()}/bill-result`, "{oops"), 400, "malformed_json");
+    const res = await signedCallback(t, "/internal/bills/01a207c9-a789-71bc-bab2-18da81c8123d/bill-result", {
+      jobId: "01a207c9-a789-71bc-bab2-18da81c8123d",
+      status: "failed",
+      error: "x",
+    });
+    expectProblem(res, 404);
+  });
+
+  it("refuses a job id the bill never had with 409", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    await uploaded(alice.token, b.id);
+    const res = await signedCallback(t, `/internal/bills/${b.id}/bill-result`, {
+      jobId: "01a207c9-a789-71bc-bab2-18da81c8123d",
+      status: "failed",
+      error: "x",
+    });
+    expectProblem(res, 409, "job_not_current");
+  });
+});
+
+describe("POST /internal/bills/:billId/group-result", () => {
+  const people = {
+    participants: [
+      { face_id: "face-alice", name: "Alice", phone: "+84901234567", confidence: 0.97 },
+      { face_id: "face-bob", name: "Bob", confidence: 0.9 },
+    ],
+  };
+
+  it("adds the recognised people, marking the bank's customers, once however often it is sent", async () => {
+    const creator = await user();
+    const b = await createBill(t, creator.token);
+    const job = await uploaded(creator.token, b.id, "group");
+    const body = { jobId: job.jobId, status: "completed", result: people };
+    expect((await signedCallback(t, `/internal/bills/${b.id}/group-result`, body)).body.applied).toBe(true);
+    expect((await signedCallback(t, `/internal/bills/${b.id}/group-result`, body)).body.applied).toBe(false);
+
+    const details = await as(t, creator.token).get(`/bills/${b.id}`);
+    const alice = SEEDED_BANK_USERS[0];
+    expect(details.body.participants).toEqual([
+      expect.objectContaining({ name: "Alice", userId: alice.userId, isBankCustomer: true, phone: alice.phone, email: alice.email, paymentStatus: "pending" }),
+      expect.objectContaining({ name: "Bob", userId: null, isBankCustomer: false, phone: null }),
+    ]);
+    const faces = await t.db.prisma.participant.findMany({ where: { billId: b.id }, select: { aiFaceId: true }, orderBy: { createdAt: "asc" } });
+    expect(faces.map((f) => f.aiFaceId).sort()).toEqual(["face-alice", "face-bob"]);
+    const history = await t.db.prisma.statusHistory.findMany({ where: { billId: b.id, entityType: "participant" } });
+    expect(history).toHaveLength(2);
+    expect(history[0]).toMatchObject({ previousStatus: null, newStatus: "pending", changedBy: "system" });
+  });
+
+  it("links a face to a participant already on the bill instead of adding them twice", async () => {
+    const creator = await user();
+    const b = await createBill(t, creator.token);
+    await insertParticipant(t, b.id, { name: "Alice B.", userId: SEEDED_BANK_USERS[0].userId });
+    const job = await uploaded(creator.token, b.id, "group");
+    await signedCallback(t, `/internal/bills/${b.id}/group-result`, { jobId: job.jobId, status: "completed", result: people });
+    const rows = await t.db.prisma.participant.findMany({ where: { billId: b.id }, orderBy: { createdAt: "asc" } });
+    expect(rows.map((p) => [p.name, p.aiFaceId])).toEqual([
+      ["Alice B.", "face-alice"],
+      ["Bob", "face-bob"],
+    ]);
+  });
+
+  it("a new photo adds only the new faces", async () => {
+    const creator = await user();
+    const b = await createBill(t, creator.token);
+    const first = await uploaded(creator.token, b.id, "group");
+    await signedCallback(t, `/internal/bills/${b.id}/group-result`, { jobId: first.jobId, status: "completed", result: people });
+    const second = await uploaded(creator.token, b.id, "group");
+    await signedCallback(t, `/internal/bills/${b.id}/group-result`, {
+      jobId: second.jobId,
+      status: "completed",
+      result: { participants: [...people.participants, { face_id: "face-carol", email: "carol@example.com" }] },
+    });
+    const rows = await t.db.prisma.participant.findMany({ where: { billId: b.id }, orderBy: { createdAt: "asc" } });
+    expect(rows.map((p) => [p.name, p.isBankCustomer])).toEqual([
+      ["Alice", true],
+      ["Bob", false],
+      ["Carol", true],
+    ]);
+  });
+});
+
+describe("recovery of stuck jobs", () => {
+  it("hands a job the AI never answered to it again, then marks it failed after the last attempt", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    const job = await uploaded(alice.token, b.id);
+    const images = t.app.locals.services.images;
+    const submitted = t.ai.submissions.length;
+
+    await images.recoverStaleJobs();
+    expect(t.ai.submissions.length).toBe(submitted); // not stale yet
+
+    clock.advance(61_000);
+    await images.recoverStaleJobs();
+    expect(t.ai.submissions.slice(submitted).map((s) => s.jobId)).toContain(job.jobId);
+    expect(await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: job.jobId } })).toMatchObject({ state: "processing", attempts: 2 });
+
+    clock.advance(61_000);
+    await images.recoverStaleJobs();
+    const failed = await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: job.jobId } });
+    expect(failed).toMatchObject({ state: "failed", error: expect.stringContaining("did not answer after 2 attempt") });
+    const status = await as(t, alice.token).get(`/bills/${b.id}/processing-status`);
+    expect(status.body.billImage.state).toBe("failed");
+  });
+});
