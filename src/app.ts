@@ -20,6 +20,10 @@ import { ImagesService } from "./modules/images/images.service";
 import { createAdapters, type Adapters } from "./adapters";
 import { AI_SIGNATURE_HEADER } from "./adapters/ai/mock-ai-service";
 import { verifySignedBody } from "./http/signed-body";
+import { registerParticipantRoutes } from "./modules/participants/participants.router";
+import { ParticipantsService } from "./modules/participants/participants.service";
+import { registerSplitRoutes } from "./modules/split/split.router";
+import { SplitService } from "./modules/split/split.service";
 
 export const API_BASE = "/api/chillbill";
 
@@ -62,6 +66,8 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     maxAttempts: config.ai.maxAttempts,
     callbackBaseUrl: deps.callbackBaseUrl ?? (() => config.internalBaseUrl ?? config.publicBaseUrl),
   });
+  registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory));
+  registerSplitRoutes(api, new SplitService(prisma, billsRepository));
   registerImageRoutes(api, images, {
     files: adapters.files,
     maxUploadBytes: config.uploads.maxBytes,

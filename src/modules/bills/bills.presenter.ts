@@ -1,6 +1,7 @@
 // Shapes bill rows for the wire: amounts as strings in the currency's minor units, dates as ISO.
 import Decimal from "decimal.js";
 import { formatMaybe, toDecimal } from "../../domain/money";
+import { presentParticipant } from "../participants/participants.presenter";
 import type { BillRow, BillWithParticipants } from "./bills.repository";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -38,19 +39,7 @@ export function presentBillDetails(bill: BillWithParticipants) {
   }
   return {
     ...presentBill(bill),
-    participants: bill.participants.map((p) => ({
-      id: p.id,
-      name: p.name,
-      userId: p.userId,
-      phone: p.phone,
-      email: p.email,
-      isBankCustomer: p.isBankCustomer,
-      isCreator: p.isCreator,
-      amountToPay: formatMaybe(p.amountToPay, bill.currency),
-      percentage: p.percentage === null ? null : toDecimal(p.percentage).toString(),
-      paymentStatus: p.paymentStatus,
-      paidAt: iso(p.paidAt),
-    })),
+    participants: bill.participants.map((p) => presentParticipant(p, bill.currency)),
     totals: {
       participantCount: bill.participants.length,
       assignedAmount: anyAssigned ? formatMaybe(assigned, bill.currency) : null,

@@ -65,10 +65,11 @@ export const participantSummary = z
     isCreator: z.boolean(),
     amountToPay: z.string().nullable(),
     percentage: z.string().nullable(),
+    shareWeight: z.string().nullable(),
     paymentStatus: z.enum(["pending", "requested", "paid"]),
     paidAt: z.string().nullable(),
   })
-  .meta({ id: "ParticipantSummary" });
+  .meta({ id: "Participant" });
 
 export const billSchema = z
   .object({

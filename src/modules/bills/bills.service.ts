@@ -7,6 +7,7 @@ import { BadRequest, Conflict, NotFound, ValidationFailed } from "../../domain/e
 import { amountProblem, toDecimal, type DecimalLike } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { IdempotencyService, StoredResponse } from "../idempotency/idempotency.service";
+import { rebalanceSplit } from "../split/split.service";
 import { recordStatusChange } from "../status/status-history.repository";
 import { presentBill, presentBillDetails, type BillDetailsResponse, type BillResponse } from "./bills.presenter";
 import type { BillCursor, BillsRepository } from "./bills.repository";
@@ -105,9 +106,9 @@ export class BillsService {
           : {}),
         ...(input.note !== undefined ? { note: input.note } : {}),
         userSetFields: userSetFieldsAfter(bill.userSetFields, input),
-        // A split computed for another total no longer adds up.
-        ...(moneyChanged && bill.splitMethod ? { needsResplit: true } : {}),
       });
+      // A split computed for another total no longer adds up: recompute an equal one, flag the rest.
+      if (moneyChanged) await rebalanceSplit(tx, billId, "refuse");
     });
     return this.getBill(user, billId);
   }

@@ -14,7 +14,8 @@ import { amountProblem, toDecimal } from "../../domain/money";
 import type { Prisma } from "../../generated/prisma/client";
 import type { AuthUser } from "../../http/auth";
 import type { BillRow, BillsRepository } from "../bills/bills.repository";
-import { insertParticipant, listParticipants } from "../participants/participants.repository";
+import { insertParticipant, listParticipants, settleCreatorShare } from "../participants/participants.repository";
+import { rebalanceSplit } from "../split/split.service";
 import type { BillResult, GroupResult, RecognisedPerson } from "./images.schemas";
 
 type ImageJobRow = Prisma.ImageJobGetPayload<object>;
@@ -162,8 +163,8 @@ export class ImagesService {
       const moneyChanged =
         (data.currency !== undefined && data.currency !== bill.currency) ||
         (data.totalAmount !== undefined && (bill.totalAmount === null || !toDecimal(bill.totalAmount).equals(toDecimal(String(data.totalAmount)))));
-      if (moneyChanged && bill.splitMethod) data.needsResplit = true;
       await tx.bill.update({ where: { id: billId }, data });
+      if (moneyChanged) await rebalanceSplit(tx, billId, "flag");
     });
   }
 
@@ -207,13 +208,12 @@ export class ImagesService {
           "system",
           "recognised in the group photo",
         );
+        if (created.isCreator) await settleCreatorShare(tx, billId, created.id, "system");
         existing.push(created);
         added += 1;
       }
-      await tx.bill.update({
-        where: { id: billId },
-        data: { aiProcessed: true, ...(added > 0 && bill.splitMethod ? { needsResplit: true } : {}) },
-      });
+      await tx.bill.update({ where: { id: billId }, data: { aiProcessed: true } });
+      if (added > 0) await rebalanceSplit(tx, billId, "flag");
     });
   }
 

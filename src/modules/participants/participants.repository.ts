@@ -53,3 +53,17 @@ export async function insertParticipant(
 export function listParticipants(tx: Tx, billId: string): Promise<ParticipantRow[]> {
   return tx.participant.findMany({ where: { billId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
 }
+
+/** The creator's own share is settled by definition: it counts as paid and is never requested. */
+export async function settleCreatorShare(tx: Tx, billId: string, participantId: string, changedBy: ChangedBy): Promise<void> {
+  await tx.participant.update({ where: { id: participantId }, data: { paymentStatus: "paid" } });
+  await recordStatusChange(tx, {
+    billId,
+    participantId,
+    entityType: "participant",
+    previousStatus: "pending",
+    newStatus: "paid",
+    changedBy,
+    reason: "the creator's own share is settled by definition",
+  });
+}

@@ -1,0 +1,44 @@
+// HTTP in, HTTP out for splits: apply one of the five methods, or preview any of them.
+import type { ZodType } from "zod";
+import type { ApiRouter } from "../../http/api-router";
+import { problems } from "../../http/common-schemas";
+import { billIdParams } from "../bills/bills.schemas";
+import type { SplitService } from "./split.service";
+import { calculateBody, customAmountBody, equalBody, itemizedBody, percentageBody, sharesBody, splitPlanSchema, type CalculateInput } from "./split.schemas";
+
+const methods: { path: string; method: CalculateInput["method"]; body: ZodType; summary: string }[] = [
+  { path: "equal", method: "equal", body: equalBody, summary: "Split equally among all participants" },
+  { path: "custom-amount", method: "custom_amount", body: customAmountBody, summary: "Split by amounts that sum to the total" },
+  { path: "percentage", method: "percentage", body: percentageBody, summary: "Split by percentages that sum to 100" },
+  { path: "shares", method: "shares", body: sharesBody, summary: "Split by weights (e.g. 2:1:1)" },
+  { path: "itemized", method: "itemized", body: itemizedBody, summary: "Split by items; extras follow each person's items" },
+];
+
+export function registerSplitRoutes(api: ApiRouter, split: SplitService): void {
+  for (const m of methods) {
+    api.route({
+      method: "post",
+      path: `/bills/:billId/split/${m.path}`,
+      tag: "split",
+      summary: m.summary,
+      params: billIdParams,
+      body: m.body,
+      responses: { 200: { description: "The applied split", schema: splitPlanSchema }, ...problems(400, 401, 404, 409, 422) },
+      handler: async ({ user, params, body }, _req, res) => {
+        res.json(await split.apply(user, params.billId, { ...(body as object), method: m.method } as CalculateInput));
+      },
+    });
+  }
+  api.route({
+    method: "post",
+    path: "/bills/:billId/calculate",
+    tag: "split",
+    summary: "Preview a split without saving it",
+    params: billIdParams,
+    body: calculateBody,
+    responses: { 200: { description: "The plan", schema: splitPlanSchema }, ...problems(400, 401, 404, 409, 422) },
+    handler: async ({ user, params, body }, _req, res) => {
+      res.json(await split.calculate(user, params.billId, body));
+    },
+  });
+}

@@ -1,0 +1,83 @@
+// Split requests: one body per method, and `calculate` takes any of them with its `method`.
+import { z } from "zod";
+import { amountSchema, uuidSchema } from "../../http/common-schemas";
+
+const MAX_ENTRIES = 1000;
+const decimalString = z.string().meta({ description: "A non-negative decimal string", example: "33.34" });
+const participantId = uuidSchema;
+
+export const equalBody = z.strictObject({}).meta({ id: "EqualSplit", description: "Everyone on the bill pays the same (to the minor unit)" });
+
+export const customAmountBody = z
+  .strictObject({
+    amounts: z.array(z.strictObject({ participantId, amount: decimalString })).max(MAX_ENTRIES),
+  })
+  .meta({ id: "CustomAmountSplit", description: "An amount for every participant; they must sum to the total exactly" });
+
+export const percentageBody = z
+  .strictObject({
+    percentages: z.array(z.strictObject({ participantId, percentage: decimalString })).max(MAX_ENTRIES),
+  })
+  .meta({ id: "PercentageSplit", description: "A percentage for every participant; they must sum to 100 exactly" });
+
+export const sharesBody = z
+  .strictObject({
+    shares: z.array(z.strictObject({ participantId, weight: decimalString })).max(MAX_ENTRIES),
+  })
+  .meta({ id: "SharesSplit", description: "Weights such as 2:1:1; the total is divided in proportion" });
+
+export const itemizedBody = z
+  .strictObject({
+    items: z
+      .array(
+        z
+          .strictObject({
+            name: z.string().trim().min(1).max(200).optional(),
+            amount: decimalString.optional(),
+            lineItem: z.number().int().min(0).optional().meta({ description: "Index of one of the AI's line items (its amount is used)" }),
+            participantIds: z.array(participantId).min(1).max(MAX_ENTRIES),
+          })
+          .refine((i) => (i.amount === undefined) !== (i.lineItem === undefined), {
+            message: "give either amount or lineItem",
+          }),
+      )
+      .min(1)
+      .max(MAX_ENTRIES),
+    extras: z
+      .strictObject({ tax: amountSchema.optional(), serviceCharge: amountSchema.optional(), tip: amountSchema.optional() })
+      .optional()
+      .meta({ description: "Tax, service charge and tip; without them, whatever the total has beyond the items" }),
+  })
+  .meta({ id: "ItemizedSplit", description: "Items assigned to participants; shared items are divided; extras follow each person's items" });
+
+export const calculateBody = z
+  .discriminatedUnion("method", [
+    equalBody.extend({ method: z.literal("equal") }),
+    customAmountBody.extend({ method: z.literal("custom_amount") }),
+    percentageBody.extend({ method: z.literal("percentage") }),
+    sharesBody.extend({ method: z.literal("shares") }),
+    itemizedBody.extend({ method: z.literal("itemized") }),
+  ])
+  .meta({ id: "SplitCalculation" });
+
+export const splitPlanSchema = z
+  .object({
+    billId: z.uuid(),
+    method: z.enum(["equal", "custom_amount", "percentage", "shares", "itemized"]),
+    currency: z.string(),
+    totalAmount: z.string(),
+    saved: z.boolean(),
+    allocations: z.array(
+      z.object({
+        participantId: z.uuid(),
+        name: z.string(),
+        amountToPay: z.string(),
+        percentage: z.string().nullable(),
+        weight: z.string().nullable(),
+      }),
+    ),
+  })
+  .meta({ id: "SplitPlan" });
+
+export type CalculateInput = z.output<typeof calculateBody>;
+export type ItemizedInput = z.output<typeof itemizedBody>;

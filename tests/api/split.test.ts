@@ -1,0 +1,182 @@
+import Decimal from "decimal.js";
+import { createBill } from "../support/builders";
+import { as, expectProblem } from "../support/http";
+import { createTestApp, newUserId, type TestApp } from "../support/test-app";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(() => t.close());
+
+async function billWith(names: string[], bill: Record<string, unknown> = {}) {
+  const id = newUserId();
+  const token = await t.tokenFor(id);
+  const b = await createBill(t, token, bill);
+  const people: { id: string; name: string }[] = [];
+  for (const name of names) {
+    const res = await as(t, token).post(`/bills/${b.id}/participants`).send(name === "me" ? { name, userId: id } : { name });
+    people.push(res.body);
+  }
+  return { token, billId: b.id, people, userId: id };
+}
+
+const stored = async (billId: string) =>
+  (await t.db.prisma.participant.findMany({ where: { billId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })).map((p) => [
+    p.name,
+    p.amountToPay?.toString() ?? null,
+  ]);
+
+describe("POST /bills/:billId/split/*", () => {
+  it("equal: stores the method and every amount, summing to the total", async () => {
+    const { token, billId } = await billWith(["A", "B", "C"]);
+    const res = await as(t, token).post(`/bills/${billId}/split/equal`).send({});
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ billId, method: "equal", currency: "USD", totalAmount: "100.00", saved: true });
+    expect(res.body.allocations.map((a: { amountToPay: string }) => a.amountToPay).sort()).toEqual(["33.33", "33.33", "33.34"]);
+    expect((await t.db.prisma.bill.findUniqueOrThrow({ where: { id: billId } })).splitMethod).toBe("equal");
+    const total = (await stored(billId)).reduce((sum, [, amount]) => sum.plus(amount as string), new Decimal(0));
+    expect(total.toFixed(2)).toBe("100.00");
+  });
+
+  it("equal: running it again with nothing changed moves no cent", async () => {
+    const { token, billId } = await billWith(["A", "B", "C", "D", "E", "F", "G"]);
+    await as(t, token).post(`/bills/${billId}/split/equal`).send({});
+    const first = await stored(billId);
+    await as(t, token).post(`/bills/${billId}/split/equal`).send({});
+    expect(await stored(billId)).toEqual(first);
+  });
+
+  it("custom-amount: stores the amounts; 422 with the difference when they do not sum", async () => {
+    const { token, billId, people } = await billWith(["A", "B"]);
+    const bad = await as(t, token)
+      .post(`/bills/${billId}/split/custom-amount`)
+      .send({ amounts: [{ participantId: people[0].id, amount: "60.00" }, { participantId: people[1].id, amount: "39.99" }] });
+    expectProblem(bad, 422, "split_sum_mismatch");
+    expect(bad.body).toMatchObject({ detail: "The amounts sum to 99.99 USD, 0.01 short of the total of 100.00", difference: "-0.01" });
+    expect(await stored(billId)).toEqual([["A", null], ["B", null]]);
+    const ok = await as(t, token)
+      .post(`/bills/${billId}/split/custom-amount`)
+      .send({ amounts: [{ participantId: people[0].id, amount: "60.00" }, { participantId: people[1].id, amount: "40" }] });
+    expect(ok.status).toBe(200);
+    expect(await stored(billId)).toEqual([["A", "60"], ["B", "40"]]);
+  });
+
+  it("percentage: stores each percentage; 422 unless they sum to 100", async () => {
+    const { token, billId, people } = await billWith(["A", "B", "C"]);
+    const pct = (values: string[]) => ({ percentages: people.map((p, i) => ({ participantId: p.id, percentage: values[i] })) });
+    expectProblem(await as(t, token).post(`/bills/${billId}/split/percentage`).send(pct(["33.33", "33.33", "33.33"])), 422, "split_sum_mismatch");
+    const ok = await as(t, token).post(`/bills/${billId}/split/percentage`).send(pct(["50", "25.5", "24.5"]));
+    expect(ok.body.allocations.map((a: { amountToPay: string; percentage: string }) => [a.amountToPay, a.percentage])).toEqual([
+      ["50.00", "50"],
+      ["25.50", "25.5"],
+      ["24.50", "24.5"],
+    ]);
+    const row = await t.db.prisma.participant.findUniqueOrThrow({ where: { id: people[1].id } });
+    expect(row.percentage?.toString()).toBe("25.5");
+  });
+
+  it("shares: divides by weight", async () => {
+    const { token, billId, people } = await billWith(["A", "B", "C"], { totalAmount: "100000", currency: "VND" });
+    const res = await as(t, token)
+      .post(`/bills/${billId}/split/shares`)
+      .send({ shares: people.map((p, i) => ({ participantId: p.id, weight: i === 0 ? "2" : "1" })) });
+    expect(res.body.allocations.map((a: { amountToPay: string }) => a.amountToPay)).toEqual(["50000", "25000", "25000"]);
+  });
+
+  it("itemized: uses the AI's line items and spreads the rest in proportion", async () => {
+    const { token, billId, people } = await billWith(["A", "B"]);
+    await t.db.prisma.bill.update({
+      where: { id: billId },
+      data: { lineItems: [{ name: "Pho", amount: "60.00" }, { name: "Tea", amount: "20.00" }] },
+    });
+    const res = await as(t, token)
+      .post(`/bills/${billId}/split/itemized`)
+      .send({ items: [{ lineItem: 0, participantIds: [people[0].id] }, { lineItem: 1, participantIds: [people[0].id, people[1].id] }] });
+    expect(res.status).toBe(200);
+    // A: 60 + 10 = 70 of 80 items; B: 10. The other 20.00 splits 70:10 -> 17.50 and 2.50.
+    expect(res.body.allocations.map((a: { amountToPay: string }) => a.amountToPay)).toEqual(["87.50", "12.50"]);
+    const missing = await as(t, token).post(`/bills/${billId}/split/itemized`).send({ items: [{ lineItem: 5, participantIds: [people[0].id] }] });
+    expectProblem(missing, 422, "unknown_line_item");
+  });
+
+  it("includes the creator, whose share counts as paid", async () => {
+    const { token, billId } = await billWith(["me", "B"]);
+    await as(t, token).post(`/bills/${billId}/split/equal`).send({});
+    const details = await as(t, token).get(`/bills/${billId}`);
+    expect(details.body.totals).toEqual({ participantCount: 2, assignedAmount: "100.00", paidAmount: "50.00", unpaidAmount: "50.00" });
+    // The creator's "paid" does not lock the split.
+    expect((await as(t, token).post(`/bills/${billId}/split/equal`).send({})).status).toBe(200);
+  });
+
+  describe("refusals", () => {
+    it("a bill without a total: 409 saying to set it or wait for the AI", async () => {
+      const { token, billId } = await billWith(["A"], { totalAmount: undefined, currency: undefined });
+      const res = await as(t, token).post(`/bills/${billId}/split/equal`).send({});
+      expectProblem(res, 409, "bill_total_missing");
+      expect(res.body.detail).toMatch(/set totalAmount.*or wait for the AI/);
+    });
+
+    it("a bill without participants: 422", async () => {
+      const { token, billId } = await billWith([]);
+      expectProblem(await as(t, token).post(`/bills/${billId}/split/equal`).send({}), 422, "no_participants");
+    });
+
+    it("after someone has paid: 409, and nothing moves", async () => {
+      const { token, billId, people } = await billWith(["A", "B"]);
+      await as(t, token).post(`/bills/${billId}/split/equal`).send({});
+      await t.db.prisma.participant.update({ where: { id: people[0].id }, data: { paymentStatus: "paid" } });
+      const res = await as(t, token)
+        .post(`/bills/${billId}/split/custom-amount`)
+        .send({ amounts: [{ participantId: people[0].id, amount: "10" }, { participantId: people[1].id, amount: "90" }] });
+      expectProblem(res, 409, "split_locked");
+      expect(res.body.detail).toBe("A has already paid; the split can no longer change");
+      expect(await stored(billId)).toEqual([["A", "50"], ["B", "50"]]);
+    });
+
+    it("unknown, missing and duplicate participants, negative amounts and extra decimals", async () => {
+      const { token, billId, people } = await billWith(["A", "B"]);
+      const [a, b] = people.map((p) => p.id);
+      const stranger = "01a207c9-a789-71bc-bab2-18da81c8123d";
+      const post = (amounts: { participantId: string; amount: string }[]) => as(t, token).post(`/bills/${billId}/split/custom-amount`).send({ amounts });
+      expectProblem(await post([{ participantId: a, amount: "50" }, { participantId: b, amount: "40" }, { participantId: stranger, amount: "10" }]), 422, "unknown_participant");
+      expectProblem(await post([{ participantId: a, amount: "100" }]), 422, "missing_participant");
+      expectProblem(await post([{ participantId: a, amount: "50" }, { participantId: a, amount: "50" }]), 400);
+      expectProblem(await post([{ participantId: a, amount: "-50" }, { participantId: b, amount: "150" }]), 400);
+      const decimals = await post([{ participantId: a, amount: "50.005" }, { participantId: b, amount: "49.995" }]);
+      expectProblem(decimals, 400);
+      expect(decimals.body.issues[0]).toEqual({ path: "amounts.0.amount", message: "has more than 2 decimal places, the most USD allows" });
+      expectProblem(await post([]), 422, "empty_split");
+    });
+
+    it("a closed bill: 409; someone else's: 404; unknown fields: 400", async () => {
+      const { token, billId } = await billWith(["A"]);
+      const other = await t.tokenFor(newUserId());
+      expectProblem(await as(t, other).post(`/bills/${billId}/split/equal`).send({}), 404);
+      expectProblem(await as(t, token).post(`/bills/${billId}/split/equal`).send({ participantIds: [] }), 400);
+      await t.db.prisma.bill.update({ where: { id: billId }, data: { status: "cancelled" } });
+      expectProblem(await as(t, token).post(`/bills/${billId}/split/equal`).send({}), 409, "bill_closed");
+    });
+  });
+});
+
+describe("POST /bills/:billId/calculate", () => {
+  it("returns the plan the same input would apply, and saves nothing", async () => {
+    const { token, billId, people } = await billWith(["A", "B", "C"]);
+    const body = { shares: people.map((p, i) => ({ participantId: p.id, weight: String(i + 1) })) };
+    const preview = await as(t, token).post(`/bills/${billId}/calculate`).send({ method: "shares", ...body });
+    expect(preview.status).toBe(200);
+    expect(preview.body.saved).toBe(false);
+    expect(await stored(billId)).toEqual([["A", null], ["B", null], ["C", null]]);
+    expect((await t.db.prisma.bill.findUniqueOrThrow({ where: { id: billId } })).splitMethod).toBeNull();
+    const applied = await as(t, token).post(`/bills/${billId}/split/shares`).send(body);
+    expect(applied.body.allocations).toEqual(preview.body.allocations);
+    expect(preview.body.allocations.map((a: { amountToPay: string }) => a.amountToPay)).toEqual(["16.67", "33.33", "50.00"]);
+  });
+
+  it("refuses an unknown method and the same errors as applying", async () => {
+    const { token, billId } = await billWith(["A"]);
+    expectProblem(await as(t, token).post(`/bills/${billId}/calculate`).send({ method: "random" }), 400);
+    expectProblem(await as(t, token).post(`/bills/${billId}/calculate`).send({ method: "percentage", percentages: [] }), 422);
+  });
+});
