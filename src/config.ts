@@ -46,7 +46,7 @@ const envSchema = z
     UPLOAD_DIR: z.preprocess(emptyAsUndefined, z.string().default("uploads")),
     MAX_UPLOAD_BYTES: int(10 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     INTERNAL_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
-    AI_MODE: z.preprocess(emptyAsUndefined, z.enum(["mock", "http"]).default("mock")),
+    AI_MODE: z.preprocess(emptyAsUndefined, z.enum(["mock", "http"]).optional()),
     AI_SERVICE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
     AI_CALLBACK_SECRET: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
     AI_MOCK_DELAY_MS: int(2_000, 0, 600_000),
@@ -61,6 +61,9 @@ const envSchema = z
     }
     if (env.AI_MODE === "http" && !env.AI_SERVICE_URL) {
       ctx.addIssue({ code: "custom", path: ["AI_SERVICE_URL"], message: "is required when AI_MODE is http" });
+    }
+    if (env.NODE_ENV === "production" && !env.AI_MODE) {
+      ctx.addIssue({ code: "custom", path: ["AI_MODE"], message: "must be set in production: http (or mock, for a demo only)" });
     }
     if (env.NODE_ENV === "production" && !env.AI_CALLBACK_SECRET) {
       ctx.addIssue({ code: "custom", path: ["AI_CALLBACK_SECRET"], message: "is required in production" });
@@ -125,7 +128,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },
     internalBaseUrl: env.INTERNAL_BASE_URL?.replace(/\/$/, ""),
     ai: {
-      mode: env.AI_MODE,
+      mode: env.AI_MODE ?? "mock",
       serviceUrl: env.AI_SERVICE_URL,
       callbackSecret: env.AI_CALLBACK_SECRET ?? DEV_AI_SECRET,
       mock: {

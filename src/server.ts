@@ -22,6 +22,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       ? `Using embedded PostgreSQL (PGlite) in ${(config.database as { pgliteDataDir: string }).pgliteDataDir}; set DATABASE_URL to use a PostgreSQL server`
       : "Using PostgreSQL server from DATABASE_URL",
   );
+  if (config.env === "production" && config.ai.mode === "mock") {
+    logger.warn("AI_MODE=mock in production: images are answered with dummy data. Use this for demos only.");
+  }
   const db = await openDatabase(config.database);
   const applied = await applyMigrations(db.adapterFactory);
   logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");

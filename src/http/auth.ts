@@ -27,7 +27,8 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
   const secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
   const jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
   if (!secret && !jwks) throw new Error("Token verification needs a JWT secret or a JWKS URL");
-  const claims = { issuer: options.issuer, audience: options.audience, clockTolerance: 5 };
+  // A token without an expiry would be valid forever: exp is required.
+  const claims = { issuer: options.issuer, audience: options.audience, clockTolerance: 5, requiredClaims: ["exp", "sub"] };
 
   return {
     async verify(token) {

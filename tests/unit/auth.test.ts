@@ -45,6 +45,11 @@ describe("token verification with the development secret (HS256)", () => {
     await expectRefused(verifier.verify("!!!.e30.e30"), "invalid_token");
   });
 
+  it("refuses a token without an expiry", async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").sign(new TextEncoder().encode(secret));
+    await expectRefused(verifier.verify(token), "invalid_token");
+  });
+
   it("refuses a token without a subject", async () => {
     const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(new TextEncoder().encode(secret));
     await expectRefused(verifier.verify(token), "invalid_token");

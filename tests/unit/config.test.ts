@@ -48,8 +48,9 @@ describe("loadConfig", () => {
 
   it("in production, requires a JWKS URL or a secret and never falls back to the development secret", () => {
     expect(() => loadConfig({ NODE_ENV: "production", AI_CALLBACK_SECRET: secret })).toThrow(/JWT_JWKS_URL is required in production/);
-    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret })).toThrow(/AI_CALLBACK_SECRET is required in production/);
-    const config = loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://bank.example/jwks.json", AI_CALLBACK_SECRET: secret });
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, AI_MODE: "mock" })).toThrow(/AI_CALLBACK_SECRET is required in production/);
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, AI_CALLBACK_SECRET: secret })).toThrow(/AI_MODE must be set in production/);
+    const config = loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://bank.example/jwks.json", AI_CALLBACK_SECRET: secret, AI_MODE: "http", AI_SERVICE_URL: "https://ai.bank" });
     expect(config.auth).toEqual({ jwksUrl: "https://bank.example/jwks.json", secret: undefined, issuer: undefined, audience: undefined });
     expect(config.log.pretty).toBe(false);
   });

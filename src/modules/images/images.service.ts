@@ -37,6 +37,8 @@ const urlColumn = (kind: ImageKind) => (kind === "bill" ? "billImageUrl" : "grou
 const billNotFound = () => new NotFound("No bill with this id exists for you", "bill_not_found");
 
 export class ImagesService {
+  private sweeping = false;
+
   constructor(
     private readonly db: Db,
     private readonly bills: BillsRepository,
@@ -101,15 +103,22 @@ export class ImagesService {
     if (previousFile && previousFile !== upload.fileName) {
       await this.files.remove(previousFile).catch((err) => this.logger.warn({ err }, "could not remove a replaced image"));
     }
-    return presentJob(kind, await this.dispatch(job.id));
+    const dispatched = await this.dispatch(job.id);
+    return presentJob(kind, dispatched ?? (await this.db.imageJob.findUniqueOrThrow({ where: { id: job.id } })));
   }
 
-  /** Hands a job to the AI service (again). A failed hand-over leaves the job for the recovery sweep. */
-  async dispatch(jobId: string): Promise<ImageJobRow> {
-    const job = await this.db.imageJob.update({
-      where: { id: jobId },
+  /**
+   * Hands a job to the AI service (again). The job is claimed with a conditional update, so a job
+   * that was answered, replaced or claimed by another sweep meanwhile is left alone; a failed
+   * hand-over puts it back to pending (only if it is still ours) for the recovery sweep.
+   */
+  async dispatch(jobId: string, claim: Prisma.ImageJobWhereInput = {}): Promise<ImageJobRow | undefined> {
+    const claimed = await this.db.imageJob.updateMany({
+      where: { id: jobId, state: { in: ["pending", "processing"] }, ...claim },
       data: { attempts: { increment: 1 }, lastAttemptAt: this.clock.now(), state: "processing", error: null },
     });
+    if (claimed.count === 0) return undefined;
+    const job = await this.db.imageJob.findUniqueOrThrow({ where: { id: jobId } });
     try {
       const { aiJobId } = await this.ai.submit({
         jobId: job.id,
@@ -119,14 +128,15 @@ export class ImagesService {
         mimeType: job.mimeType,
         callbackUrl: `${this.options.callbackBaseUrl()}/api/chillbill/internal/bills/${job.billId}/${job.kind}-result`,
       });
-      return await this.db.imageJob.update({ where: { id: jobId }, data: { aiJobId: aiJobId ?? null } });
+      if (aiJobId) await this.db.imageJob.updateMany({ where: { id: jobId }, data: { aiJobId } });
     } catch (err) {
       this.logger.warn({ err, jobId }, "the AI service did not take the job; the recovery sweep will try again");
-      return this.db.imageJob.update({
-        where: { id: jobId },
-        data: { state: "pending", error: `Could not reach the AI service: ${(err as Error).message}`.slice(0, 1000) },
+      await this.db.imageJob.updateMany({
+        where: { id: jobId, state: "processing", attempts: job.attempts },
+        data: { state: "pending", error: "Could not hand the image to the AI service; it will be tried again" },
       });
     }
+    return this.db.imageJob.findUniqueOrThrow({ where: { id: jobId } });
   }
 
   async processingStatus(user: AuthUser, billId: string) {
@@ -151,18 +161,25 @@ export class ImagesService {
       // Once payment requests are out, the amounts people were asked for must not move.
       const moneyOpen = bill.status === "created";
       const data: Prisma.BillUncheckedUpdateInput = { aiProcessed: true };
-      const currency = moneyOpen && canFill("currency") && ai.currency ? ai.currency : bill.currency;
-      if (moneyOpen && currency && currency !== bill.currency) data.currency = currency;
-      if (moneyOpen && canFill("totalAmount") && ai.total_amount !== undefined && currency) {
-        if (amountProblem(ai.total_amount, currency) === undefined) data.totalAmount = ai.total_amount;
-        else this.logger.warn({ billId, total: ai.total_amount, currency }, "AI total does not fit the currency; not applied");
+      // Total and currency move together: the pair must stay valid, and a total the user set by
+      // hand keeps its currency.
+      if (moneyOpen) {
+        const total = canFill("totalAmount") && ai.total_amount !== undefined ? ai.total_amount : bill.totalAmount?.toString() ?? null;
+        const currencyFree = canFill("currency") && (canFill("totalAmount") || bill.totalAmount === null);
+        const currency = currencyFree && ai.currency ? ai.currency : bill.currency;
+        if (total !== null && currency === null) {
+          this.logger.warn({ billId }, "AI total without a currency; not applied");
+        } else if (total !== null && currency !== null && amountProblem(total, currency) !== undefined) {
+          this.logger.warn({ billId, total, currency }, "AI total does not fit the currency; not applied");
+        } else {
+          if (currency !== bill.currency) data.currency = currency;
+          if (total !== null && (bill.totalAmount === null || !toDecimal(bill.totalAmount).equals(toDecimal(total)))) data.totalAmount = total;
+        }
       }
       if (canFill("merchantName") && ai.merchant_name) data.merchantName = ai.merchant_name;
       if (canFill("billDate") && ai.bill_date) data.billDate = new Date(`${ai.bill_date}T00:00:00Z`);
       if (ai.line_items) data.lineItems = ai.line_items as Prisma.InputJsonValue;
-      const moneyChanged =
-        (data.currency !== undefined && data.currency !== bill.currency) ||
-        (data.totalAmount !== undefined && (bill.totalAmount === null || !toDecimal(bill.totalAmount).equals(toDecimal(String(data.totalAmount)))));
+      const moneyChanged = data.currency !== undefined || data.totalAmount !== undefined;
       await tx.bill.update({ where: { id: billId }, data });
       if (moneyChanged) await rebalanceSplit(tx, billId, "flag");
     });
@@ -182,9 +199,11 @@ export class ImagesService {
         const bankUser = known[i];
         const sameFace = existing.find((p) => p.aiFaceId === person.face_id);
         if (sameFace) continue;
+        // Compare on the values we would store (the directory may add a phone or email).
+        const phone = person.phone ?? bankUser?.phone ?? null;
+        const email = person.email ?? bankUser?.email ?? null;
         const samePerson = existing.find(
-          (p) =>
-            (bankUser && p.userId === bankUser.userId) || (person.phone && p.phone === person.phone) || (person.email && p.email === person.email),
+          (p) => (bankUser && p.userId === bankUser.userId) || (phone && p.phone === phone) || (email && p.email === email),
         );
         if (samePerson) {
           if (!samePerson.aiFaceId) {
@@ -199,8 +218,8 @@ export class ImagesService {
           {
             name: person.name ?? bankUser?.name ?? `Guest ${existing.length + 1}`,
             userId: bankUser?.userId,
-            phone: person.phone ?? bankUser?.phone,
-            email: person.email ?? bankUser?.email,
+            phone,
+            email,
             isBankCustomer: Boolean(bankUser),
             isCreator: bankUser?.userId === bill.creatorUserId,
             aiFaceId: person.face_id,
@@ -263,35 +282,41 @@ export class ImagesService {
    * stays "processing" forever. Runs at start-up and then periodically.
    */
   async recoverStaleJobs(): Promise<{ resubmitted: number; failed: number }> {
-    const cutoff = new Date(this.clock.now().getTime() - this.options.jobTimeoutMs);
-    const stale = await this.db.imageJob.findMany({
-      where: {
-        state: { in: ["pending", "processing"] },
-        OR: [{ lastAttemptAt: null }, { lastAttemptAt: { lt: cutoff } }],
-      },
-      orderBy: { createdAt: "asc" },
-      take: 100,
-    });
-    let resubmitted = 0;
-    let failed = 0;
-    for (const job of stale) {
-      if (job.attempts >= this.options.maxAttempts) {
-        const { count } = await this.db.imageJob.updateMany({
-          where: { id: job.id, state: { in: ["pending", "processing"] } },
-          data: {
-            state: "failed",
-            completedAt: this.clock.now(),
-            error: `The AI service did not answer after ${job.attempts} attempt(s); upload the image again`,
-          },
-        });
-        failed += count;
-      } else {
-        await this.dispatch(job.id);
-        resubmitted += 1;
+    // One sweep at a time in this process; other processes are kept out by the conditional claims.
+    if (this.sweeping) return { resubmitted: 0, failed: 0 };
+    this.sweeping = true;
+    try {
+      const cutoff = new Date(this.clock.now().getTime() - this.options.jobTimeoutMs);
+      const staleness: Prisma.ImageJobWhereInput = {
+        OR: [{ lastAttemptAt: null, createdAt: { lt: cutoff } }, { lastAttemptAt: { lt: cutoff } }],
+      };
+      const stale = await this.db.imageJob.findMany({
+        where: { state: { in: ["pending", "processing"] }, ...staleness },
+        orderBy: { createdAt: "asc" },
+        take: 100,
+      });
+      let resubmitted = 0;
+      let failed = 0;
+      for (const job of stale) {
+        if (job.attempts >= this.options.maxAttempts) {
+          const { count } = await this.db.imageJob.updateMany({
+            where: { id: job.id, state: { in: ["pending", "processing"] }, attempts: job.attempts, ...staleness },
+            data: {
+              state: "failed",
+              completedAt: this.clock.now(),
+              error: `The AI service did not answer after ${job.attempts} attempt(s); upload the image again`,
+            },
+          });
+          failed += count;
+        } else if (await this.dispatch(job.id, { attempts: job.attempts, ...staleness })) {
+          resubmitted += 1;
+        }
       }
+      if (resubmitted || failed) this.logger.info({ resubmitted, failed }, "recovered stale image jobs");
+      return { resubmitted, failed };
+    } finally {
+      this.sweeping = false;
     }
-    if (resubmitted || failed) this.logger.info({ resubmitted, failed }, "recovered stale image jobs");
-    return { resubmitted, failed };
   }
 }
 
