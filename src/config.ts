@@ -7,6 +7,7 @@ import { PROJECT_ROOT } from "./paths";
 
 const DEV_JWT_SECRET = "chillbill-development-secret-not-for-production-use";
 const DEV_AI_SECRET = "chillbill-development-ai-callback-secret";
+const DEV_PAYMENT_SECRET = "chillbill-development-payment-webhook-secret";
 
 const emptyAsUndefined = (v: unknown) => (v === "" ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
@@ -54,6 +55,15 @@ const envSchema = z
     AI_MOCK_FAIL: z.preprocess(emptyAsUndefined, z.enum(["true", "false"]).default("false")),
     AI_JOB_TIMEOUT_MS: int(5 * 60_000, 1_000, 24 * 3_600_000),
     AI_MAX_ATTEMPTS: int(3, 1, 20),
+    PAYMENT_MODE: z.preprocess(emptyAsUndefined, z.enum(["mock", "http"]).optional()),
+    PAYMENT_API_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+    PAYMENT_WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+    PAYMENT_MOCK_DELAY_MS: int(5_000, 0, 3_600_000),
+    PAYMENT_REQUEST_TTL_HOURS: int(24 * 7, 1, 24 * 90),
+    PAYMENT_EXPIRY_SWEEP_MS: int(60_000, 1_000, 3_600_000),
+    EMV_MERCHANT_ID: z.preprocess(emptyAsUndefined, z.string().max(32).default("CHILLBILL")),
+    EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
+    EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === "production" && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
@@ -64,6 +74,15 @@ const envSchema = z
     }
     if (env.NODE_ENV === "production" && !env.AI_MODE) {
       ctx.addIssue({ code: "custom", path: ["AI_MODE"], message: "must be set in production: http (or mock, for a demo only)" });
+    }
+    if (env.PAYMENT_MODE === "http" && !env.PAYMENT_API_URL) {
+      ctx.addIssue({ code: "custom", path: ["PAYMENT_API_URL"], message: "is required when PAYMENT_MODE is http" });
+    }
+    if (env.NODE_ENV === "production" && !env.PAYMENT_MODE) {
+      ctx.addIssue({ code: "custom", path: ["PAYMENT_MODE"], message: "must be set in production: http (or mock, for a demo only)" });
+    }
+    if (env.NODE_ENV === "production" && !env.PAYMENT_WEBHOOK_SECRET) {
+      ctx.addIssue({ code: "custom", path: ["PAYMENT_WEBHOOK_SECRET"], message: "is required in production" });
     }
     if (env.NODE_ENV === "production" && !env.AI_CALLBACK_SECRET) {
       ctx.addIssue({ code: "custom", path: ["AI_CALLBACK_SECRET"], message: "is required in production" });
@@ -93,6 +112,16 @@ export interface Config {
     mock: { delayMs: number; fixturesPath?: string; fail: boolean };
     jobTimeoutMs: number;
     maxAttempts: number;
+  };
+  payments: {
+    mode: "mock" | "http";
+    apiUrl?: string;
+    webhookSecret: string;
+    /** 0: the mock never pays by itself (only through the pay page). */
+    mockDelayMs: number;
+    requestTtlHours: number;
+    expirySweepMs: number;
+    emv: { merchantId: string; country: string; city: string };
   };
 }
 
@@ -138,6 +167,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       },
       jobTimeoutMs: env.AI_JOB_TIMEOUT_MS,
       maxAttempts: env.AI_MAX_ATTEMPTS,
+    },
+    payments: {
+      mode: env.PAYMENT_MODE ?? "mock",
+      apiUrl: env.PAYMENT_API_URL,
+      webhookSecret: env.PAYMENT_WEBHOOK_SECRET ?? DEV_PAYMENT_SECRET,
+      mockDelayMs: env.PAYMENT_MOCK_DELAY_MS,
+      requestTtlHours: env.PAYMENT_REQUEST_TTL_HOURS,
+      expirySweepMs: env.PAYMENT_EXPIRY_SWEEP_MS,
+      emv: { merchantId: env.EMV_MERCHANT_ID, country: env.EMV_COUNTRY, city: env.EMV_CITY },
     },
   };
 }

@@ -339,6 +339,7 @@ describe("DELETE /bills/:billId", () => {
     await t.db.prisma.paymentRequest.create({
       data: {
         id: uuidv7(),
+        reference: `T${Date.now()}`,
         billId: bill.id,
         participantId: participant.id,
         amount: "50",

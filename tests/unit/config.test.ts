@@ -47,10 +47,14 @@ describe("loadConfig", () => {
   });
 
   it("in production, requires a JWKS URL or a secret and never falls back to the development secret", () => {
+    const payments = { PAYMENT_MODE: "http", PAYMENT_API_URL: "https://pay.bank", PAYMENT_WEBHOOK_SECRET: secret };
     expect(() => loadConfig({ NODE_ENV: "production", AI_CALLBACK_SECRET: secret })).toThrow(/JWT_JWKS_URL is required in production/);
-    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, AI_MODE: "mock" })).toThrow(/AI_CALLBACK_SECRET is required in production/);
-    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, AI_CALLBACK_SECRET: secret })).toThrow(/AI_MODE must be set in production/);
-    const config = loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://bank.example/jwks.json", AI_CALLBACK_SECRET: secret, AI_MODE: "http", AI_SERVICE_URL: "https://ai.bank" });
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, AI_MODE: "mock", ...payments })).toThrow(/AI_CALLBACK_SECRET is required in production/);
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, AI_CALLBACK_SECRET: secret, ...payments })).toThrow(/AI_MODE must be set in production/);
+    const ai = { AI_CALLBACK_SECRET: secret, AI_MODE: "http", AI_SERVICE_URL: "https://ai.bank" };
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, ...ai, PAYMENT_MODE: "mock" })).toThrow(/PAYMENT_WEBHOOK_SECRET is required in production/);
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, ...ai, PAYMENT_WEBHOOK_SECRET: secret })).toThrow(/PAYMENT_MODE must be set in production/);
+    const config = loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://bank.example/jwks.json", ...ai, ...payments });
     expect(config.auth).toEqual({ jwksUrl: "https://bank.example/jwks.json", secret: undefined, issuer: undefined, audience: undefined });
     expect(config.log.pretty).toBe(false);
   });
@@ -60,6 +64,8 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ AI_MODE: "http" })).toThrow(/^Invalid configuration: AI_SERVICE_URL is required when AI_MODE is http$/);
     expect(loadConfig({ AI_MODE: "http", AI_SERVICE_URL: "https://ai.example" }).ai.serviceUrl).toBe("https://ai.example");
     expect(() => loadConfig({ MAX_UPLOAD_BYTES: "10" })).toThrow(/MAX_UPLOAD_BYTES/);
+    expect(() => loadConfig({ PAYMENT_MODE: "http" })).toThrow(/^Invalid configuration: PAYMENT_API_URL is required when PAYMENT_MODE is http$/);
+    expect(loadConfig({}).payments).toMatchObject({ mode: "mock", mockDelayMs: 5000, requestTtlHours: 168 });
   });
 
   it("keeps a configured secret and lets LOG_PRETTY override the default", () => {

@@ -1,0 +1,32 @@
+// Payment requests: pending (created, not yet with the payment system) -> sent -> paid | failed |
+// expired; open ones can be cancelled. A paid request, and a paid participant, never go back.
+export type PaymentRequestStatus = "pending" | "sent" | "paid" | "failed" | "expired" | "cancelled";
+
+export const OPEN_REQUEST_STATUSES: readonly PaymentRequestStatus[] = ["pending", "sent"];
+
+const NEXT: Record<PaymentRequestStatus, readonly PaymentRequestStatus[]> = {
+  pending: ["sent", "paid", "failed", "expired", "cancelled"],
+  sent: ["paid", "failed", "expired", "cancelled"],
+  paid: [],
+  failed: [],
+  expired: [],
+  cancelled: [],
+};
+
+export function canRequestTransition(from: PaymentRequestStatus, to: PaymentRequestStatus): boolean {
+  return NEXT[from].includes(to);
+}
+
+export type WebhookEventType = "succeeded" | "failed" | "expired";
+
+/** What an event does to a request in a given state: the new state, or why it changes nothing. */
+export function applyPaymentEvent(
+  current: PaymentRequestStatus,
+  event: WebhookEventType,
+): { to: PaymentRequestStatus } | { ignored: "already_paid" | "closed_request" | "already_final" } {
+  const to: PaymentRequestStatus = event === "succeeded" ? "paid" : event;
+  if (canRequestTransition(current, to)) return { to };
+  if (current === "paid") return { ignored: "already_paid" };
+  if (event === "succeeded") return { ignored: "closed_request" };
+  return { ignored: "already_final" };
+}
