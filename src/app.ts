@@ -24,6 +24,11 @@ import { registerParticipantRoutes } from "./modules/participants/participants.r
 import { ParticipantsService } from "./modules/participants/participants.service";
 import { registerSplitRoutes } from "./modules/split/split.router";
 import { SplitService } from "./modules/split/split.service";
+import { PAYMENT_SIGNATURE_HEADER } from "./adapters/payments/payment-system";
+import { MockPaymentSystem } from "./adapters/payments/mock-payment-system";
+import { payPageRouter } from "./modules/payments/pay-page";
+import { registerPaymentRoutes } from "./modules/payments/payments.router";
+import { PaymentsService } from "./modules/payments/payments.service";
 
 export const API_BASE = "/api/chillbill";
 
@@ -37,11 +42,13 @@ export interface AppDeps {
   adapters?: Partial<Adapters>;
   /** Where callbacks reach this service; the server sets it once it knows its port. */
   callbackBaseUrl?: () => string;
+  /** Where users reach this service (payment links); the server sets it once it knows its port. */
+  publicBaseUrl?: () => string;
 }
 
 export interface AppInfo {
   declaredRoutes: DeclaredRoute[];
-  services: { images: ImagesService };
+  services: { images: ImagesService; payments: PaymentsService };
   adapters: Adapters;
 }
 
@@ -56,7 +63,10 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const api = new ApiRouter(registry, API_BASE, requireUser(verifier));
 
   const idempotency = new IdempotencyService(prisma, clock, config.idempotencyTtlHours);
-  const adapters: Adapters = { ...createAdapters(config, logger), ...deps.adapters };
+  const publicBaseUrl = deps.publicBaseUrl ?? (() => config.publicBaseUrl);
+  const callbackBaseUrl = deps.callbackBaseUrl ?? (() => config.internalBaseUrl ?? config.publicBaseUrl);
+  const webhookUrl = () => `${callbackBaseUrl()}${API_BASE}/webhook/payment-callback`;
+  const adapters: Adapters = { ...createAdapters(config, logger, { publicBaseUrl }), ...deps.adapters };
   const billsRepository = new BillsRepository(prisma);
   const bills = new BillsService(billsRepository, idempotency, clock, (work) => prisma.$transaction(work));
   registerBillRoutes(api, bills);
@@ -64,9 +74,21 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const images = new ImagesService(prisma, billsRepository, adapters.files, adapters.ai, adapters.directory, clock, logger, {
     jobTimeoutMs: config.ai.jobTimeoutMs,
     maxAttempts: config.ai.maxAttempts,
-    callbackBaseUrl: deps.callbackBaseUrl ?? (() => config.internalBaseUrl ?? config.publicBaseUrl),
+    callbackBaseUrl,
   });
   registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory));
+  const payments = new PaymentsService(prisma, billsRepository, adapters.payments, clock, logger, {
+    requestTtlHours: config.payments.requestTtlHours,
+    publicBaseUrl,
+    webhookUrl,
+    emv: config.payments.emv,
+  });
+  registerPaymentRoutes(
+    api,
+    payments,
+    bills,
+    verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
+  );
   registerSplitRoutes(api, new SplitService(prisma, billsRepository));
   registerImageRoutes(api, images, {
     files: adapters.files,
@@ -78,7 +100,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   app.disable("x-powered-by");
   app.set("trust proxy", false);
   app.locals.declaredRoutes = api.declared;
-  app.locals.services = { images };
+  app.locals.services = { images, payments };
   app.locals.adapters = adapters;
 
   app.use(requestLogging(logger));
@@ -94,6 +116,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     res.json({ status: "ready", database: db.kind });
   });
 
+  app.use(payPageRouter(prisma, adapters.payments instanceof MockPaymentSystem ? adapters.payments : undefined, webhookUrl));
   app.use(docsRouter(buildOpenApiDocument(registry, "public", config.publicBaseUrl), buildOpenApiDocument(registry, "internal", config.publicBaseUrl)));
   // Signed callbacks keep their raw bytes: the signature is checked on them before parsing.
   for (const signed of ["/internal", "/webhook"]) {

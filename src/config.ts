@@ -96,6 +96,8 @@ export interface Config {
   host: string;
   port: number;
   publicBaseUrl: string;
+  /** PUBLIC_BASE_URL as configured; when unset the server uses localhost and the port it bound. */
+  explicitPublicBaseUrl?: string;
   log: { level: Env["LOG_LEVEL"]; pretty: boolean };
   database: { url: string; poolMax: number } | { pgliteDataDir: string };
   auth: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
@@ -146,6 +148,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     host: env.HOST,
     port: env.PORT,
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ""),
+    explicitPublicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/$/, ""),
     log: { level: env.LOG_LEVEL, pretty: env.LOG_PRETTY ? env.LOG_PRETTY === "true" : env.NODE_ENV === "development" },
     database: env.DATABASE_URL
       ? { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX }

@@ -30,7 +30,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");
 
   let boundUrl = config.publicBaseUrl;
-  const app = createApp({ config, db, logger, callbackBaseUrl: () => config.internalBaseUrl ?? boundUrl });
+  let boundPublicUrl = config.publicBaseUrl;
+  const app = createApp({
+    config,
+    db,
+    logger,
+    callbackBaseUrl: () => config.internalBaseUrl ?? boundUrl,
+    publicBaseUrl: () => config.explicitPublicBaseUrl ?? boundPublicUrl,
+  });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once("error", reject);
@@ -39,6 +46,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   boundUrl = `http://127.0.0.1:${port}`;
+  boundPublicUrl = `http://localhost:${port}`;
   logger.info(`ChillBill listening on http://${config.host}:${port} (API docs at /docs)`);
 
   // Image jobs left pending or processing by an earlier run (or an AI that never answered).
@@ -47,13 +55,21 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   await sweep();
   const sweepTimer = setInterval(sweep, Math.max(1_000, Math.floor(config.ai.jobTimeoutMs / 2)));
   sweepTimer.unref();
+  // Payment requests past their expiry date; their participants can be asked again.
+  const { payments } = app.locals.services;
+  const expire = () => payments.expireOverdue().catch((err) => logger.error({ err }, "payment request expiry sweep failed"));
+  await expire();
+  const expiryTimer = setInterval(expire, config.payments.expirySweepMs);
+  expiryTimer.unref();
 
   let stopping: Promise<void> | undefined;
   const stop = (reason = "stop requested") => {
     stopping ??= (async () => {
       logger.info(`Shutting down: ${reason}`);
       clearInterval(sweepTimer);
+      clearInterval(expiryTimer);
       await app.locals.adapters.ai.close();
+      await app.locals.adapters.payments.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const forced = setTimeout(() => {

@@ -6,14 +6,18 @@ import { HttpAiService } from "./ai/http-ai-service";
 import { loadAiFixtures, MockAiService } from "./ai/mock-ai-service";
 import { MockUserDirectory, type UserDirectory } from "./directory/user-directory";
 import { LocalFileStore, type FileStore } from "./storage/file-store";
+import { HttpPaymentSystem } from "./payments/http-payment-system";
+import { MockPaymentSystem } from "./payments/mock-payment-system";
+import type { PaymentSystem } from "./payments/payment-system";
 
 export interface Adapters {
   ai: AiService;
   directory: UserDirectory;
   files: FileStore;
+  payments: PaymentSystem;
 }
 
-export function createAdapters(config: Config, logger: Logger): Adapters {
+export function createAdapters(config: Config, logger: Logger, urls: { publicBaseUrl: () => string }): Adapters {
   const ai =
     config.ai.mode === "http"
       ? new HttpAiService(config.ai.serviceUrl as string)
@@ -24,5 +28,14 @@ export function createAdapters(config: Config, logger: Logger): Adapters {
           fail: config.ai.mock.fail,
           logger: logger.child({ adapter: "mock-ai" }),
         });
-  return { ai, directory: new MockUserDirectory(), files: new LocalFileStore(config.uploads.dir) };
+  const payments =
+    config.payments.mode === "http"
+      ? new HttpPaymentSystem(config.payments.apiUrl as string)
+      : new MockPaymentSystem({
+          secret: config.payments.webhookSecret,
+          delayMs: config.payments.mockDelayMs,
+          publicBaseUrl: urls.publicBaseUrl,
+          logger: logger.child({ adapter: "mock-payments" }),
+        });
+  return { ai, directory: new MockUserDirectory(), files: new LocalFileStore(config.uploads.dir), payments };
 }

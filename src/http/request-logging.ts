@@ -24,7 +24,7 @@ export function requestLogging(logger: Logger) {
     // Health probes would drown the log.
     autoLogging: { ignore: (req) => req.url === "/health" || req.url === "/ready" },
     serializers: {
-      req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactPayToken(req.url) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     customSuccessMessage: (req, res, time) => `${req.method} ${originalUrl(req)} ${res.statusCode} ${Math.round(time)}ms`,
@@ -33,5 +33,10 @@ export function requestLogging(logger: Logger) {
 }
 
 function originalUrl(req: IncomingMessage): string {
-  return (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "";
+  return redactPayToken((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "");
+}
+
+/** Pay-page tokens are bearer secrets: they never reach the log. */
+function redactPayToken(url: string): string {
+  return url.replace(/\/pay\/[A-Za-z0-9_-]+/, "/pay/[token]");
 }

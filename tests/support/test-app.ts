@@ -43,6 +43,7 @@ export class TestClock implements Clock {
 }
 
 export const TEST_AI_SECRET = "test-ai-callback-secret";
+export const TEST_PAYMENT_SECRET = "test-payment-webhook-secret";
 
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
@@ -50,6 +51,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
     LOG_LEVEL: "silent",
     JWT_SECRET: TEST_JWT_SECRET,
     AI_CALLBACK_SECRET: TEST_AI_SECRET,
+    PAYMENT_WEBHOOK_SECRET: TEST_PAYMENT_SECRET,
+    // The mock payment system never pays by itself in API tests: they send the webhooks.
+    PAYMENT_MOCK_DELAY_MS: "0",
     UPLOAD_DIR: mkdtempSync(path.join(tmpdir(), "chillbill-uploads-")),
     ...env,
   });

@@ -3,7 +3,7 @@
 // service would. Its answers are the spec's dummy data unless a fixtures file replaces them.
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
-import { signPayload } from "../../domain/signature";
+import { SignedSender } from "../signed-sender";
 import type { AiJobSubmission, AiService, ImageKind } from "./ai-service";
 
 export const AI_SIGNATURE_HEADER = "x-ai-signature";
@@ -49,63 +49,28 @@ export function loadAiFixtures(path: string | undefined): AiFixtures {
 }
 
 export class MockAiService implements AiService {
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private closed = false;
+  private readonly sender: SignedSender;
   fail: boolean;
 
   constructor(private readonly options: MockAiOptions) {
     this.fail = options.fail ?? false;
+    this.sender = new SignedSender({
+      secret: options.secret,
+      header: AI_SIGNATURE_HEADER,
+      logger: options.logger,
+      maxAttempts: options.deliveryAttempts,
+    });
   }
 
   async submit(job: AiJobSubmission): Promise<{ aiJobId?: string }> {
-    const aiJobId = `mock-${job.jobId}`;
     const body = this.fail
       ? { jobId: job.jobId, status: "failed", error: `The AI could not read the ${job.kind} image` }
       : { jobId: job.jobId, status: "completed", result: (this.options.fixtures ?? DEFAULT_AI_FIXTURES)[job.kind] };
-    this.later(this.options.delayMs, () => this.deliver(job.callbackUrl, JSON.stringify(body), 1));
-    return { aiJobId };
+    this.sender.sendLater(job.callbackUrl, JSON.stringify(body), this.options.delayMs);
+    return { aiJobId: `mock-${job.jobId}` };
   }
 
-  private later(ms: number, fn: () => Promise<void>): void {
-    if (this.closed) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn().catch((err) => this.options.logger.error({ err }, "mock AI: delivery crashed"));
-    }, ms);
-    this.timers.add(timer);
-  }
-
-  private async deliver(url: string, body: string, attempt: number): Promise<void> {
-    const signature = signPayload(this.options.secret, body, Math.floor(Date.now() / 1000));
-    let status: number | string;
-    try {
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", [AI_SIGNATURE_HEADER]: signature },
-        body,
-        signal: AbortSignal.timeout(10_000),
-      });
-      status = res.status;
-      if (res.ok || (res.status >= 400 && res.status < 500 && res.status !== 429)) {
-        this.options.logger.info({ url, status }, "mock AI: callback delivered");
-        return;
-      }
-    } catch (err) {
-      status = (err as Error).message;
-    }
-    const maxAttempts = this.options.deliveryAttempts ?? 5;
-    if (attempt >= maxAttempts) {
-      this.options.logger.warn({ url, status, attempt }, "mock AI: callback not accepted; giving up");
-      return;
-    }
-    const backoff = Math.min(1000 * 2 ** (attempt - 1), 30_000);
-    this.options.logger.warn({ url, status, attempt, backoff }, "mock AI: callback not accepted; retrying");
-    this.later(backoff, () => this.deliver(url, body, attempt + 1));
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+  close(): Promise<void> {
+    return this.sender.close();
   }
 }

@@ -1,0 +1,35 @@
+// The real payment system over HTTP: POST <PAYMENT_API_URL>/payments with JSON; it answers with
+// its payment id and the payment link, and reports by the signed webhook.
+import type { CreatedPayment, CreatePaymentInput, PaymentSystem } from "./payment-system";
+
+export class HttpPaymentSystem implements PaymentSystem {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  async createPayment(input: CreatePaymentInput): Promise<CreatedPayment> {
+    const res = await fetch(`${this.baseUrl.replace(/\/$/, "")}/payments`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": input.paymentRequestId },
+      body: JSON.stringify({
+        reference: input.reference,
+        amount: input.amount,
+        currency: input.currency,
+        description: input.description,
+        expiresAt: input.expiresAt.toISOString(),
+        webhookUrl: input.webhookUrl,
+        metadata: { paymentRequestId: input.paymentRequestId },
+      }),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    if (!res.ok) throw new Error(`The payment system refused the payment: HTTP ${res.status}`);
+    const body = (await res.json()) as { id?: unknown; paymentLink?: unknown };
+    if (typeof body.id !== "string" || typeof body.paymentLink !== "string") {
+      throw new Error("The payment system's answer has no payment id or link");
+    }
+    return { paymentId: body.id, paymentLink: body.paymentLink };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,76 @@
+// The payment system for development and tests: in-process; creating a payment gives an id and a
+// link to the pay page; after a delay it "collects" the money and sends the signed succeeded
+// webhook over HTTP to our endpoint (0 = never by itself, only through the pay page's button).
+// For tests it can fail payments, send each event more than once, and deliver out of order.
+import type { Logger } from "pino";
+import { v7 as uuidv7 } from "uuid";
+import { SignedSender } from "../signed-sender";
+import { PAYMENT_SIGNATURE_HEADER, type CreatedPayment, type CreatePaymentInput, type PaymentEventBody, type PaymentSystem } from "./payment-system";
+
+export interface MockPaymentOptions {
+  secret: string;
+  delayMs: number;
+  logger: Logger;
+  /** Where the pay page is served (our own base URL). */
+  publicBaseUrl: () => string;
+  deliveryAttempts?: number;
+  firstBackoffMs?: number;
+}
+
+export interface PaymentRef {
+  paymentId: string;
+  reference: string;
+  amount: string;
+  currency: string;
+  webhookUrl: string;
+}
+
+export class MockPaymentSystem implements PaymentSystem {
+  private readonly sender: SignedSender;
+  /** Test controls. */
+  behaviour = { fail: false, duplicates: 1, outOfOrder: false };
+
+  constructor(private readonly options: MockPaymentOptions) {
+    this.sender = new SignedSender({
+      secret: options.secret,
+      header: PAYMENT_SIGNATURE_HEADER,
+      logger: options.logger,
+      maxAttempts: options.deliveryAttempts ?? 8,
+      firstBackoffMs: options.firstBackoffMs,
+    });
+  }
+
+  async createPayment(input: CreatePaymentInput): Promise<CreatedPayment> {
+    const paymentId = `pay_${uuidv7().replace(/-/g, "")}`;
+    if (this.options.delayMs > 0) {
+      this.settle({ paymentId, reference: input.reference, amount: input.amount, currency: input.currency, webhookUrl: input.webhookUrl }, this.options.delayMs);
+    }
+    return { paymentId, paymentLink: `${this.options.publicBaseUrl()}/pay/${input.payToken}` };
+  }
+
+  /** The payer pressed "Pay now" (pay page), or the delay ran out: report the outcome. */
+  settle(payment: PaymentRef, delayMs = 0): void {
+    const type = this.behaviour.fail ? "payment.failed" : "payment.succeeded";
+    this.send(payment, type, delayMs, this.behaviour.fail ? "card declined" : undefined);
+    if (this.behaviour.outOfOrder && type === "payment.succeeded") {
+      // A stale failure that the payment system delivers after the success.
+      this.send(payment, "payment.failed", delayMs + 50, "an earlier attempt failed");
+    }
+  }
+
+  send(payment: PaymentRef, type: PaymentEventBody["type"], delayMs = 0, reason?: string): PaymentEventBody {
+    const event: PaymentEventBody = {
+      id: `evt_${uuidv7().replace(/-/g, "")}`,
+      type,
+      created: Math.floor(Date.now() / 1000),
+      data: { paymentId: payment.paymentId, reference: payment.reference, amount: payment.amount, currency: payment.currency, ...(reason ? { reason } : {}) },
+    };
+    const body = JSON.stringify(event);
+    for (let i = 0; i < Math.max(1, this.behaviour.duplicates); i += 1) this.sender.sendLater(payment.webhookUrl, body, delayMs);
+    return event;
+  }
+
+  close(): Promise<void> {
+    return this.sender.close();
+  }
+}

@@ -1,0 +1,144 @@
+// The page a payment link opens (served here on behalf of the mock payment system): no login, the
+// unguessable token is the key. Plain server-rendered HTML that escapes everything it prints, works
+// on a phone, and in mock mode has a "Pay now" button that completes the payment through the same
+// signed webhook the payment system sends.
+import { Router, type Request, type Response } from "express";
+import QRCode from "qrcode";
+import type { MockPaymentSystem } from "../../adapters/payments/mock-payment-system";
+import type { Db } from "../../db/database";
+import { formatAmount } from "../../domain/money";
+
+const TOKEN = /^[A-Za-z0-9_-]{32}$/;
+
+export function escapeHtml(value: unknown): string {
+  return String(value ?? "").replace(/[&<>"'`=/]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function page(res: Response, status: number, title: string, body: string, refreshSeconds?: number): void {
+  res
+    .status(status)
+    .set({
+      "Content-Type": "text/html; charset=utf-8",
+      "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+      "Cache-Control": "no-store",
+      "Referrer-Policy": "no-referrer",
+      "X-Content-Type-Options": "nosniff",
+    })
+    .send(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : ""}
+<title>${escapeHtml(title)} · ChillBill</title>
+<style>
+  body { font-family: system-ui, sans-serif; margin: 0; padding: 1rem; background: #f5f7fa; color: #1a1a1a; }
+  main { max-width: 26rem; margin: 0 auto; background: #fff; border-radius: 12px; padding: 1.25rem; box-shadow: 0 1px 4px rgba(0,0,0,.1); }
+  h1 { font-size: 1.25rem; margin-top: 0; }
+  dl { display: grid; grid-template-columns: auto 1fr; gap: .4rem 1rem; }
+  dt { color: #555; } dd { margin: 0; font-weight: 600; }
+  .amount { font-size: 1.75rem; font-weight: 700; margin: .5rem 0 1rem; }
+  .qr svg, .qr img { width: 100%; max-width: 16rem; height: auto; display: block; margin: 0 auto; }
+  button { width: 100%; font-size: 1.1rem; padding: .85rem; border: 0; border-radius: 8px; background: #0a6cff; color: #fff; cursor: pointer; }
+  button:focus { outline: 3px solid #ffbf47; outline-offset: 2px; }
+  .note { color: #555; font-size: .9rem; }
+</style>
+</head>
+<body><main>${body}</main></body>
+</html>`);
+}
+
+export function payPageRouter(db: Db, mock: MockPaymentSystem | undefined, webhookUrl: () => string): Router {
+  const router = Router();
+
+  async function load(req: Request) {
+    const token = String(req.params.token);
+    if (!TOKEN.test(token)) return undefined;
+    return (await db.paymentRequest.findUnique({ where: { payToken: token }, include: { bill: true, participant: true } })) ?? undefined;
+  }
+
+  router.get("/pay/:token", async (req, res) => {
+    const request = await load(req);
+    if (!request) {
+      page(res, 404, "Link not valid", `<h1>This payment link is not valid</h1><p>Check the link you received, or ask the person who shared the bill to send it again.</p>`);
+      return;
+    }
+    const amount = `${formatAmount(request.amount, request.currency)} ${request.currency}`;
+    const who = escapeHtml(request.participant.name);
+    const merchant = escapeHtml(request.bill.merchantName ?? "your bill");
+    if (request.status === "paid" || (request.participant.paymentStatus === "paid" && request.status !== "sent")) {
+      page(res, 200, "Paid", `<h1>Paid, thank you</h1><p>${who}'s share of ${merchant} (${escapeHtml(amount)}) has been paid.</p>`);
+      return;
+    }
+    const closed: Record<string, string> = {
+      expired: "This payment request has expired. Ask for a new link.",
+      failed: "This payment did not go through. Ask for a new link to try again.",
+      cancelled: "This payment request was cancelled; nothing is owed through it.",
+    };
+    if (request.bill.status === "cancelled" || closed[request.status]) {
+      const text = request.bill.status === "cancelled" ? "This bill was cancelled; nothing is owed." : closed[request.status];
+      page(res, 410, "Not payable", `<h1>This link can no longer be paid</h1><p>${escapeHtml(text)}</p>`);
+      return;
+    }
+    const submitted = req.query.submitted === "1";
+    const qr = await QRCode.toString(request.qrCode ?? request.paymentLink ?? "", { type: "svg", margin: 1, errorCorrectionLevel: "M" });
+    const date = request.bill.billDate ? request.bill.billDate.toISOString().slice(0, 10) : "";
+    page(
+      res,
+      200,
+      `Pay ${amount}`,
+      `<h1>${merchant}</h1>
+<p class="amount" aria-label="Amount to pay">${escapeHtml(amount)}</p>
+<dl>
+  <dt>For</dt><dd>${who}</dd>
+  ${date ? `<dt>Date</dt><dd>${escapeHtml(date)}</dd>` : ""}
+  <dt>Reference</dt><dd>${escapeHtml(request.reference)}</dd>
+</dl>
+<figure class="qr" role="img" aria-label="QR code to pay ${escapeHtml(amount)} with your banking app">${qr}</figure>
+${
+  submitted
+    ? `<p role="status">Payment submitted. This page updates when the payment is confirmed.</p>`
+    : mock
+      ? `<form method="post" action="/pay/${escapeHtml(req.params.token)}/pay"><button type="submit">Pay now</button></form>
+<p class="note">Test mode: the button pays through the mock payment system.</p>`
+      : `<p class="note">Scan the QR code with your banking app to pay.</p>`
+}`,
+      submitted ? 2 : undefined,
+    );
+  });
+
+  router.get(/^\/pay\/([A-Za-z0-9_-]{32})\/qr\.(svg|png)$/, async (req, res) => {
+    const [token, format] = [req.params[0], req.params[1]];
+    const request = await db.paymentRequest.findUnique({ where: { payToken: token } });
+    const payload = request?.qrCode ?? request?.paymentLink;
+    if (!payload) {
+      res.status(404).type("text/plain").send("No QR code for this link");
+      return;
+    }
+    res.set("Cache-Control", "no-store");
+    if (format === "svg") {
+      res.type("image/svg+xml").send(await QRCode.toString(payload, { type: "svg", margin: 1, errorCorrectionLevel: "M" }));
+    } else {
+      res.type("image/png").send(await QRCode.toBuffer(payload, { type: "png", margin: 1, width: 320, errorCorrectionLevel: "M" }));
+    }
+  });
+
+  if (mock) {
+    router.post("/pay/:token/pay", async (req, res) => {
+      const request = await load(req);
+      if (!request || !request.paymentId || request.status !== "sent" || request.bill.status === "cancelled") {
+        res.redirect(303, `/pay/${encodeURIComponent(String(req.params.token))}`);
+        return;
+      }
+      mock.settle({
+        paymentId: request.paymentId,
+        reference: request.reference,
+        amount: formatAmount(request.amount, request.currency),
+        currency: request.currency,
+        webhookUrl: webhookUrl(),
+      });
+      res.redirect(303, `/pay/${encodeURIComponent(request.payToken!)}?submitted=1`);
+    });
+  }
+  return router;
+}
