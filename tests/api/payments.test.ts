@@ -1,0 +1,266 @@
+import request from "supertest";
+import { parseEmvFields } from "../../src/domain/emv-qr";
+import { as, expectProblem } from "../support/http";
+import { paymentEvent, postWebhook, splitBill } from "../support/payments";
+import { createTestApp, newUserId, TestClock, type TestApp } from "../support/test-app";
+
+let t: TestApp;
+const clock = new TestClock();
+beforeAll(async () => {
+  t = await createTestApp({ clock, env: { PAYMENT_REQUEST_TTL_HOURS: "48" } });
+});
+afterAll(() => t.close());
+
+type Req = { id: string; participantId: string; participantName: string; paymentId: string; reference: string; amount: string; currency: string; channel: string; status: string; paymentLink: string; qrCode: string | null; qrCodeSvgUrl: string | null; retryCount: number };
+
+async function requestAll(token: string, billId: string) {
+  const res = await as(t, token).post(`/bills/${billId}/request-payments`);
+  expect(res.status).toBe(200);
+  return res.body as { billStatus: string; requests: Req[]; skipped: { name: string; reason: string }[] };
+}
+
+const participant = (id: string) => t.db.prisma.participant.findUniqueOrThrow({ where: { id } });
+const billRow = (id: string) => t.db.prisma.bill.findUniqueOrThrow({ where: { id } });
+const history = (billId: string) => t.db.prisma.statusHistory.findMany({ where: { billId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+
+describe("POST /bills/:billId/request-payments", () => {
+  it("asks everyone who owes: in the app for bank customers, by link and EMV QR for others; the bill becomes active", async () => {
+    const { token, billId, byName } = await splitBill(t, ["me", "Alice", "Bob"], { totalAmount: "90000", currency: "VND" });
+    const result = await requestAll(token, billId);
+    expect(result.billStatus).toBe("active");
+    expect(result.skipped).toEqual([{ participantId: byName.me, name: "me", reason: "the creator's own share" }]);
+    const [alice, bob] = result.requests;
+    expect(alice).toMatchObject({ participantName: "Alice", channel: "in_app", status: "sent", amount: "30000", currency: "VND", qrCode: null, qrCodeSvgUrl: null, retryCount: 0 });
+    expect(bob).toMatchObject({ participantName: "Bob", channel: "payment_link", status: "sent", amount: "30000", paymentId: expect.stringMatching(/^pay_/) });
+    expect(bob.paymentLink).toMatch(/\/pay\/[A-Za-z0-9_-]{32}$/);
+    const qr = parseEmvFields(bob.qrCode!);
+    expect(qr.get("54")).toBe("30000");
+    expect(qr.get("53")).toBe("704");
+    expect(parseEmvFields(qr.get("62")!).get("05")).toBe(bob.reference);
+    expect((await participant(byName.Bob)).paymentStatus).toBe("requested");
+    const rows = await history(billId);
+    expect(rows.filter((h) => h.entityType === "bill").map((h) => [h.previousStatus, h.newStatus])).toEqual([[null, "created"], ["created", "active"]]);
+  });
+
+  it("is safe to call twice: nobody is asked twice for the same amount", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    await requestAll(token, billId);
+    const again = await requestAll(token, billId);
+    expect(again.requests).toEqual([]);
+    expect(again.skipped.map((s) => s.reason)).toEqual(["already asked for this amount", "already asked for this amount"]);
+    expect(await t.db.prisma.paymentRequest.count({ where: { billId } })).toBe(2);
+  });
+
+  it("needs a split that covers the whole total (409)", async () => {
+    const userId = newUserId();
+    const token = await t.tokenFor(userId);
+    const bill = (await as(t, token).post("/bills").send({ totalAmount: "10.00", currency: "USD" })).body;
+    await as(t, token).post(`/bills/${bill.id}/participants`).send({ name: "A" });
+    expectProblem(await as(t, token).post(`/bills/${bill.id}/request-payments`), 409, "split_required");
+    await as(t, token).post(`/bills/${bill.id}/split/equal`).send({});
+    await as(t, token).post(`/bills/${bill.id}/participants`).send({ name: "B" });
+    await t.db.prisma.bill.update({ where: { id: bill.id }, data: { needsResplit: true } });
+    expectProblem(await as(t, token).post(`/bills/${bill.id}/request-payments`), 409, "split_required");
+    expect(await t.db.prisma.paymentRequest.count({ where: { billId: bill.id } })).toBe(0);
+    expect((await billRow(bill.id)).status).toBe("created");
+  });
+
+  it("answers 404 to another user and creates nothing", async () => {
+    const { billId } = await splitBill(t, ["A"]);
+    const other = await t.tokenFor(newUserId());
+    expectProblem(await as(t, other).post(`/bills/${billId}/request-payments`), 404);
+    expect(await t.db.prisma.paymentRequest.count({ where: { billId } })).toBe(0);
+  });
+});
+
+describe("POST .../participants/:participantId/request-payment", () => {
+  it("asks again after expiry, counting retry_count", async () => {
+    const { token, billId, byName } = await splitBill(t, ["A", "B"]);
+    await requestAll(token, billId);
+    clock.advance(49 * 3_600_000);
+    expect(await t.app.locals.services.payments.expireOverdue()).toBeGreaterThanOrEqual(2);
+    const statuses = await t.db.prisma.paymentRequest.findMany({ where: { billId }, select: { status: true } });
+    expect(statuses.map((r) => r.status)).toEqual(["expired", "expired"]);
+    expect((await participant(byName.A)).paymentStatus).toBe("pending");
+    const res = await as(t, token).post(`/bills/${billId}/participants/${byName.A}/request-payment`);
+    expect(res.status).toBe(200);
+    expect(res.body.requests).toEqual([expect.objectContaining({ participantId: byName.A, retryCount: 1, status: "sent" })]);
+    const same = await as(t, token).post(`/bills/${billId}/participants/${byName.A}/request-payment`);
+    expect(same.body.requests).toEqual([]);
+    expect(same.body.skipped[0].reason).toBe("already asked for this amount");
+  });
+
+  it("refuses the creator (409) and an unknown participant (404)", async () => {
+    const { token, billId, byName } = await splitBill(t, ["me", "A"]);
+    expectProblem(await as(t, token).post(`/bills/${billId}/participants/${byName.me}/request-payment`), 409, "nothing_owed");
+    expectProblem(await as(t, token).post(`/bills/${billId}/participants/01a207c9-a789-71bc-bab2-18da81c8123d/request-payment`), 404);
+  });
+});
+
+describe("POST /webhook/payment-callback", () => {
+  it("a success marks the participant paid; the last one completes the bill, with history", async () => {
+    const { token, billId, byName } = await splitBill(t, ["me", "A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    const first = await postWebhook(t, paymentEvent(requests[0]));
+    expect(first.status).toBe(200);
+    expect(first.body.outcome).toBe("applied");
+    expect(await participant(byName.A)).toMatchObject({ paymentStatus: "paid", paymentMethod: "payment_system" });
+    expect((await billRow(billId)).status).toBe("active");
+    await postWebhook(t, paymentEvent(requests[1]));
+    expect(await billRow(billId)).toMatchObject({ status: "completed", completedAt: expect.any(Date) });
+    const details = await as(t, token).get(`/bills/${billId}`);
+    expect(details.body.totals).toMatchObject({ paidAmount: "100.00", unpaidAmount: "0.00" });
+    const rows = await history(billId);
+    expect(rows.filter((h) => h.entityType === "bill").map((h) => `${h.newStatus} by ${h.changedBy === "webhook" ? "webhook" : "user"}`)).toEqual([
+      "created by user",
+      "active by user",
+      "completed by webhook",
+    ]);
+    expect(rows.filter((h) => h.participantId === byName.B).map((h) => [h.previousStatus, h.newStatus, h.changedBy === "webhook"])).toEqual([
+      [null, "pending", false],
+      ["pending", "requested", false],
+      ["sent", "paid", true],
+      ["requested", "paid", true],
+    ]);
+  });
+
+  it("processes each event id once: a duplicate answers 200 and changes nothing", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    const event = paymentEvent(requests[0]);
+    expect((await postWebhook(t, event)).body.outcome).toBe("applied");
+    const dup = await postWebhook(t, event);
+    expect(dup.status).toBe(200);
+    expect(dup.body.outcome).toBe("duplicate");
+    const second = await postWebhook(t, paymentEvent(requests[0]));
+    expect(second.body.outcome).toBe("ignored");
+    expect(await t.db.prisma.statusHistory.count({ where: { participantId: requests[0].participantId, newStatus: "paid" } })).toBe(2);
+  });
+
+  it("accepts out-of-order delivery: a failure after the success changes nothing", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    await postWebhook(t, paymentEvent(requests[0]));
+    const late = await postWebhook(t, paymentEvent(requests[0], "payment.failed", { reason: "card declined" }));
+    expect(late.body.outcome).toBe("ignored");
+    expect((await participant(requests[0].participantId)).paymentStatus).toBe("paid");
+    expect((await t.db.prisma.paymentRequest.findUniqueOrThrow({ where: { id: requests[0].id } })).status).toBe("paid");
+  });
+
+  it("a failure re-opens the participant so they can be asked again", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    await postWebhook(t, paymentEvent(requests[0], "payment.failed", { reason: "insufficient funds" }));
+    expect((await participant(requests[0].participantId)).paymentStatus).toBe("pending");
+    const again = await as(t, token).post(`/bills/${billId}/participants/${requests[0].participantId}/request-payment`);
+    expect(again.body.requests[0]).toMatchObject({ retryCount: 1 });
+  });
+
+  it("records a wrong amount or currency and marks nobody paid", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    expect((await postWebhook(t, paymentEvent(requests[0], "payment.succeeded", { amount: "49.99" }))).body.outcome).toBe("mismatch");
+    expect((await postWebhook(t, paymentEvent(requests[0], "payment.succeeded", { currency: "EUR" }))).body.outcome).toBe("mismatch");
+    expect((await participant(requests[0].participantId)).paymentStatus).toBe("requested");
+    const events = await t.db.prisma.paymentEvent.findMany({ where: { paymentRequestId: requests[0].id } });
+    expect(events.map((e) => e.detail)).toEqual(expect.arrayContaining(["expected 50.00 USD, got 49.99 USD", "expected 50.00 USD, got 50.00 EUR"]));
+  });
+
+  it("records an event for an unknown payment without failing", async () => {
+    const res = await postWebhook(t, paymentEvent({ paymentId: "pay_nope", reference: "CBNOPE", amount: "1.00", currency: "USD" }));
+    expect(res.status).toBe(200);
+    expect(res.body.outcome).toBe("unknown_payment");
+  });
+
+  it.each([
+    ["missing", { header: null }, "signature_missing"],
+    ["made with another secret", { secret: "not-the-payment-secret" }, "signature_mismatch"],
+    ["older than 300 s", { at: new Date(clock.now().getTime() - 301_000) }, "signature_stale"],
+  ])("refuses a signature that is %s with 401 and applies nothing", async (_label, options, code) => {
+    const { token, billId } = await splitBill(t, ["A"]);
+    const { requests } = await requestAll(token, billId);
+    expectProblem(await postWebhook(t, paymentEvent(requests[0]), options), 401, code);
+    expect((await participant(requests[0].participantId)).paymentStatus).toBe("requested");
+  });
+
+  it("refuses a user's token in place of a signature, and an invalid body with 400", async () => {
+    const user = await t.tokenFor(newUserId());
+    const res = await request(t.app).post("/api/chillbill/webhook/payment-callback").set("Authorization", `Bearer ${user}`).send({});
+    expectProblem(res, 401, "signature_missing");
+    const bad = await postWebhook(t, { id: "evt_1", type: "payment.refunded", created: 1, data: {} });
+    expectProblem(bad, 400);
+  });
+});
+
+describe("PUT .../participants/:participantId/mark-as-paid", () => {
+  it("records an offline payment and closes the open request, so a later webhook cannot count it again", async () => {
+    const { token, billId, byName } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    const res = await as(t, token).put(`/bills/${billId}/participants/${byName.A}/mark-as-paid`).send({ method: "cash", note: "paid at the table" });
+    expect(res.status).toBe(200);
+    expect(res.body.participants.find((p: { id: string }) => p.id === byName.A)).toMatchObject({ paymentStatus: "paid" });
+    expect(await participant(byName.A)).toMatchObject({ paymentMethod: "cash", paymentNote: "paid at the table" });
+    expect((await t.db.prisma.paymentRequest.findUniqueOrThrow({ where: { id: requests[0].id } })).status).toBe("cancelled");
+    const late = await postWebhook(t, paymentEvent(requests[0]));
+    expect(late.body.outcome).toBe("closed_request");
+    expect(await t.db.prisma.statusHistory.count({ where: { participantId: byName.A, newStatus: "paid" } })).toBe(1);
+  });
+
+  it("completes the bill when the last person is marked paid, even before any request was sent", async () => {
+    const { token, billId, byName } = await splitBill(t, ["me", "A"]);
+    await as(t, token).put(`/bills/${billId}/participants/${byName.A}/mark-as-paid`).send({});
+    expect((await billRow(billId)).status).toBe("completed");
+    expect((await history(billId)).filter((h) => h.entityType === "bill").map((h) => h.newStatus)).toEqual(["created", "active", "completed"]);
+  });
+
+  it("refuses someone already paid (409), another user's bill (404), unknown fields (400)", async () => {
+    const { token, billId, byName } = await splitBill(t, ["A", "B"]);
+    await as(t, token).put(`/bills/${billId}/participants/${byName.A}/mark-as-paid`).send({});
+    expectProblem(await as(t, token).put(`/bills/${billId}/participants/${byName.A}/mark-as-paid`).send({}), 409, "already_paid");
+    expectProblem(await as(t, await t.tokenFor(newUserId())).put(`/bills/${billId}/participants/${byName.B}/mark-as-paid`).send({}), 404);
+    expectProblem(await as(t, token).put(`/bills/${billId}/participants/${byName.B}/mark-as-paid`).send({ paidAmount: "1" }), 400);
+    expect((await participant(byName.B)).paymentStatus).toBe("pending");
+  });
+});
+
+describe("the pay page", () => {
+  it("shows merchant, name, amount and QR, escaping what it prints", async () => {
+    const { token, billId } = await splitBill(t, ["<script>alert(1)</script>", "B"], { merchantName: "Bún & <Chả>" });
+    const { requests } = await requestAll(token, billId);
+    const link = new URL(requests[0].paymentLink);
+    const page = await request(t.app).get(link.pathname);
+    expect(page.status).toBe(200);
+    expect(page.headers["content-type"]).toMatch(/text\/html/);
+    expect(page.text).toContain("50.00 USD");
+    expect(page.text).toContain("Bún &#38; &#60;Chả&#62;");
+    expect(page.text).not.toContain("<script>alert(1)</script>");
+    expect(page.text).toContain("&#60;script&#62;");
+    expect(page.text).toContain("<svg");
+    expect(page.text).toContain("Pay now");
+    expect(page.headers["content-security-policy"]).toContain("default-src 'none'");
+  });
+
+  it("serves the QR as PNG and SVG", async () => {
+    const { token, billId } = await splitBill(t, ["A"]);
+    const { requests } = await requestAll(token, billId);
+    const png = await request(t.app).get(new URL(requests[0].qrCodeSvgUrl!.replace(/svg$/, "png")).pathname);
+    expect(png.headers["content-type"]).toBe("image/png");
+    expect(png.body.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    const svg = await request(t.app).get(new URL(requests[0].qrCodeSvgUrl!).pathname);
+    expect(svg.headers["content-type"]).toMatch(/image\/svg\+xml/);
+  });
+
+  it("says clearly when a link is paid, expired or unknown", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    await postWebhook(t, paymentEvent(requests[0]));
+    expect((await request(t.app).get(new URL(requests[0].paymentLink).pathname)).text).toContain("Paid, thank you");
+    await t.db.prisma.paymentRequest.update({ where: { id: requests[1].id }, data: { status: "expired" } });
+    const expired = await request(t.app).get(new URL(requests[1].paymentLink).pathname);
+    expect(expired.status).toBe(410);
+    expect(expired.text).toContain("expired");
+    const unknown = await request(t.app).get(`/pay/${"x".repeat(32)}`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.text).toContain("not valid");
+  });
+});

@@ -1,0 +1,47 @@
+// Bills ready to be paid, and signed payment-system webhooks, for the tests.
+import request from "supertest";
+import { v7 as uuidv7 } from "uuid";
+import { PAYMENT_SIGNATURE_HEADER, type PaymentEventBody } from "../../src/adapters/payments/payment-system";
+import { signPayload } from "../../src/domain/signature";
+import { createBill } from "./builders";
+import { API, as } from "./http";
+import { newUserId, TEST_PAYMENT_SECRET, type TestApp } from "./test-app";
+
+/** A bill split equally among the named people ("me" is the creator), ready for payment requests. */
+export async function splitBill(t: TestApp, names: string[], bill: Record<string, unknown> = {}) {
+  const userId = newUserId();
+  const token = await t.tokenFor(userId);
+  const b = await createBill(t, token, bill);
+  const people: { id: string; name: string }[] = [];
+  for (const name of names) {
+    const body = name === "me" ? { name, userId } : name === "Alice" ? { name, phone: "+84901234567" } : { name };
+    const res = await as(t, token).post(`/bills/${b.id}/participants`).send(body);
+    if (res.status !== 201) throw new Error(`add ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+    people.push(res.body);
+  }
+  const split = await as(t, token).post(`/bills/${b.id}/split/equal`).send({});
+  if (split.status !== 200) throw new Error(`split: ${split.status} ${JSON.stringify(split.body)}`);
+  return { token, userId, billId: b.id, people, byName: Object.fromEntries(people.map((p) => [p.name, p.id])) as Record<string, string> };
+}
+
+export function paymentEvent(
+  r: { paymentId: string | null; reference: string; amount: string; currency: string },
+  type: PaymentEventBody["type"] = "payment.succeeded",
+  overrides: Partial<PaymentEventBody["data"]> & { id?: string } = {},
+): PaymentEventBody {
+  const { id, ...data } = overrides;
+  return {
+    id: id ?? `evt_${uuidv7()}`,
+    type,
+    created: Math.floor(Date.now() / 1000),
+    data: { paymentId: r.paymentId ?? "unknown", reference: r.reference, amount: r.amount, currency: r.currency, ...data },
+  };
+}
+
+export function postWebhook(t: TestApp, event: unknown, options: { secret?: string; at?: Date; header?: string | null } = {}) {
+  const raw = typeof event === "string" ? event : JSON.stringify(event);
+  const at = options.at ?? t.clock?.now() ?? new Date();
+  const header = options.header === undefined ? signPayload(options.secret ?? TEST_PAYMENT_SECRET, raw, Math.floor(at.getTime() / 1000)) : options.header;
+  const req = request(t.app).post(`${API}/webhook/payment-callback`).set("Content-Type", "application/json");
+  return (header === null ? req : req.set(PAYMENT_SIGNATURE_HEADER, header)).send(raw);
+}
