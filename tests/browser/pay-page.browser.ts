@@ -1,0 +1,77 @@
+// A payer with no bank account opens the payment link on a phone-sized screen, sees the amount and
+// the QR code, presses "Pay now", and the API then shows them paid.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type Browser } from "playwright-core";
+import { signDevelopmentToken } from "../../src/http/auth";
+import { startServer, type ServerProcess } from "../support/server-process";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const secret = "browser-secret-that-is-long-enough-for-hs256";
+
+let dir: string;
+let server: ServerProcess;
+let browser: Browser;
+let headers: Record<string, string>;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  dir = mkdtempSync(path.join(tmpdir(), "chillbill-browser-"));
+  server = await startServer({
+    PGLITE_DATA_DIR: path.join(dir, "data"),
+    UPLOAD_DIR: path.join(dir, "uploads"),
+    JWT_SECRET: secret,
+    PAYMENT_MOCK_DELAY_MS: "0",
+  });
+  headers = { authorization: `Bearer ${await signDevelopmentToken(secret, "browser-creator")}`, "content-type": "application/json" };
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function call(method: string, url: string, body?: unknown) {
+  const res = await fetch(`${server.url}/api/chillbill${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return (await res.json()) as Record<string, unknown>;
+}
+
+it("opens the payment link, sees the amount and the QR, pays, and the API shows the participant paid", async () => {
+  const bill = await call("POST", "/bills", { totalAmount: "45.00", currency: "USD", merchantName: "Pho & Co" });
+  const id = bill.id as string;
+  const bob = await call("POST", `/bills/${id}/participants`, { name: "Bob" });
+  await call("POST", `/bills/${id}/participants`, { name: "Carl" });
+  await call("POST", `/bills/${id}/split/equal`, {});
+  const { requests } = (await call("POST", `/bills/${id}/request-payments`)) as { requests: { participantId: string; paymentLink: string }[] };
+  const link = requests.find((r) => r.participantId === bob.id)!.paymentLink;
+
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await page.goto(link);
+  await page.getByRole("heading", { name: "Pho & Co" }).waitFor();
+  expect(await page.getByLabel("Amount to pay").textContent()).toBe("22.50 USD");
+  expect(await page.locator("figure.qr svg").count()).toBe(1);
+  const box = await page.locator("figure.qr svg").boundingBox();
+  expect(box!.width).toBeGreaterThan(150);
+  expect(box!.width).toBeLessThanOrEqual(390);
+  await page.screenshot({ path: path.join(dir, "pay-page.png") });
+
+  await page.getByRole("button", { name: "Pay now" }).click();
+  await page.getByText(/Paid, thank you|Payment submitted/).first().waitFor();
+
+  let status = "";
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && status !== "paid") {
+    const participants = (await call("GET", `/bills/${id}/participants`)).items as { id: string; paymentStatus: string }[];
+    status = participants.find((p) => p.id === bob.id)!.paymentStatus;
+    if (status !== "paid") await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(status).toBe("paid");
+  await page.reload();
+  await page.getByText("Paid, thank you").waitFor();
+});

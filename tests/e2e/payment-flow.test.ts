@@ -1,0 +1,57 @@
+// The real server with the mock payment system and its real timers: split, request payments, let
+// the mock pay everyone through its signed webhooks, and see the bill completed with its history.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { signDevelopmentToken } from "../../src/http/auth";
+import { startServer, type ServerProcess } from "../support/server-process";
+
+const secret = "e2e-secret-that-is-long-enough-for-hs256";
+jest.setTimeout(120_000);
+
+let dir: string;
+let server: ServerProcess;
+let headers: Record<string, string>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "chillbill-e2e-pay-"));
+  server = await startServer({
+    PGLITE_DATA_DIR: path.join(dir, "data"),
+    UPLOAD_DIR: path.join(dir, "uploads"),
+    JWT_SECRET: secret,
+    PAYMENT_MOCK_DELAY_MS: "300",
+  });
+  headers = { authorization: `Bearer ${await signDevelopmentToken(secret, "e2e-payer")}`, "content-type": "application/json" };
+});
+
+afterAll(async () => {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function call(method: string, url: string, body?: unknown) {
+  const res = await fetch(`${server.url}/api/chillbill${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+it("splits, asks everyone to pay, and the mock's webhooks complete the bill", async () => {
+  const bill = await call("POST", "/bills", { totalAmount: "100.00", currency: "USD", merchantName: "Test Restaurant" });
+  const id = bill.body.id as string;
+  await call("POST", `/bills/${id}/participants`, { name: "Me", userId: "e2e-payer" });
+  await call("POST", `/bills/${id}/participants`, { name: "Alice", phone: "+84901234567" });
+  await call("POST", `/bills/${id}/participants`, { name: "Bob" });
+  expect((await call("POST", `/bills/${id}/split/equal`, {})).status).toBe(200);
+  const requested = await call("POST", `/bills/${id}/request-payments`);
+  expect(requested.status).toBe(200);
+  expect((requested.body.requests as unknown[]).length).toBe(2);
+
+  let status = "";
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && status !== "completed") {
+    await new Promise((r) => setTimeout(r, 150));
+    status = (await call("GET", `/bills/${id}`)).body.status as string;
+  }
+  expect(status).toBe("completed");
+  const details = await call("GET", `/bills/${id}`);
+  expect(details.body.totals).toEqual({ participantCount: 3, assignedAmount: "100.00", paidAmount: "100.00", unpaidAmount: "0.00" });
+});
