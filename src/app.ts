@@ -29,6 +29,7 @@ import { MockPaymentSystem } from "./adapters/payments/mock-payment-system";
 import { payPageRouter } from "./modules/payments/pay-page";
 import { registerPaymentRoutes } from "./modules/payments/payments.router";
 import { PaymentsService } from "./modules/payments/payments.service";
+import { NotificationsService } from "./modules/notifications/notifications.service";
 
 export const API_BASE = "/api/chillbill";
 
@@ -82,7 +83,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     publicBaseUrl,
     webhookUrl,
     emv: config.payments.emv,
-  });
+  }, new NotificationsService(prisma, adapters.channels, clock, logger));
   registerPaymentRoutes(
     api,
     payments,

@@ -9,12 +9,14 @@ import { LocalFileStore, type FileStore } from "./storage/file-store";
 import { HttpPaymentSystem } from "./payments/http-payment-system";
 import { MockPaymentSystem } from "./payments/mock-payment-system";
 import type { PaymentSystem } from "./payments/payment-system";
+import { mockChannels, type Channels } from "./notify/channels";
 
 export interface Adapters {
   ai: AiService;
   directory: UserDirectory;
   files: FileStore;
   payments: PaymentSystem;
+  channels: Channels;
 }
 
 export function createAdapters(config: Config, logger: Logger, urls: { publicBaseUrl: () => string }): Adapters {
@@ -37,5 +39,6 @@ export function createAdapters(config: Config, logger: Logger, urls: { publicBas
           publicBaseUrl: urls.publicBaseUrl,
           logger: logger.child({ adapter: "mock-payments" }),
         });
-  return { ai, directory: new MockUserDirectory(), files: new LocalFileStore(config.uploads.dir), payments };
+  const channels = mockChannels(logger.child({ adapter: "mock-notify" }));
+  return { ai, directory: new MockUserDirectory(), files: new LocalFileStore(config.uploads.dir), payments, channels };
 }

@@ -264,3 +264,49 @@ describe("the pay page", () => {
     expect(unknown.text).toContain("not valid");
   });
 });
+
+describe("notifications", () => {
+  it("asks in the app, by SMS and by email, tells the creator of payments, and everyone when the bill is settled", async () => {
+    const userId = newUserId();
+    const token = await t.tokenFor(userId);
+    const bill = (await as(t, token).post("/bills").send({ totalAmount: "60.00", currency: "USD", merchantName: "Bun Cha" })).body;
+    const alice = (await as(t, token).post(`/bills/${bill.id}/participants`).send({ name: "Alice", phone: "+84901234567" })).body;
+    const bob = (await as(t, token).post(`/bills/${bill.id}/participants`).send({ name: "Bob", phone: "+84911111111", email: "bob@example.com" })).body;
+    await as(t, token).post(`/bills/${bill.id}/split/equal`).send({});
+    const { requests } = await requestAll(token, bill.id);
+
+    const asked = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "payment_request" }, orderBy: { createdAt: "asc" } });
+    expect(asked.map((n) => [n.participantId === alice.id ? "Alice" : "Bob", n.channel, n.status])).toEqual([
+      ["Alice", "in_app", "sent"],
+      ["Bob", "sms", "sent"],
+      ["Bob", "email", "sent"],
+    ]);
+    const bobsRequest = requests.find((r) => r.participantId === bob.id)!;
+    expect(asked[1].message).toBe(`Bun Cha: your share is 30.00 USD. Pay here: ${bobsRequest.paymentLink}`);
+    expect(asked[0].message).toBe("Bun Cha: your share is 30.00 USD. Open your banking app to pay.");
+
+    for (const r of requests) await postWebhook(t, paymentEvent(r));
+    const received = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "payment_received" } });
+    expect(received.map((n) => [n.recipientUserId, n.channel])).toEqual([[userId, "in_app"], [userId, "in_app"]]);
+    const completed = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "bill_completed" } });
+    expect(completed.map((n) => n.channel).sort()).toEqual(["email", "in_app", "in_app", "sms"]);
+  });
+
+  it("records a failed channel without failing the request or the other channels", async () => {
+    const channels = t.app.locals.adapters.channels as unknown as Record<string, { failWith?: Error }>;
+    const { token, billId } = await splitBill(t, ["A"]);
+    await t.db.prisma.participant.updateMany({ where: { billId }, data: { phone: "+84922222222", email: "a@example.com" } });
+    channels.sms.failWith = new Error("SMS gateway down");
+    try {
+      const res = await as(t, token).post(`/bills/${billId}/request-payments`);
+      expect(res.status).toBe(200);
+    } finally {
+      channels.sms.failWith = undefined;
+    }
+    const rows = await t.db.prisma.notification.findMany({ where: { billId }, orderBy: { createdAt: "asc" } });
+    expect(rows.map((n) => [n.channel, n.status, n.error])).toEqual([
+      ["sms", "failed", "SMS gateway down"],
+      ["email", "sent", null],
+    ]);
+  });
+});

@@ -16,6 +16,7 @@ import { applyPaymentEvent, type WebhookEventType } from "../../domain/payment-s
 import type { AuthUser } from "../../http/auth";
 import type { BillRow, BillsRepository } from "../bills/bills.repository";
 import { listParticipants, type ParticipantRow } from "../participants/participants.repository";
+import type { NotificationsService } from "../notifications/notifications.service";
 import { recordStatusChange, type ChangedBy } from "../status/status-history.repository";
 import { claimEvent, findRequestForEvent, lockBill, openRequestsOf, recordEventOutcome, type PaymentRequestRow } from "./payments.repository";
 
@@ -37,6 +38,7 @@ export class PaymentsService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: PaymentsOptions,
+    private readonly notifications: NotificationsService,
   ) {}
 
   /** Asks everyone who owes money and has no request out for that amount; the bill becomes active. */
@@ -113,6 +115,7 @@ export class PaymentsService {
     });
     // Outside calls only after the commit.
     await this.handOver(result.created);
+    await this.notifications.paymentRequested(result.created).catch((err) => this.logger.error({ err }, "payment request notifications failed"));
     const requests = result.created.length
       ? await this.db.paymentRequest.findMany({ where: { id: { in: result.created } }, include: { participant: true }, orderBy: { createdAt: "asc" } })
       : [];
@@ -166,7 +169,7 @@ export class PaymentsService {
 
   /** The creator records an offline payment; any open request is closed so no webhook can count it again. */
   async markPaid(user: AuthUser, billId: string, participantId: string, input: { note?: string; method?: string }) {
-    await this.db.$transaction(async (tx) => {
+    const completed = await this.db.$transaction(async (tx) => {
       const bill = await this.bills.lockOwned(tx, billId, user.id);
       if (!bill) throw billNotFound();
       assertEditable(bill.status);
@@ -192,14 +195,16 @@ export class PaymentsService {
         changedBy: user.id,
         reason: `marked as paid by the creator (${input.method ?? "offline"})${input.note ? `: ${input.note}` : ""}`,
       });
-      await this.completeIfAllPaid(tx, bill, user.id);
+      return this.completeIfAllPaid(tx, bill, user.id);
     });
+    if (completed) await this.afterCommit(() => this.notifications.billCompleted(billId));
   }
 
   /** Applies one payment-system event, once; returns what it did. Committed before the caller answers 2xx. */
   async handleWebhook(event: PaymentEventBody): Promise<{ eventId: string; outcome: string }> {
     const type = event.type.replace(/^payment\./, "") as WebhookEventType;
-    return this.db.$transaction(async (tx) => {
+    let paid: { billId: string; participantId: string; completed: boolean } | undefined;
+    const answer = await this.db.$transaction(async (tx) => {
       const fresh = await claimEvent(tx, { id: event.id, type, paymentId: event.data.paymentId, amount: event.data.amount, currency: event.data.currency });
       if (!fresh) return { eventId: event.id, outcome: "duplicate" };
       const found = await findRequestForEvent(tx, event.data.paymentId, event.data.reference);
@@ -235,13 +240,27 @@ export class PaymentsService {
           await recordStatusChange(tx, { billId: request.billId, participantId: participant.id, entityType: "participant", previousStatus: participant.paymentStatus, newStatus: "paid", changedBy: "webhook", reason: `paid ${formatAmount(request.amount, request.currency)} ${request.currency} (payment ${event.data.paymentId})` });
         }
         const bill = await tx.bill.findUniqueOrThrow({ where: { id: request.billId } });
-        await this.completeIfAllPaid(tx, bill, "webhook");
+        const completed = await this.completeIfAllPaid(tx, bill, "webhook");
+        paid = { billId: request.billId, participantId: participant.id, completed };
       } else {
         await this.reopenParticipant(tx, participant, "webhook", `payment ${type}`);
       }
       await recordEventOutcome(tx, event.id, "applied", null, request.id);
       return { eventId: event.id, outcome: "applied" };
     });
+    if (paid) {
+      const { billId, participantId, completed } = paid;
+      await this.afterCommit(async () => {
+        await this.notifications.paymentReceived(billId, participantId);
+        if (completed) await this.notifications.billCompleted(billId);
+      });
+    }
+    return answer;
+  }
+
+  /** Notifications never fail the request that caused them: it is already committed. */
+  private async afterCommit(work: () => Promise<void>): Promise<void> {
+    await work().catch((err) => this.logger.error({ err }, "notifications after a payment failed"));
   }
 
   /** Marks overdue requests expired; their participants can be asked again. */
@@ -277,16 +296,17 @@ export class PaymentsService {
   }
 
   /** When the last participant has paid, the bill is completed in the same transaction. */
-  private async completeIfAllPaid(tx: Tx, bill: BillRow, changedBy: ChangedBy): Promise<void> {
-    if (bill.status !== "created" && bill.status !== "active") return;
+  private async completeIfAllPaid(tx: Tx, bill: BillRow, changedBy: ChangedBy): Promise<boolean> {
+    if (bill.status !== "created" && bill.status !== "active") return false;
     const participants = await listParticipants(tx, bill.id);
-    if (participants.length === 0 || participants.some((p) => p.paymentStatus !== "paid")) return;
+    if (participants.length === 0 || participants.some((p) => p.paymentStatus !== "paid")) return false;
     if (bill.status === "created") {
       await tx.bill.update({ where: { id: bill.id }, data: { status: "active" } });
       await recordStatusChange(tx, { billId: bill.id, entityType: "bill", previousStatus: "created", newStatus: "active", changedBy, reason: "everyone paid before payment requests were sent" });
     }
     await tx.bill.update({ where: { id: bill.id }, data: { status: "completed", completedAt: this.clock.now() } });
     await recordStatusChange(tx, { billId: bill.id, entityType: "bill", previousStatus: "active", newStatus: "completed", changedBy, reason: "every participant has paid" });
+    return true;
   }
 
   present(r: PaymentRequestRow, participantName: string) {
