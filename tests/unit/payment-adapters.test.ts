@@ -1,0 +1,162 @@
+// The payment-system adapters against small local servers: the mock's signed webhooks (success,
+// failure, duplicates, out of order, retries) and the HTTP adapter's request.
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import pino from "pino";
+import { HttpPaymentSystem } from "../../src/adapters/payments/http-payment-system";
+import { MockPaymentSystem } from "../../src/adapters/payments/mock-payment-system";
+import { PAYMENT_SIGNATURE_HEADER } from "../../src/adapters/payments/payment-system";
+import { verifySignature } from "../../src/domain/signature";
+
+const secret = "mock-payment-secret-for-tests";
+const logger = pino({ level: "silent" });
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function receiver(statuses: number[] = [200]) {
+  const received: { headers: IncomingMessage["headers"]; raw: Buffer }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      received.push({ headers: req.headers, raw: Buffer.concat(chunks) });
+      res.statusCode = statuses[Math.min(received.length - 1, statuses.length - 1)];
+      res.end("{}");
+    });
+  });
+  return { server, received, events: () => received.map((r) => JSON.parse(r.raw.toString())) };
+}
+
+const until = async (check: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+const input = (webhookUrl: string) => ({
+  paymentRequestId: "01a207c9-a789-71bc-bab2-18da81c8123d",
+  reference: "CBREF123",
+  amount: "33.34",
+  currency: "USD",
+  description: "Pho: Bob's share",
+  expiresAt: new Date("2026-12-01T00:00:00Z"),
+  payToken: "t".repeat(32),
+  webhookUrl,
+});
+
+describe("MockPaymentSystem", () => {
+  it("returns an id and a pay-page link, then sends a signed succeeded webhook after its delay", async () => {
+    const r = receiver();
+    const url = await listen(r.server);
+    const mock = new MockPaymentSystem({ secret, delayMs: 20, logger, publicBaseUrl: () => "https://chillbill.example" });
+    try {
+      const created = await mock.createPayment(input(url));
+      expect(created.paymentId).toMatch(/^pay_/);
+      expect(created.paymentLink).toBe(`https://chillbill.example/pay/${"t".repeat(32)}`);
+      await until(() => r.received.length === 1);
+      expect(() => verifySignature(r.received[0].headers[PAYMENT_SIGNATURE_HEADER] as string, r.received[0].raw, secret, new Date())).not.toThrow();
+      expect(r.events()[0]).toMatchObject({ type: "payment.succeeded", data: { paymentId: created.paymentId, reference: "CBREF123", amount: "33.34", currency: "USD" } });
+    } finally {
+      await mock.close();
+      r.server.close();
+    }
+  });
+
+  it("with delay 0 never pays by itself", async () => {
+    const r = receiver();
+    const url = await listen(r.server);
+    const mock = new MockPaymentSystem({ secret, delayMs: 0, logger, publicBaseUrl: () => "x" });
+    await mock.createPayment(input(url));
+    await new Promise((res) => setTimeout(res, 100));
+    expect(r.received).toHaveLength(0);
+    await mock.close();
+    r.server.close();
+  });
+
+  it("can fail, send duplicates and deliver a stale failure after the success", async () => {
+    const r = receiver();
+    const url = await listen(r.server);
+    const mock = new MockPaymentSystem({ secret, delayMs: 0, logger, publicBaseUrl: () => "x" });
+    const ref = { paymentId: "pay_1", reference: "CB1", amount: "1.00", currency: "USD", webhookUrl: url };
+    try {
+      mock.behaviour = { fail: true, duplicates: 1, outOfOrder: false };
+      mock.settle(ref);
+      await until(() => r.received.length === 1);
+      expect(r.events()[0]).toMatchObject({ type: "payment.failed", data: { reason: "card declined" } });
+
+      mock.behaviour = { fail: false, duplicates: 3, outOfOrder: true };
+      mock.settle(ref);
+      await until(() => r.received.length === 7);
+      const later = r.events().slice(1);
+      const successes = later.filter((e) => e.type === "payment.succeeded");
+      expect(successes).toHaveLength(3);
+      expect(new Set(successes.map((e) => e.id)).size).toBe(1);
+      expect(later.filter((e) => e.type === "payment.failed")).toHaveLength(3);
+    } finally {
+      await mock.close();
+      r.server.close();
+    }
+  });
+
+  it("sends again, with backoff, until it gets a 2xx", async () => {
+    const r = receiver([500, 503, 200]);
+    const url = await listen(r.server);
+    const mock = new MockPaymentSystem({ secret, delayMs: 0, logger, publicBaseUrl: () => "x", firstBackoffMs: 20 });
+    try {
+      mock.settle({ paymentId: "pay_2", reference: "CB2", amount: "1.00", currency: "USD", webhookUrl: url });
+      await until(() => r.received.length === 3);
+      expect(new Set(r.events().map((e) => e.id)).size).toBe(1);
+      await new Promise((res) => setTimeout(res, 200));
+      expect(r.received).toHaveLength(3);
+    } finally {
+      await mock.close();
+      r.server.close();
+    }
+  });
+});
+
+describe("HttpPaymentSystem", () => {
+  it("creates the payment with our reference and an idempotency key, and reads id and link", async () => {
+    let seen: { url?: string; headers?: IncomingMessage["headers"]; body?: Record<string, unknown> } = {};
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c) => chunks.push(c));
+      req.on("end", () => {
+        seen = { url: req.url, headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString()) };
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ id: "pay_real_1", paymentLink: "https://pay.bank/p/1" }));
+      });
+    });
+    const url = await listen(server);
+    try {
+      const created = await new HttpPaymentSystem(`${url}/v2`).createPayment(input("https://chillbill.example/webhook"));
+      expect(created).toEqual({ paymentId: "pay_real_1", paymentLink: "https://pay.bank/p/1" });
+      expect(seen.url).toBe("/v2/payments");
+      expect(seen.headers?.["idempotency-key"]).toBe("01a207c9-a789-71bc-bab2-18da81c8123d");
+      expect(seen.body).toMatchObject({ reference: "CBREF123", amount: "33.34", currency: "USD", webhookUrl: "https://chillbill.example/webhook" });
+    } finally {
+      server.close();
+    }
+  });
+
+  it("fails on a refusal or an answer without id and link", async () => {
+    let status = 502;
+    const server = createServer((_req, res) => {
+      res.statusCode = status;
+      res.end(JSON.stringify({}));
+    });
+    const url = await listen(server);
+    try {
+      await expect(new HttpPaymentSystem(url).createPayment(input("x"))).rejects.toThrow(/HTTP 502/);
+      status = 200;
+      await expect(new HttpPaymentSystem(url).createPayment(input("x"))).rejects.toThrow(/no payment id or link/);
+    } finally {
+      server.close();
+    }
+  });
+});
