@@ -55,9 +55,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   await sweep();
   const sweepTimer = setInterval(sweep, Math.max(1_000, Math.floor(config.ai.jobTimeoutMs / 2)));
   sweepTimer.unref();
-  // Payment requests past their expiry date; their participants can be asked again.
+  // Payment requests past their expiry date (their participants can be asked again), and requests
+  // that never reached the payment system.
   const { payments } = app.locals.services;
-  const expire = () => payments.expireOverdue().catch((err) => logger.error({ err }, "payment request expiry sweep failed"));
+  const expire = async () => {
+    await payments.expireOverdue().catch((err) => logger.error({ err }, "payment request expiry sweep failed"));
+    await payments.handOverStalePending().catch((err) => logger.error({ err }, "payment hand-over sweep failed"));
+  };
   await expire();
   const expiryTimer = setInterval(expire, config.payments.expirySweepMs);
   expiryTimer.unref();

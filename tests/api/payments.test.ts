@@ -265,6 +265,30 @@ describe("the pay page", () => {
   });
 });
 
+describe("requests that never reached the payment system", () => {
+  it("stay pending and are handed over (and notified) by the sweep", async () => {
+    const { token, billId } = await splitBill(t, ["A"]);
+    await t.db.prisma.participant.updateMany({ where: { billId }, data: { email: "a@example.com" } });
+    const payments = t.app.locals.adapters.payments as unknown as { createPayment: (i: unknown) => Promise<unknown> };
+    const original = payments.createPayment.bind(payments);
+    payments.createPayment = async () => {
+      throw new Error("payment system down");
+    };
+    try {
+      const res = await as(t, token).post(`/bills/${billId}/request-payments`);
+      expect(res.body.requests[0]).toMatchObject({ status: "pending", paymentLink: null });
+    } finally {
+      payments.createPayment = original;
+    }
+    expect(await t.db.prisma.notification.count({ where: { billId } })).toBe(0);
+    clock.advance(31_000);
+    expect(await t.app.locals.services.payments.handOverStalePending()).toBeGreaterThanOrEqual(1);
+    const request = await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } });
+    expect(request).toMatchObject({ status: "sent", paymentLink: expect.stringContaining("/pay/") });
+    expect(await t.db.prisma.notification.count({ where: { billId, type: "payment_request" } })).toBe(1);
+  });
+});
+
 describe("notifications", () => {
   it("asks in the app, by SMS and by email, tells the creator of payments, and everyone when the bill is settled", async () => {
     const userId = newUserId();

@@ -99,6 +99,7 @@ export class PaymentsService {
             status: "pending",
             expiryDate: new Date(this.clock.now().getTime() + this.options.requestTtlHours * 3_600_000),
             retryCount: previous,
+            createdAt: this.clock.now(),
           },
         });
         if (p.paymentStatus === "pending") {
@@ -115,7 +116,6 @@ export class PaymentsService {
     });
     // Outside calls only after the commit.
     await this.handOver(result.created);
-    await this.notifications.paymentRequested(result.created).catch((err) => this.logger.error({ err }, "payment request notifications failed"));
     const requests = result.created.length
       ? await this.db.paymentRequest.findMany({ where: { id: { in: result.created } }, include: { participant: true }, orderBy: { createdAt: "asc" } })
       : [];
@@ -127,7 +127,8 @@ export class PaymentsService {
    * Registers pending requests with the payment system and stores its payment id, link and the QR
    * payload. One that fails stays pending and is handed over again by the next request or sweep.
    */
-  async handOver(requestIds: string[]): Promise<void> {
+  async handOver(requestIds: string[]): Promise<string[]> {
+    const sent: string[] = [];
     for (const id of requestIds) {
       const request = await this.db.paymentRequest.findUnique({ where: { id }, include: { bill: true, participant: true } });
       if (!request || request.status !== "pending") continue;
@@ -157,14 +158,33 @@ export class PaymentsService {
                 })
               : payment.paymentLink
             : null;
-        await this.db.paymentRequest.updateMany({
+        const { count } = await this.db.paymentRequest.updateMany({
           where: { id, status: "pending" },
           data: { status: "sent", paymentId: payment.paymentId, paymentLink: payment.paymentLink, qrCode },
         });
+        if (count === 1) sent.push(id);
       } catch (err) {
         this.logger.warn({ err, paymentRequestId: id }, "the payment system did not take the payment request; it stays pending");
       }
     }
+    // The person is told once their request exists at the payment system (link and QR known).
+    await this.afterCommit(() => this.notifications.paymentRequested(sent));
+    return sent;
+  }
+
+  /**
+   * Requests committed but never handed over (the payment system was down, or the process died
+   * between the commit and the hand-over) are handed over by this sweep. The payment system
+   * de-duplicates by our request id (its idempotency key), so a repeat never makes two payments.
+   */
+  async handOverStalePending(olderThanMs = 30_000): Promise<number> {
+    const stale = await this.db.paymentRequest.findMany({
+      where: { status: "pending", createdAt: { lt: new Date(this.clock.now().getTime() - olderThanMs) }, expiryDate: { gt: this.clock.now() } },
+      select: { id: true },
+      orderBy: { createdAt: "asc" },
+      take: 200,
+    });
+    return (await this.handOver(stale.map((r) => r.id))).length;
   }
 
   /** The creator records an offline payment; any open request is closed so no webhook can count it again. */
