@@ -47,12 +47,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const port = typeof address === "object" && address ? address.port : config.port;
   boundUrl = `http://127.0.0.1:${port}`;
   boundPublicUrl = `http://localhost:${port}`;
-  logger.info(`ChillBill listening on http://${config.host}:${port} (API docs at /docs)`);
 
   // Image jobs left pending or processing by an earlier run (or an AI that never answered).
   const { images } = app.locals.services;
   const sweep = () => images.recoverStaleJobs().catch((err) => logger.error({ err }, "image job recovery failed"));
-  await sweep();
+  const firstSweep = sweep();
   const sweepTimer = setInterval(sweep, Math.max(1_000, Math.floor(config.ai.jobTimeoutMs / 2)));
   sweepTimer.unref();
   // Payment requests past their expiry date (their participants can be asked again), and requests
@@ -62,7 +61,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await payments.expireOverdue().catch((err) => logger.error({ err }, "payment request expiry sweep failed"));
     await payments.handOverStalePending().catch((err) => logger.error({ err }, "payment hand-over sweep failed"));
   };
-  await expire();
+  const firstExpiry = expire();
   const expiryTimer = setInterval(expire, config.payments.expirySweepMs);
   expiryTimer.unref();
 
@@ -72,6 +71,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger.info(`Shutting down: ${reason}`);
       clearInterval(sweepTimer);
       clearInterval(expiryTimer);
+      await Promise.all([firstSweep, firstExpiry]);
       await app.locals.adapters.ai.close();
       await app.locals.adapters.payments.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -87,6 +87,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     })();
     return stopping;
   };
+  logger.info(`ChillBill listening on http://${config.host}:${port} (API docs at /docs)`);
   return { server, db, port, stop };
 }
 
