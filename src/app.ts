@@ -30,6 +30,8 @@ import { payPageRouter } from "./modules/payments/pay-page";
 import { registerPaymentRoutes } from "./modules/payments/payments.router";
 import { PaymentsService } from "./modules/payments/payments.service";
 import { NotificationsService } from "./modules/notifications/notifications.service";
+import { registerStatusRoutes } from "./modules/status/status.router";
+import { StatusService } from "./modules/status/status.service";
 
 export const API_BASE = "/api/chillbill";
 
@@ -91,6 +93,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
   );
   registerSplitRoutes(api, new SplitService(prisma, billsRepository));
+  registerStatusRoutes(api, new StatusService(prisma, billsRepository));
   registerImageRoutes(api, images, {
     files: adapters.files,
     maxUploadBytes: config.uploads.maxBytes,

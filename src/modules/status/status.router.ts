@@ -1,0 +1,106 @@
+// HTTP in, HTTP out for status, history, the summary report and the CSV export.
+import { z } from "zod";
+import type { ApiRouter } from "../../http/api-router";
+import { dateSchema, problems } from "../../http/common-schemas";
+import { billIdParams } from "../bills/bills.schemas";
+import type { StatusService } from "./status.service";
+
+const money = z.string().nullable();
+
+const billStatusSchema = z
+  .object({
+    billId: z.uuid(),
+    status: z.enum(["created", "active", "completed", "cancelled"]),
+    currency: z.string().nullable(),
+    totalAmount: money,
+    splitMethod: z.string().nullable(),
+    needsResplit: z.boolean(),
+    images: z.object({ billImage: z.string(), groupImage: z.string(), aiProcessed: z.boolean() }),
+    participants: z.array(
+      z.object({ id: z.uuid(), name: z.string(), isCreator: z.boolean(), paymentStatus: z.string(), amountToPay: money, paidAt: z.string().nullable() }),
+    ),
+    totals: z.object({ paidAmount: z.string(), unpaidAmount: z.string(), paidCount: z.number().int(), unpaidCount: z.number().int() }),
+    completedAt: z.string().nullable(),
+  })
+  .meta({ id: "BillStatus" });
+
+const historySchema = z
+  .object({
+    billId: z.uuid(),
+    items: z.array(
+      z.object({
+        at: z.string(),
+        entity: z.enum(["bill", "participant", "payment_request"]),
+        participantId: z.string().nullable(),
+        participantName: z.string().nullable(),
+        previousStatus: z.string().nullable(),
+        newStatus: z.string(),
+        changedBy: z.string().meta({ description: "A user id, or webhook / system" }),
+        reason: z.string().nullable(),
+      }),
+    ),
+  })
+  .meta({ id: "StatusHistory" });
+
+const summaryQuery = z
+  .strictObject({ from: dateSchema.optional(), to: dateSchema.optional() })
+  .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from must not be after to", path: ["from"] });
+
+const summarySchema = z
+  .object({
+    from: z.string().nullable(),
+    to: z.string().nullable(),
+    currencies: z.array(
+      z.object({ currency: z.string(), billCount: z.number().int(), totalAmount: z.string(), owedToYou: z.string(), collected: z.string(), outstanding: z.string() }),
+    ),
+  })
+  .meta({ id: "SummaryReport" });
+
+export function registerStatusRoutes(api: ApiRouter, status: StatusService): void {
+  api
+    .route({
+      method: "get",
+      path: "/bills/:billId/status",
+      tag: "status",
+      summary: "Bill status, image processing, each participant's payment, and paid and unpaid totals",
+      params: billIdParams,
+      responses: { 200: { description: "Status", schema: billStatusSchema }, ...problems(400, 401, 404) },
+      handler: async ({ user, params }, _req, res) => {
+        res.json(await status.status(user, params.billId));
+      },
+    })
+    .route({
+      method: "get",
+      path: "/bills/:billId/status-history",
+      tag: "status",
+      summary: "Every transition of the bill and its participants, oldest first",
+      params: billIdParams,
+      responses: { 200: { description: "History", schema: historySchema }, ...problems(400, 401, 404) },
+      handler: async ({ user, params }, _req, res) => {
+        res.json(await status.history(user, params.billId));
+      },
+    })
+    .route({
+      method: "get",
+      path: "/bills/:billId/export.csv",
+      tag: "status",
+      summary: "The bill as CSV: participants, amounts, status, paid at",
+      params: billIdParams,
+      responses: { 200: { description: "CSV", schema: z.string(), contentType: "text/csv" }, ...problems(400, 401, 404) },
+      handler: async ({ user, params }, _req, res) => {
+        const csv = await status.exportCsv(user, params.billId);
+        res.type("text/csv; charset=utf-8").attachment(`bill-${params.billId}.csv`).send(csv);
+      },
+    })
+    .route({
+      method: "get",
+      path: "/reports/summary",
+      tag: "status",
+      summary: "Across your bills, by currency: owed to you, collected, outstanding (optionally for a date range)",
+      query: summaryQuery,
+      responses: { 200: { description: "Summary", schema: summarySchema }, ...problems(400, 401) },
+      handler: async ({ user, query }, _req, res) => {
+        res.json(await status.summary(user, query));
+      },
+    });
+}
