@@ -26,6 +26,9 @@ export function applyPaymentEvent(
 ): { to: PaymentRequestStatus } | { ignored: "already_paid" | "closed_request" | "already_final" } {
   const to: PaymentRequestStatus = event === "succeeded" ? "paid" : event;
   if (canRequestTransition(current, to)) return { to };
+  // Money collected wins over a failure or expiry we recorded first (late or out-of-order delivery,
+  // or our expiry sweep just before a last-second payment). A cancelled request stays closed.
+  if (event === "succeeded" && (current === "failed" || current === "expired")) return { to: "paid" };
   if (current === "paid") return { ignored: "already_paid" };
   if (event === "succeeded") return { ignored: "closed_request" };
   return { ignored: "already_final" };

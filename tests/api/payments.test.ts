@@ -147,6 +147,28 @@ describe("POST /webhook/payment-callback", () => {
     expect((await t.db.prisma.paymentRequest.findUniqueOrThrow({ where: { id: requests[0].id } })).status).toBe("paid");
   });
 
+  it("a success that arrives after a failure still counts, and closes the newer request", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    await postWebhook(t, paymentEvent(requests[0], "payment.failed", { reason: "timeout" }));
+    const again = await as(t, token).post(`/bills/${billId}/participants/${requests[0].participantId}/request-payment`);
+    const late = await postWebhook(t, paymentEvent(requests[0]));
+    expect(late.body.outcome).toBe("applied");
+    expect((await participant(requests[0].participantId)).paymentStatus).toBe("paid");
+    expect((await t.db.prisma.paymentRequest.findUniqueOrThrow({ where: { id: again.body.requests[0].id } })).status).toBe("cancelled");
+  });
+
+  it("completes a bill where someone's share is zero", async () => {
+    const { token, billId, byName } = await splitBill(t, ["A", "B"]);
+    await as(t, token)
+      .post(`/bills/${billId}/split/custom-amount`)
+      .send({ amounts: [{ participantId: byName.A, amount: "100.00" }, { participantId: byName.B, amount: "0" }] });
+    const { requests, skipped } = await requestAll(token, billId);
+    expect(skipped).toEqual([{ participantId: byName.B, name: "B", reason: "owes nothing" }]);
+    await postWebhook(t, paymentEvent(requests[0]));
+    expect((await billRow(billId)).status).toBe("completed");
+  });
+
   it("a failure re-opens the participant so they can be asked again", async () => {
     const { token, billId } = await splitBill(t, ["A", "B"]);
     const { requests } = await requestAll(token, billId);
@@ -248,6 +270,34 @@ describe("the pay page", () => {
     expect(png.body.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     const svg = await request(t.app).get(new URL(requests[0].qrCodeSvgUrl!).pathname);
     expect(svg.headers["content-type"]).toMatch(/image\/svg\+xml/);
+  });
+
+  it("says a link is not ready while the payment system has not taken the request, and shows no QR then", async () => {
+    const { token, billId } = await splitBill(t, ["A"]);
+    const payments = t.app.locals.adapters.payments as unknown as { createPayment: (i: unknown) => Promise<unknown> };
+    const original = payments.createPayment.bind(payments);
+    payments.createPayment = async () => {
+      throw new Error("down");
+    };
+    try {
+      const res = await as(t, token).post(`/bills/${billId}/request-payments`);
+      expect(res.body.requests[0]).toMatchObject({ status: "pending", qrCodeSvgUrl: null, paymentLink: null });
+    } finally {
+      payments.createPayment = original;
+    }
+    const row = await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } });
+    const page = await request(t.app).get(`/pay/${row.payToken}`);
+    expect(page.status).toBe(503);
+    expect(page.text).toContain("not ready yet");
+  });
+
+  it("stops serving the QR once the request is closed", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    const qr = new URL(requests[0].qrCodeSvgUrl!).pathname;
+    expect((await request(t.app).get(qr)).status).toBe(200);
+    await postWebhook(t, paymentEvent(requests[0]));
+    expect((await request(t.app).get(qr)).status).toBe(410);
   });
 
   it("says clearly when a link is paid, expired or unknown", async () => {

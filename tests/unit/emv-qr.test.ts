@@ -73,4 +73,11 @@ describe("payment request status", () => {
     expect(applyPaymentEvent("expired", "expired")).toEqual({ ignored: "already_final" });
     expect(applyPaymentEvent("sent", "expired")).toEqual({ to: "expired" });
   });
+
+  it("lets a success win over a failure or expiry that arrived first, but not over a cancellation", () => {
+    expect(applyPaymentEvent("failed", "succeeded")).toEqual({ to: "paid" });
+    expect(applyPaymentEvent("expired", "succeeded")).toEqual({ to: "paid" });
+    expect(applyPaymentEvent("cancelled", "succeeded")).toEqual({ ignored: "closed_request" });
+    expect(applyPaymentEvent("failed", "expired")).toEqual({ ignored: "already_final" });
+  });
 });

@@ -40,8 +40,14 @@ export class MockPaymentSystem implements PaymentSystem {
     });
   }
 
+  /** Like the real system, the same payment request (its idempotency key) is one payment. */
+  private readonly byRequest = new Map<string, string>();
+
   async createPayment(input: CreatePaymentInput): Promise<CreatedPayment> {
+    const existing = this.byRequest.get(input.paymentRequestId);
+    if (existing) return { paymentId: existing, paymentLink: `${this.options.publicBaseUrl()}/pay/${input.payToken}` };
     const paymentId = `pay_${uuidv7().replace(/-/g, "")}`;
+    this.byRequest.set(input.paymentRequestId, paymentId);
     if (this.options.delayMs > 0) {
       this.settle({ paymentId, reference: input.reference, amount: input.amount, currency: input.currency, webhookUrl: input.webhookUrl }, this.options.delayMs);
     }

@@ -80,6 +80,10 @@ export function payPageRouter(db: Db, mock: MockPaymentSystem | undefined, webho
       page(res, 410, "Not payable", `<h1>This link can no longer be paid</h1><p>${escapeHtml(text)}</p>`);
       return;
     }
+    if (request.status === "pending") {
+      page(res, 503, "Not ready", `<h1>This payment link is not ready yet</h1><p>Try again in a minute.</p>`, 30);
+      return;
+    }
     const submitted = req.query.submitted === "1";
     const qr = await QRCode.toString(request.qrCode ?? request.paymentLink ?? "", { type: "svg", margin: 1, errorCorrectionLevel: "M" });
     const date = request.bill.billDate ? request.bill.billDate.toISOString().slice(0, 10) : "";
@@ -111,8 +115,13 @@ ${
     const [token, format] = [req.params[0], req.params[1]];
     const request = await db.paymentRequest.findUnique({ where: { payToken: token } });
     const payload = request?.qrCode ?? request?.paymentLink;
-    if (!payload) {
+    if (!request || !payload) {
       res.status(404).type("text/plain").send("No QR code for this link");
+      return;
+    }
+    // A closed request's QR must not be scannable any more.
+    if (request.status !== "sent") {
+      res.status(410).type("text/plain").send("This payment request can no longer be paid");
       return;
     }
     res.set("Cache-Control", "no-store");

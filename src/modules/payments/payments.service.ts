@@ -84,7 +84,8 @@ export class PaymentsService {
         for (const stale of open) {
           await tx.paymentRequest.update({ where: { id: stale.id }, data: { status: "cancelled", statusReason: "replaced: the amount changed" } });
         }
-        const previous = await tx.paymentRequest.count({ where: { participantId: p.id } });
+        // Retries are the requests that ended unpaid; one replaced for a new amount is not a retry.
+        const previous = await tx.paymentRequest.count({ where: { participantId: p.id, status: { in: ["failed", "expired"] } } });
         const id = uuidv7();
         await tx.paymentRequest.create({
           data: {
@@ -255,6 +256,12 @@ export class PaymentsService {
       await recordStatusChange(tx, { billId: request.billId, participantId: request.participantId, entityType: "payment_request", previousStatus: request.status, newStatus: decision.to, changedBy: "webhook", reason: `payment system: ${type}${event.data.reason ? ` (${event.data.reason})` : ""}` });
       const participant = await tx.participant.findUniqueOrThrow({ where: { id: request.participantId } });
       if (type === "succeeded") {
+        // Asked again after a failure, then the first payment went through after all: the newer
+        // request must not be paid too.
+        await tx.paymentRequest.updateMany({
+          where: { participantId: participant.id, id: { not: request.id }, status: { in: ["pending", "sent"] } },
+          data: { status: "cancelled", statusReason: "closed: paid through another request" },
+        });
         if (participant.paymentStatus !== "paid") {
           await tx.participant.update({ where: { id: participant.id }, data: { paymentStatus: "paid", paidAmount: request.amount, paidAt: now, paymentMethod: "payment_system" } });
           await recordStatusChange(tx, { billId: request.billId, participantId: participant.id, entityType: "participant", previousStatus: participant.paymentStatus, newStatus: "paid", changedBy: "webhook", reason: `paid ${formatAmount(request.amount, request.currency)} ${request.currency} (payment ${event.data.paymentId})` });
@@ -294,6 +301,7 @@ export class PaymentsService {
     for (const { id, billId } of overdue) {
       await this.db.$transaction(async (tx) => {
         await lockBill(tx, billId);
+        const before = await tx.paymentRequest.findUniqueOrThrow({ where: { id }, select: { status: true } });
         const { count } = await tx.paymentRequest.updateMany({
           where: { id, status: { in: ["pending", "sent"] }, expiryDate: { lt: this.clock.now() } },
           data: { status: "expired", statusReason: "expired before it was paid" },
@@ -301,7 +309,7 @@ export class PaymentsService {
         if (count === 0) return;
         expired += 1;
         const request = await tx.paymentRequest.findUniqueOrThrow({ where: { id }, include: { participant: true } });
-        await recordStatusChange(tx, { billId, participantId: request.participantId, entityType: "payment_request", previousStatus: "sent", newStatus: "expired", changedBy: "system", reason: "expired before it was paid" });
+        await recordStatusChange(tx, { billId, participantId: request.participantId, entityType: "payment_request", previousStatus: before.status, newStatus: "expired", changedBy: "system", reason: "expired before it was paid" });
         await this.reopenParticipant(tx, request.participant, "system", "payment request expired");
       });
     }
@@ -319,7 +327,9 @@ export class PaymentsService {
   private async completeIfAllPaid(tx: Tx, bill: BillRow, changedBy: ChangedBy): Promise<boolean> {
     if (bill.status !== "created" && bill.status !== "active") return false;
     const participants = await listParticipants(tx, bill.id);
-    if (participants.length === 0 || participants.some((p) => p.paymentStatus !== "paid")) return false;
+    // Someone whose share is zero owes nothing and counts as settled.
+    const settled = (p: ParticipantRow) => p.paymentStatus === "paid" || (p.amountToPay !== null && toDecimal(p.amountToPay).isZero());
+    if (participants.length === 0 || !participants.every(settled)) return false;
     if (bill.status === "created") {
       await tx.bill.update({ where: { id: bill.id }, data: { status: "active" } });
       await recordStatusChange(tx, { billId: bill.id, entityType: "bill", previousStatus: "created", newStatus: "active", changedBy, reason: "everyone paid before payment requests were sent" });
@@ -330,7 +340,8 @@ export class PaymentsService {
   }
 
   present(r: PaymentRequestRow, participantName: string) {
-    const qrBase = r.payToken ? `${this.options.publicBaseUrl()}/pay/${r.payToken}` : null;
+    // The pay page and QR exist once the payment system has the request.
+    const qrBase = r.payToken && r.paymentLink ? `${this.options.publicBaseUrl()}/pay/${r.payToken}` : null;
     return {
       id: r.id,
       participantId: r.participantId,
