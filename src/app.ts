@@ -31,6 +31,9 @@ import { registerPaymentRoutes } from "./modules/payments/payments.router";
 import { PaymentsService } from "./modules/payments/payments.service";
 import { NotificationsService } from "./modules/notifications/notifications.service";
 import { registerStatusRoutes } from "./modules/status/status.router";
+import { registerEventRoutes } from "./modules/status/events.router";
+import { registerNotificationRoutes } from "./modules/notifications/notifications.router";
+import { BillEvents } from "./events/bill-events";
 import { StatusService } from "./modules/status/status.service";
 
 export const API_BASE = "/api/chillbill";
@@ -45,13 +48,15 @@ export interface AppDeps {
   adapters?: Partial<Adapters>;
   /** Where callbacks reach this service; the server sets it once it knows its port. */
   callbackBaseUrl?: () => string;
+  events?: BillEvents;
   /** Where users reach this service (payment links); the server sets it once it knows its port. */
   publicBaseUrl?: () => string;
 }
 
 export interface AppInfo {
   declaredRoutes: DeclaredRoute[];
-  services: { images: ImagesService; payments: PaymentsService };
+  services: { images: ImagesService; payments: PaymentsService; notifications: NotificationsService };
+  events: BillEvents;
   adapters: Adapters;
 }
 
@@ -71,21 +76,35 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const webhookUrl = () => `${callbackBaseUrl()}${API_BASE}/webhook/payment-callback`;
   const adapters: Adapters = { ...createAdapters(config, logger, { publicBaseUrl }), ...deps.adapters };
   const billsRepository = new BillsRepository(prisma);
-  const bills = new BillsService(billsRepository, idempotency, clock, (work) => prisma.$transaction(work));
+  const events = deps.events ?? new BillEvents();
+  const notifications = new NotificationsService(
+    prisma,
+    billsRepository,
+    adapters.channels,
+    clock,
+    logger,
+    config.notifications.reminderIntervalMs,
+    config.notifications.maxAttempts,
+  );
+  const bills = new BillsService(billsRepository, idempotency, clock, (work) => prisma.$transaction(work), notifications, events);
   registerBillRoutes(api, bills);
 
   const images = new ImagesService(prisma, billsRepository, adapters.files, adapters.ai, adapters.directory, clock, logger, {
     jobTimeoutMs: config.ai.jobTimeoutMs,
     maxAttempts: config.ai.maxAttempts,
     callbackBaseUrl,
-  });
+  }, events);
   registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory));
-  const payments = new PaymentsService(prisma, billsRepository, adapters.payments, clock, logger, {
-    requestTtlHours: config.payments.requestTtlHours,
-    publicBaseUrl,
-    webhookUrl,
-    emv: config.payments.emv,
-  }, new NotificationsService(prisma, adapters.channels, clock, logger));
+  const payments = new PaymentsService(
+    prisma,
+    billsRepository,
+    adapters.payments,
+    clock,
+    logger,
+    { requestTtlHours: config.payments.requestTtlHours, publicBaseUrl, webhookUrl, emv: config.payments.emv },
+    notifications,
+    events,
+  );
   registerPaymentRoutes(
     api,
     payments,
@@ -93,7 +112,10 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
   );
   registerSplitRoutes(api, new SplitService(prisma, billsRepository));
-  registerStatusRoutes(api, new StatusService(prisma, billsRepository));
+  const status = new StatusService(prisma, billsRepository);
+  registerStatusRoutes(api, status);
+  registerEventRoutes(api, status, events);
+  registerNotificationRoutes(api, notifications);
   registerImageRoutes(api, images, {
     files: adapters.files,
     maxUploadBytes: config.uploads.maxBytes,
@@ -104,7 +126,8 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   app.disable("x-powered-by");
   app.set("trust proxy", false);
   app.locals.declaredRoutes = api.declared;
-  app.locals.services = { images, payments };
+  app.locals.services = { images, payments, notifications };
+  app.locals.events = events;
   app.locals.adapters = adapters;
 
   app.use(requestLogging(logger));

@@ -64,6 +64,11 @@ const envSchema = z
     EMV_MERCHANT_ID: z.preprocess(emptyAsUndefined, z.string().max(32).default("CHILLBILL")),
     EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
+    REMINDER_INTERVAL_HOURS: int(24, 1, 24 * 30),
+    REMINDER_SCHEDULE_MS: int(3_600_000, 0, 7 * 24 * 3_600_000),
+    NOTIFY_MAX_ATTEMPTS: int(3, 1, 10),
+    SMTP_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional()),
+    SMTP_FROM: z.preprocess(emptyAsUndefined, z.string().default("ChillBill <no-reply@chillbill.local>")),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === "production" && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
@@ -125,6 +130,13 @@ export interface Config {
     expirySweepMs: number;
     emv: { merchantId: string; country: string; city: string };
   };
+  notifications: {
+    reminderIntervalMs: number;
+    /** 0: no automatic reminders. */
+    reminderScheduleMs: number;
+    maxAttempts: number;
+    smtp?: { url: string; from: string };
+  };
 }
 
 export class ConfigError extends Error {
@@ -179,6 +191,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       requestTtlHours: env.PAYMENT_REQUEST_TTL_HOURS,
       expirySweepMs: env.PAYMENT_EXPIRY_SWEEP_MS,
       emv: { merchantId: env.EMV_MERCHANT_ID, country: env.EMV_COUNTRY, city: env.EMV_CITY },
+    },
+    notifications: {
+      reminderIntervalMs: env.REMINDER_INTERVAL_HOURS * 3_600_000,
+      reminderScheduleMs: env.REMINDER_SCHEDULE_MS,
+      maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
+      smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
     },
   };
 }

@@ -64,6 +64,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const firstExpiry = expire();
   const expiryTimer = setInterval(expire, config.payments.expirySweepMs);
   expiryTimer.unref();
+  // Failed notifications are sent again (bounded); reminders go out on a schedule when enabled.
+  const { notifications } = app.locals.services;
+  const schedule = config.notifications.reminderScheduleMs;
+  let lastReminderRun = Date.now();
+  const notify = async () => {
+    await notifications.retryFailed().catch((err) => logger.error({ err }, "notification retry failed"));
+    if (schedule > 0 && Date.now() - lastReminderRun >= schedule) {
+      lastReminderRun = Date.now();
+      await notifications.remindDue().catch((err) => logger.error({ err }, "automatic reminders failed"));
+    }
+  };
+  const notifyTimer = setInterval(notify, Math.min(60_000, schedule || 60_000));
+  notifyTimer.unref();
 
   let stopping: Promise<void> | undefined;
   const stop = (reason = "stop requested") => {
@@ -71,6 +84,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger.info(`Shutting down: ${reason}`);
       clearInterval(sweepTimer);
       clearInterval(expiryTimer);
+      clearInterval(notifyTimer);
+      app.locals.events.closeAll();
       await Promise.all([firstSweep, firstExpiry]);
       await app.locals.adapters.ai.close();
       await app.locals.adapters.payments.close();

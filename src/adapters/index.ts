@@ -10,6 +10,7 @@ import { HttpPaymentSystem } from "./payments/http-payment-system";
 import { MockPaymentSystem } from "./payments/mock-payment-system";
 import type { PaymentSystem } from "./payments/payment-system";
 import { mockChannels, type Channels } from "./notify/channels";
+import { SmtpChannel } from "./notify/smtp-channel";
 
 export interface Adapters {
   ai: AiService;
@@ -39,6 +40,9 @@ export function createAdapters(config: Config, logger: Logger, urls: { publicBas
           publicBaseUrl: urls.publicBaseUrl,
           logger: logger.child({ adapter: "mock-payments" }),
         });
-  const channels = mockChannels(logger.child({ adapter: "mock-notify" }));
+  const mocks = mockChannels(logger.child({ adapter: "mock-notify" }));
+  const channels: Channels = config.notifications.smtp
+    ? { ...mocks, email: new SmtpChannel(config.notifications.smtp.url, config.notifications.smtp.from) }
+    : mocks;
   return { ai, directory: new MockUserDirectory(), files: new LocalFileStore(config.uploads.dir), payments, channels };
 }

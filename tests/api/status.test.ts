@@ -29,8 +29,14 @@ describe("GET /bills/:billId/status", () => {
       totalAmount: "100.00",
       splitMethod: "equal",
       images: { billImage: "none", groupImage: "none", aiProcessed: false },
-      totals: { paidAmount: "66.67", unpaidAmount: "33.33", paidCount: 2, unpaidCount: 1 },
+      totals: { paidCount: 2, unpaidCount: 1 },
     });
+    // The extra cent of 100.00 / 3 goes to one person (by the seeded tie-break): compute, don't guess.
+    const cents = (v: string) => Math.round(Number(v) * 100);
+    const amountOf = (id: string) => res.body.participants.find((p: { id: string }) => p.id === id).amountToPay as string;
+    expect(cents(res.body.totals.paidAmount)).toBe(cents(amountOf(byName.me)) + cents(amountOf(byName.A)));
+    expect(res.body.totals.unpaidAmount).toBe(amountOf(byName.B));
+    expect(cents(res.body.totals.paidAmount) + cents(res.body.totals.unpaidAmount)).toBe(10000);
     const byId = Object.fromEntries(res.body.participants.map((p: { id: string }) => [p.id, p]));
     expect(byId[byName.me]).toMatchObject({ isCreator: true, paymentStatus: "paid" });
     expect(byId[byName.A]).toMatchObject({ paymentStatus: "paid", paidAt: expect.any(String) });

@@ -54,6 +54,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     PAYMENT_WEBHOOK_SECRET: TEST_PAYMENT_SECRET,
     // The mock payment system never pays by itself in API tests: they send the webhooks.
     PAYMENT_MOCK_DELAY_MS: "0",
+    REMINDER_SCHEDULE_MS: "0",
     UPLOAD_DIR: mkdtempSync(path.join(tmpdir(), "chillbill-uploads-")),
     ...env,
   });

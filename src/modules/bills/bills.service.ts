@@ -7,6 +7,8 @@ import { BadRequest, Conflict, NotFound, ValidationFailed } from "../../domain/e
 import { amountProblem, toDecimal, type DecimalLike } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { IdempotencyService, StoredResponse } from "../idempotency/idempotency.service";
+import type { BillEvents } from "../../events/bill-events";
+import type { NotificationsService } from "../notifications/notifications.service";
 import { rebalanceSplit } from "../split/split.service";
 import { recordStatusChange } from "../status/status-history.repository";
 import { presentBill, presentBillDetails, type BillDetailsResponse, type BillResponse } from "./bills.presenter";
@@ -21,6 +23,8 @@ export class BillsService {
     private readonly idempotency: IdempotencyService,
     private readonly clock: Clock,
     private readonly inTransaction: <T>(work: (tx: Tx) => Promise<T>) => Promise<T>,
+    private readonly notifications?: NotificationsService,
+    private readonly events?: BillEvents,
   ) {}
 
   async createBill(user: AuthUser, input: CreateBillInput, idempotencyKey?: string): Promise<StoredResponse<BillResponse>> {
@@ -131,6 +135,8 @@ export class BillsService {
         reason: reason ? `cancelled by the creator: ${reason}` : "cancelled by the creator",
       });
     });
+    this.events?.publish(billId, "bill.status", { status: "cancelled" }, this.clock.now());
+    await this.notifications?.billCancelled(billId).catch(() => undefined);
     return this.getBill(user, billId);
   }
 }

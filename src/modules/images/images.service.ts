@@ -6,6 +6,7 @@ import type { AiService, ImageKind } from "../../adapters/ai/ai-service";
 import type { UserDirectory, BankUser } from "../../adapters/directory/user-directory";
 import type { FileStore } from "../../adapters/storage/file-store";
 import type { Clock } from "../../clock";
+import type { BillEvents } from "../../events/bill-events";
 import type { Db, Tx } from "../../db/database";
 import { assertEditable } from "../../domain/bill-status";
 import { Conflict, NotFound, UnsupportedMediaType } from "../../domain/errors";
@@ -48,6 +49,7 @@ export class ImagesService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: ImagesOptions,
+    private readonly events?: BillEvents,
   ) {}
 
   /** Checked before the upload is read, so a refused request stores nothing. */
@@ -154,7 +156,7 @@ export class ImagesService {
   }
 
   async applyBillResult(billId: string, callback: BillResult) {
-    return this.applyCallback(billId, "bill", callback, async (tx, bill) => {
+    return this.publishResult(billId, "bill", await this.applyCallback(billId, "bill", callback, async (tx, bill) => {
       if (callback.status !== "completed") return;
       const ai = callback.result;
       const canFill = (field: string) => !bill.userSetFields.includes(field);
@@ -182,7 +184,12 @@ export class ImagesService {
       const moneyChanged = data.currency !== undefined || data.totalAmount !== undefined;
       await tx.bill.update({ where: { id: billId }, data });
       if (moneyChanged) await rebalanceSplit(tx, billId, "flag");
-    });
+    }));
+  }
+
+  private publishResult<T extends { jobId: string; state: string; applied: boolean }>(billId: string, kind: ImageKind, answer: T): T {
+    if (answer.applied) this.events?.publish(billId, "ai.result", { kind, jobId: answer.jobId, state: answer.state }, this.clock.now());
+    return answer;
   }
 
   async applyGroupResult(billId: string, callback: GroupResult) {
@@ -191,7 +198,7 @@ export class ImagesService {
       callback.status === "completed"
         ? await Promise.all(callback.result.participants.map((p) => this.lookUp(p)))
         : [];
-    return this.applyCallback(billId, "group", callback, async (tx, bill) => {
+    return this.publishResult(billId, "group", await this.applyCallback(billId, "group", callback, async (tx, bill) => {
       if (callback.status !== "completed") return;
       const existing = await listParticipants(tx, billId);
       let added = 0;
@@ -233,7 +240,7 @@ export class ImagesService {
       }
       await tx.bill.update({ where: { id: billId }, data: { aiProcessed: true } });
       if (added > 0) await rebalanceSplit(tx, billId, "flag");
-    });
+    }));
   }
 
   private async lookUp(person: RecognisedPerson): Promise<BankUser | undefined> {

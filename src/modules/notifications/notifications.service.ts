@@ -7,7 +7,10 @@ import { v7 as uuidv7 } from "uuid";
 import type { ChannelName, Channels } from "../../adapters/notify/channels";
 import type { Clock } from "../../clock";
 import type { Db } from "../../db/database";
-import { formatAmount } from "../../domain/money";
+import { Conflict, NotFound } from "../../domain/errors";
+import { formatAmount, toDecimal } from "../../domain/money";
+import type { AuthUser } from "../../http/auth";
+import type { BillsRepository } from "../bills/bills.repository";
 
 export type NotificationType = "payment_request" | "reminder" | "payment_received" | "bill_completed" | "bill_cancelled";
 
@@ -23,9 +26,12 @@ interface Recipient {
 export class NotificationsService {
   constructor(
     private readonly db: Db,
+    private readonly bills: BillsRepository,
     private readonly channels: Channels,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly reminderIntervalMs: number,
+    private readonly maxAttempts: number,
   ) {}
 
   /** Asks each participant with a new request to pay: their amount and how to pay. */
@@ -56,18 +62,149 @@ export class NotificationsService {
     for (const p of bill.participants.filter((x) => !x.isCreator)) await this.send(billId, "bill_completed", asRecipient(p), text);
   }
 
-  private async send(billId: string, type: NotificationType, who: Recipient, text: string): Promise<void> {
+  /** Tells every participant who owes that the bill was cancelled. */
+  async billCancelled(billId: string): Promise<void> {
+    const bill = await this.db.bill.findUnique({ where: { id: billId }, include: { participants: true } });
+    if (!bill) return;
+    for (const p of bill.participants.filter((x) => !x.isCreator && x.paymentStatus !== "paid")) {
+      await this.send(billId, "bill_cancelled", asRecipient(p), `${merchant(bill)}: the bill was cancelled. You owe nothing for it.`);
+    }
+  }
+
+  /** POST send-notifications: every participant who owes hears their share and how to pay. */
+  async notifyShares(user: AuthUser, billId: string) {
+    const bill = await this.bills.findOwned(this.db, billId, user.id);
+    if (!bill) throw new NotFound("No bill with this id exists for you", "bill_not_found");
+    if (!bill.currency || !bill.splitMethod || bill.needsResplit) {
+      throw new Conflict("Split the bill first: there are no shares to tell people about", "split_required");
+    }
+    const participants = await this.db.participant.findMany({
+      where: { billId },
+      include: { paymentRequests: { where: { status: "sent" }, orderBy: { createdAt: "desc" }, take: 1 } },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
+    const notified: { participantId: string; name: string; channels: string[] }[] = [];
+    const skipped: { participantId: string; name: string; reason: string }[] = [];
+    for (const p of participants) {
+      const reason = p.isCreator ? "the creator's own share" : p.paymentStatus === "paid" ? "already paid" : p.amountToPay === null || toDecimal(p.amountToPay).isZero() ? "owes nothing" : undefined;
+      if (reason) {
+        skipped.push({ participantId: p.id, name: p.name, reason });
+        continue;
+      }
+      const request = p.paymentRequests[0];
+      const how = p.isBankCustomer ? "Open your banking app to pay." : request?.paymentLink ? `Pay here: ${request.paymentLink}` : "A payment link will follow.";
+      const channels = await this.send(billId, "payment_request", asRecipient(p), `${merchant(bill)}: your share is ${formatAmount(p.amountToPay!, bill.currency)} ${bill.currency}. ${how}`);
+      if (channels.length) notified.push({ participantId: p.id, name: p.name, channels });
+      else skipped.push({ participantId: p.id, name: p.name, reason: "no phone, email or bank account to reach them" });
+    }
+    return { billId, notified, skipped };
+  }
+
+  /**
+   * POST send-reminders (and the automatic schedule, with changedBy "system"): reminds those who
+   * have not paid, but nobody twice within the reminder interval.
+   */
+  async remind(billId: string, options: { user?: AuthUser } = {}) {
+    const bill = options.user ? await this.bills.findOwned(this.db, billId, options.user.id) : await this.db.bill.findUnique({ where: { id: billId } });
+    if (!bill) throw new NotFound("No bill with this id exists for you", "bill_not_found");
+    if (bill.status !== "active") {
+      throw new Conflict(`Only an active bill has people to remind; this one is ${bill.status}`, "bill_not_active", { currentStatus: bill.status });
+    }
+    const now = this.clock.now();
+    const since = new Date(now.getTime() - this.reminderIntervalMs);
+    const participants = await this.db.participant.findMany({
+      where: { billId },
+      include: {
+        paymentRequests: { where: { status: "sent" }, orderBy: { createdAt: "desc" }, take: 1 },
+        notifications: { where: { type: "reminder", status: "sent" }, orderBy: { createdAt: "desc" }, take: 1 },
+      },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
+    const reminded: { participantId: string; name: string; channels: string[] }[] = [];
+    const skipped: { participantId: string; name: string; reason: string }[] = [];
+    for (const p of participants) {
+      if (p.isCreator || p.paymentStatus === "paid") {
+        skipped.push({ participantId: p.id, name: p.name, reason: p.isCreator ? "the creator's own share" : "already paid" });
+        continue;
+      }
+      const request = p.paymentRequests[0];
+      if (!request) {
+        skipped.push({ participantId: p.id, name: p.name, reason: "no open payment request; ask them to pay first" });
+        continue;
+      }
+      const last = p.notifications[0];
+      if (last && last.createdAt > since) {
+        const next = new Date(last.createdAt.getTime() + this.reminderIntervalMs);
+        skipped.push({ participantId: p.id, name: p.name, reason: `reminded at ${last.createdAt.toISOString()}; next reminder after ${next.toISOString()}` });
+        continue;
+      }
+      const how = p.isBankCustomer ? "Open your banking app to pay." : `Pay here: ${request.paymentLink}`;
+      const channels = await this.send(billId, "reminder", asRecipient(p), `Reminder from ${merchant(bill)}: you still owe ${formatAmount(request.amount, request.currency)} ${request.currency}. ${how}`);
+      reminded.push({ participantId: p.id, name: p.name, channels });
+    }
+    return { billId, reminded, skipped };
+  }
+
+  /** The automatic schedule: reminds on every active bill that has someone due a reminder. */
+  async remindDue(): Promise<number> {
+    const since = new Date(this.clock.now().getTime() - this.reminderIntervalMs);
+    const bills = await this.db.bill.findMany({
+      where: {
+        status: "active",
+        paymentRequests: { some: { status: "sent", createdAt: { lt: since } } },
+      },
+      select: { id: true },
+      take: 200,
+    });
+    let count = 0;
+    for (const b of bills) count += (await this.remind(b.id)).reminded.length;
+    return count;
+  }
+
+  /** Sends failed notifications again, up to the configured number of attempts in all. */
+  async retryFailed(): Promise<number> {
+    const failed = await this.db.notification.findMany({ where: { status: "failed", attempts: { lt: this.maxAttempts } }, take: 200, orderBy: { createdAt: "asc" } });
+    let sent = 0;
+    for (const n of failed) {
+      // Claim the attempt first, so two sweeps never send the same notification twice.
+      const { count } = await this.db.notification.updateMany({ where: { id: n.id, status: "failed", attempts: n.attempts }, data: { attempts: n.attempts + 1, status: "pending" } });
+      if (count === 0 || !n.recipient) continue;
+      try {
+        await this.channels[n.channel].send({ to: n.recipient, subject: "ChillBill", text: n.message });
+        await this.db.notification.update({ where: { id: n.id }, data: { status: "sent", sentAt: this.clock.now(), error: null } });
+        sent += 1;
+      } catch (err) {
+        await this.db.notification.update({ where: { id: n.id }, data: { status: "failed", error: (err as Error).message.slice(0, 500) } });
+      }
+    }
+    return sent;
+  }
+
+  /** A bank customer's in-app notifications, newest first. */
+  async inApp(user: AuthUser, query: { limit: number; before?: string }) {
+    const rows = await this.db.notification.findMany({
+      where: { recipientUserId: user.id, channel: "in_app", ...(query.before ? { createdAt: { lt: new Date(query.before) } } : {}) },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: query.limit,
+    });
+    return {
+      items: rows.map((n) => ({ id: n.id, billId: n.billId, type: n.type, message: n.message, status: n.status, createdAt: n.createdAt.toISOString(), readAt: n.readAt?.toISOString() ?? null })),
+      nextBefore: rows.length === query.limit ? rows[rows.length - 1].createdAt.toISOString() : null,
+    };
+  }
+
+  private async send(billId: string, type: NotificationType, who: Recipient, text: string): Promise<ChannelName[]> {
     const targets: { channel: ChannelName; to: string }[] = who.isBankCustomer
       ? [{ channel: "in_app", to: who.userId ?? who.name }]
       : [...(who.phone ? [{ channel: "sms" as const, to: who.phone }] : []), ...(who.email ? [{ channel: "email" as const, to: who.email }] : [])];
     if (targets.length === 0) {
       this.logger.info({ billId, type, name: who.name }, "no way to reach this person; nothing sent");
-      return;
+      return [];
     }
     for (const { channel, to } of targets) {
       const id = uuidv7();
       await this.db.notification.create({
-        data: { id, billId, participantId: who.participantId, recipientUserId: who.userId, type, channel, recipient: to, message: text, status: "pending" },
+        data: { id, billId, participantId: who.participantId, recipientUserId: who.userId, type, channel, recipient: to, message: text, status: "pending", createdAt: this.clock.now() },
       });
       try {
         await this.channels[channel].send({ to, subject: "ChillBill", text });
@@ -77,6 +214,7 @@ export class NotificationsService {
         await this.db.notification.update({ where: { id }, data: { status: "failed", attempts: 1, error: (err as Error).message.slice(0, 500) } });
       }
     }
+    return targets.map((t) => t.channel);
   }
 }
 

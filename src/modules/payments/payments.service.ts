@@ -16,6 +16,7 @@ import { applyPaymentEvent, type WebhookEventType } from "../../domain/payment-s
 import type { AuthUser } from "../../http/auth";
 import type { BillRow, BillsRepository } from "../bills/bills.repository";
 import { listParticipants, type ParticipantRow } from "../participants/participants.repository";
+import type { BillEvents } from "../../events/bill-events";
 import type { NotificationsService } from "../notifications/notifications.service";
 import { recordStatusChange, type ChangedBy } from "../status/status-history.repository";
 import { claimEvent, findRequestForEvent, lockBill, openRequestsOf, recordEventOutcome, type PaymentRequestRow } from "./payments.repository";
@@ -39,6 +40,7 @@ export class PaymentsService {
     private readonly logger: Logger,
     private readonly options: PaymentsOptions,
     private readonly notifications: NotificationsService,
+    private readonly events: BillEvents,
   ) {}
 
   /** Asks everyone who owes money and has no request out for that amount; the bill becomes active. */
@@ -109,13 +111,15 @@ export class PaymentsService {
         }
         created.push(id);
       }
-      if (bill.status === "created") {
+      const activated = bill.status === "created";
+      if (activated) {
         await tx.bill.update({ where: { id: billId }, data: { status: "active" } });
         await recordStatusChange(tx, { billId, entityType: "bill", previousStatus: "created", newStatus: "active", changedBy: user.id, reason: "payment requests sent" });
       }
-      return { created, skipped };
+      return { created, skipped, activated };
     });
     // Outside calls only after the commit.
+    if (result.activated) this.events.publish(billId, "bill.status", { status: "active" }, this.clock.now());
     await this.handOver(result.created);
     const requests = result.created.length
       ? await this.db.paymentRequest.findMany({ where: { id: { in: result.created } }, include: { participant: true }, orderBy: { createdAt: "asc" } })
@@ -218,13 +222,18 @@ export class PaymentsService {
       });
       return this.completeIfAllPaid(tx, bill, user.id);
     });
-    if (completed) await this.afterCommit(() => this.notifications.billCompleted(billId));
+    this.events.publish(billId, "payment.received", { participantId, method: input.method ?? "offline" }, this.clock.now());
+    if (completed) {
+      this.events.publish(billId, "bill.status", { status: "completed" }, this.clock.now());
+      await this.afterCommit(() => this.notifications.billCompleted(billId));
+    }
   }
 
   /** Applies one payment-system event, once; returns what it did. Committed before the caller answers 2xx. */
   async handleWebhook(event: PaymentEventBody): Promise<{ eventId: string; outcome: string }> {
     const type = event.type.replace(/^payment\./, "") as WebhookEventType;
     let paid: { billId: string; participantId: string; completed: boolean } | undefined;
+    let failed: { billId: string; participantId: string } | undefined;
     const answer = await this.db.$transaction(async (tx) => {
       const fresh = await claimEvent(tx, { id: event.id, type, paymentId: event.data.paymentId, amount: event.data.amount, currency: event.data.currency });
       if (!fresh) return { eventId: event.id, outcome: "duplicate" };
@@ -271,12 +280,16 @@ export class PaymentsService {
         paid = { billId: request.billId, participantId: participant.id, completed };
       } else {
         await this.reopenParticipant(tx, participant, "webhook", `payment ${type}`);
+        failed = { billId: request.billId, participantId: participant.id };
       }
       await recordEventOutcome(tx, event.id, "applied", null, request.id);
       return { eventId: event.id, outcome: "applied" };
     });
+    if (failed) this.events.publish(failed.billId, "payment.failed", { participantId: failed.participantId, type }, this.clock.now());
     if (paid) {
       const { billId, participantId, completed } = paid;
+      this.events.publish(billId, "payment.received", { participantId, method: "payment_system" }, this.clock.now());
+      if (completed) this.events.publish(billId, "bill.status", { status: "completed" }, this.clock.now());
       await this.afterCommit(async () => {
         await this.notifications.paymentReceived(billId, participantId);
         if (completed) await this.notifications.billCompleted(billId);
