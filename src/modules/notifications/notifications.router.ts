@@ -22,12 +22,12 @@ const remindedSchema = z
   .meta({ id: "RemindersSent" });
 const inAppQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  before: z.iso.datetime({ message: "must be an ISO date-time (the nextBefore of the previous page)" }).optional(),
+  cursor: z.string().max(200).optional().meta({ description: "The nextCursor of the previous page" }),
 });
 const inAppSchema = z
   .object({
     items: z.array(z.object({ id: z.uuid(), billId: z.uuid(), type: z.string(), message: z.string(), status: z.string(), createdAt: z.string(), readAt: z.string().nullable() })),
-    nextBefore: z.string().nullable(),
+    nextCursor: z.string().nullable(),
   })
   .meta({ id: "InAppNotifications" });
 

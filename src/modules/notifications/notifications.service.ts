@@ -11,6 +11,7 @@ import { Conflict, NotFound } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
+import { decodeCursor, encodeCursor } from "../bills/bills.service";
 
 export type NotificationType = "payment_request" | "reminder" | "payment_received" | "bill_completed" | "bill_cancelled";
 
@@ -180,16 +181,23 @@ export class NotificationsService {
     return sent;
   }
 
-  /** A bank customer's in-app notifications, newest first. */
-  async inApp(user: AuthUser, query: { limit: number; before?: string }) {
+  /** A bank customer's in-app notifications, newest first, keyset-paginated on (created_at, id). */
+  async inApp(user: AuthUser, query: { limit: number; cursor?: string }) {
+    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
     const rows = await this.db.notification.findMany({
-      where: { recipientUserId: user.id, channel: "in_app", ...(query.before ? { createdAt: { lt: new Date(query.before) } } : {}) },
+      where: {
+        recipientUserId: user.id,
+        channel: "in_app",
+        ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
+      },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: query.limit,
+      take: query.limit + 1,
     });
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
     return {
-      items: rows.map((n) => ({ id: n.id, billId: n.billId, type: n.type, message: n.message, status: n.status, createdAt: n.createdAt.toISOString(), readAt: n.readAt?.toISOString() ?? null })),
-      nextBefore: rows.length === query.limit ? rows[rows.length - 1].createdAt.toISOString() : null,
+      items: page.map((n) => ({ id: n.id, billId: n.billId, type: n.type, message: n.message, status: n.status, createdAt: n.createdAt.toISOString(), readAt: n.readAt?.toISOString() ?? null })),
+      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
     };
   }
 

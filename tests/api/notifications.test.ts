@@ -1,0 +1,183 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import request from "supertest";
+import { as, expectProblem, API } from "../support/http";
+import { paymentEvent, postWebhook, splitBill } from "../support/payments";
+import { createTestApp, newUserId, TestClock, type TestApp } from "../support/test-app";
+
+let t: TestApp;
+const clock = new TestClock();
+beforeAll(async () => {
+  t = await createTestApp({ clock, env: { REMINDER_INTERVAL_HOURS: "24", NOTIFY_MAX_ATTEMPTS: "3" } });
+});
+afterAll(() => t.close());
+
+const channels = () => t.app.locals.adapters.channels as unknown as Record<"in_app" | "sms" | "email", { failWith?: Error; sent: { to: string; text: string }[] }>;
+
+async function activeBill() {
+  const bill = await splitBill(t, ["me", "Alice", "Bob"], { merchantName: "Pho 24" });
+  await t.db.prisma.participant.update({ where: { id: bill.byName.Bob }, data: { phone: "+84933333333", email: "bob@example.com" } });
+  const { requests } = (await as(t, bill.token).post(`/bills/${bill.billId}/request-payments`)).body;
+  return { ...bill, requests };
+}
+
+describe("POST /bills/:billId/send-notifications", () => {
+  it("tells everyone who owes their share and how to pay, and says who was skipped", async () => {
+    const { token, billId, byName, requests } = await activeBill();
+    const bobLink = requests.find((r: { participantId: string }) => r.participantId === byName.Bob).paymentLink;
+    const res = await as(t, token).post(`/bills/${billId}/send-notifications`);
+    expect(res.status).toBe(200);
+    expect(res.body.notified).toEqual([
+      { participantId: byName.Alice, name: "Alice", channels: ["in_app"] },
+      { participantId: byName.Bob, name: "Bob", channels: ["sms", "email"] },
+    ]);
+    expect(res.body.skipped).toEqual([{ participantId: byName.me, name: "me", reason: "the creator's own share" }]);
+    const sms = channels().sms.sent.at(-1)!;
+    expect(sms.to).toBe("+84933333333");
+    expect(sms.text).toMatch(/^Pho 24: your share is 33\.3[34] USD\. Pay here: /);
+    expect(sms.text.endsWith(bobLink)).toBe(true);
+  });
+
+  it("needs a split (409) and is 404 for someone else", async () => {
+    const userId = newUserId();
+    const token = await t.tokenFor(userId);
+    const bill = (await as(t, token).post("/bills").send({})).body;
+    expectProblem(await as(t, token).post(`/bills/${bill.id}/send-notifications`), 409, "split_required");
+    expectProblem(await as(t, await t.tokenFor(newUserId())).post(`/bills/${bill.id}/send-notifications`), 404);
+  });
+});
+
+describe("POST /bills/:billId/send-reminders", () => {
+  it("reminds only those who have not paid, and nobody again within the interval", async () => {
+    const { token, billId, byName, requests } = await activeBill();
+    await postWebhook(t, paymentEvent(requests.find((r: { participantId: string }) => r.participantId === byName.Alice)));
+    const first = await as(t, token).post(`/bills/${billId}/send-reminders`);
+    expect(first.status).toBe(200);
+    expect(first.body.reminded).toEqual([{ participantId: byName.Bob, name: "Bob", channels: ["sms", "email"] }]);
+    expect(first.body.skipped.map((s: { name: string; reason: string }) => [s.name, s.reason])).toEqual([
+      ["me", "the creator's own share"],
+      ["Alice", "already paid"],
+    ]);
+    clock.advance(23 * 3_600_000);
+    const again = await as(t, token).post(`/bills/${billId}/send-reminders`);
+    expect(again.body.reminded).toEqual([]);
+    expect(again.body.skipped.find((s: { name: string }) => s.name === "Bob").reason).toMatch(/^reminded at .*; next reminder after /);
+    clock.advance(2 * 3_600_000);
+    const later = await as(t, token).post(`/bills/${billId}/send-reminders`);
+    expect(later.body.reminded.map((r: { name: string }) => r.name)).toEqual(["Bob"]);
+    expect(await t.db.prisma.notification.count({ where: { billId, type: "reminder", status: "sent" } })).toBe(4);
+  });
+
+  it("refuses a bill that is not active (409)", async () => {
+    const { token, billId } = await splitBill(t, ["A"]);
+    expectProblem(await as(t, token).post(`/bills/${billId}/send-reminders`), 409, "bill_not_active");
+  });
+
+  it("the automatic schedule follows the same rules", async () => {
+    const { billId } = await activeBill();
+    clock.advance(25 * 3_600_000);
+    expect(await t.app.locals.services.notifications.remindDue()).toBeGreaterThanOrEqual(2);
+    const count = await t.db.prisma.notification.count({ where: { billId, type: "reminder" } });
+    expect(count).toBe(3); // Alice in the app, Bob by SMS and email
+    await t.app.locals.services.notifications.remindDue();
+    expect(await t.db.prisma.notification.count({ where: { billId, type: "reminder" } })).toBe(3);
+  });
+});
+
+describe("failed sends", () => {
+  it("are recorded, do not fail the request, and are retried a bounded number of times", async () => {
+    const { token, billId } = await activeBill();
+    const notifications = t.app.locals.services.notifications;
+    const latestEmail = () => t.db.prisma.notification.findFirstOrThrow({ where: { billId, channel: "email" }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+    channels().email.failWith = new Error("SMTP 421 try later");
+    try {
+      expect((await as(t, token).post(`/bills/${billId}/send-notifications`)).status).toBe(200);
+      const failed = await latestEmail();
+      expect(failed).toMatchObject({ status: "failed", attempts: 1, error: "SMTP 421 try later" });
+      expect((await t.db.prisma.notification.findFirstOrThrow({ where: { billId, channel: "sms", createdAt: failed.createdAt } })).status).toBe("sent");
+      for (let i = 0; i < 4; i += 1) await notifications.retryFailed();
+      expect(await t.db.prisma.notification.findUniqueOrThrow({ where: { id: failed.id } })).toMatchObject({ status: "failed", attempts: 3 });
+
+      clock.advance(1000);
+      await as(t, token).post(`/bills/${billId}/send-notifications`);
+    } finally {
+      channels().email.failWith = undefined;
+    }
+    const second = await latestEmail();
+    expect(second).toMatchObject({ status: "failed", attempts: 1 });
+    await notifications.retryFailed();
+    expect(await t.db.prisma.notification.findUniqueOrThrow({ where: { id: second.id } })).toMatchObject({ status: "sent", attempts: 2, error: null });
+  });
+});
+
+describe("cancelled bills", () => {
+  it("tell those who owed that they owe nothing", async () => {
+    const { token, billId, byName } = await activeBill();
+    await as(t, token).delete(`/bills/${billId}`);
+    const rows = await t.db.prisma.notification.findMany({ where: { billId, type: "bill_cancelled" } });
+    expect(rows.map((n) => n.participantId).sort()).toEqual([byName.Alice, byName.Bob, byName.Bob].sort());
+    expect(rows[0].message).toBe("Pho 24: the bill was cancelled. You owe nothing for it.");
+  });
+});
+
+describe("GET /notifications (in-app)", () => {
+  it("lists the caller's in-app notifications, newest first, a page at a time, and nobody else's", async () => {
+    const { token, billId, requests } = await activeBill();
+    for (const r of requests) await postWebhook(t, paymentEvent(r));
+    const page1 = await as(t, token).get("/notifications?limit=2");
+    expect(page1.status).toBe(200);
+    expect(page1.body.items).toHaveLength(2);
+    expect(page1.body.items.every((n: { billId: string }) => n.billId === billId)).toBe(true);
+    const page2 = await as(t, token).get(`/notifications?limit=2&cursor=${page1.body.nextCursor}`);
+    expect(page2.body.nextCursor).toBeNull();
+    const all = [...page1.body.items, ...page2.body.items].map((n: { type: string }) => n.type);
+    expect(all.sort()).toEqual(["bill_completed", "payment_received", "payment_received"]);
+    const stranger = await as(t, await t.tokenFor(newUserId())).get("/notifications");
+    expect(stranger.body.items).toEqual([]);
+    expectProblem(await request(t.app).get(`${API}/notifications`), 401);
+    expectProblem(await as(t, token).get("/notifications?cursor=yesterday"), 400);
+  });
+});
+
+describe("GET /bills/:billId/events (Server-Sent Events)", () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    server = createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}${API}`;
+  });
+  afterAll(() => {
+    t.app.locals.events.closeAll();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it("streams a snapshot, then the bill's events, to its creator", async () => {
+    const { token, billId, requests } = await activeBill();
+    const controller = new AbortController();
+    const res = await fetch(`${base}/bills/${billId}/events`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = "";
+    const readUntil = async (pattern: RegExp) => {
+      while (!pattern.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended: ${text}`);
+        text += Buffer.from(value).toString("utf8");
+      }
+    };
+    await readUntil(/event: snapshot\ndata: .*\n\n/);
+    for (const r of requests) await postWebhook(t, paymentEvent(r));
+    await readUntil(/event: bill\.status\ndata: .*"completed"/);
+    expect(text.match(/event: payment\.received/g)).toHaveLength(2);
+    controller.abort();
+  });
+
+  it("is 404 for someone who may not see the bill, and 401 without a token", async () => {
+    const { billId } = await activeBill();
+    expect((await fetch(`${base}/bills/${billId}/events`, { headers: { authorization: `Bearer ${await t.tokenFor(newUserId())}` } })).status).toBe(404);
+    expect((await fetch(`${base}/bills/${billId}/events`)).status).toBe(401);
+  });
+});
