@@ -20,6 +20,7 @@ import { ImagesService } from "./modules/images/images.service";
 import { createAdapters, type Adapters } from "./adapters";
 import { AI_SIGNATURE_HEADER } from "./adapters/ai/mock-ai-service";
 import { verifySignedBody } from "./http/signed-body";
+import { apiHeaders, apiRateLimit, docsHeaders } from "./http/security";
 import { registerParticipantRoutes } from "./modules/participants/participants.router";
 import { ParticipantsService } from "./modules/participants/participants.service";
 import { registerSplitRoutes } from "./modules/split/split.router";
@@ -131,6 +132,8 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   app.locals.adapters = adapters;
 
   app.use(requestLogging(logger));
+  app.use(["/docs", "/docs/"], docsHeaders);
+  app.use((req, res, next) => (req.path.startsWith("/docs") ? next() : apiHeaders(req, res, next)));
   app.get("/health", (_req, res) => {
     res.json({ status: "ok" });
   });
@@ -149,6 +152,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   for (const signed of ["/internal", "/webhook"]) {
     app.use(API_BASE + signed, express.raw({ type: () => true, limit: "1mb" }));
   }
+  app.use(API_BASE, apiRateLimit(config.rateLimitPerMinute));
   app.use(API_BASE, express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] }));
   app.use(API_BASE, api.router);
   app.use((req, _res, next) => {

@@ -64,6 +64,7 @@ const envSchema = z
     EMV_MERCHANT_ID: z.preprocess(emptyAsUndefined, z.string().max(32).default("CHILLBILL")),
     EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
+    RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000),
     REMINDER_INTERVAL_HOURS: int(24, 1, 24 * 30),
     REMINDER_SCHEDULE_MS: int(3_600_000, 0, 7 * 24 * 3_600_000),
     NOTIFY_MAX_ATTEMPTS: int(3, 1, 10),
@@ -107,6 +108,8 @@ export interface Config {
   database: { url: string; poolMax: number } | { pgliteDataDir: string };
   auth: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
   bodyLimit: string;
+  /** Requests per minute per client on the public API; 0 = no limit. */
+  rateLimitPerMinute: number;
   idempotencyTtlHours: number;
   shutdownTimeoutMs: number;
   uploads: { dir: string; maxBytes: number };
@@ -167,6 +170,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       : { pgliteDataDir: path.resolve(PROJECT_ROOT, env.PGLITE_DATA_DIR) },
     auth: { secret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
     bodyLimit: env.BODY_LIMIT,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },

@@ -86,6 +86,15 @@ export class BusinessRule extends AppError {
   }
 }
 
+export class TooManyRequests extends AppError {
+  readonly status = 429;
+  readonly code = "rate_limited";
+  readonly title = "Too Many Requests";
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message, { headers: { "Retry-After": String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
+  }
+}
+
 export class ServiceUnavailable extends AppError {
   readonly status = 503;
   readonly title = "Service Unavailable";

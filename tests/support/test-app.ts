@@ -55,6 +55,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     // The mock payment system never pays by itself in API tests: they send the webhooks.
     PAYMENT_MOCK_DELAY_MS: "0",
     REMINDER_SCHEDULE_MS: "0",
+    RATE_LIMIT_PER_MINUTE: "0",
     UPLOAD_DIR: mkdtempSync(path.join(tmpdir(), "chillbill-uploads-")),
     ...env,
   });
