@@ -1,0 +1,519 @@
+// Shared pieces of the HTTP and scale benchmarks (`npm run bench`, `npm run bench:scale`): a throwaway
+// database on the PostgreSQL server, the real service started in-process, a small API client, RSS
+// sampling, and the load generator. The load generator runs in a child process (this file, forked),
+// so autocannon and fetch do not share the service's event loop and their memory is not counted in
+// the service's RSS.
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import autocannon from "autocannon";
+import { Client } from "pg";
+import pino from "pino";
+import { loadConfig, type Config } from "../src/config";
+import { signDevelopmentToken } from "../src/http/auth";
+import { signPayload } from "../src/domain/signature";
+import { PAYMENT_SIGNATURE_HEADER } from "../src/adapters/payments/payment-system";
+import { startServer, type RunningServer } from "../src/server";
+
+export const API = "/api/chillbill";
+export const JWT_SECRET = "chillbill-benchmark-jwt-secret-0123456789abcdef";
+export const WEBHOOK_SECRET = "chillbill-benchmark-webhook-secret";
+const DB_PREFIX = "chillbill_bench_";
+
+// ---------------------------------------------------------------------------------------------
+// Settings from the environment
+
+export function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number (got "${raw}")`);
+  return value;
+}
+
+/** The PostgreSQL server to use: BENCH_DATABASE_URL, or the local server. A fresh database is created on it. */
+export const serverUrl = process.env.BENCH_DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+
+// ---------------------------------------------------------------------------------------------
+// The machine
+
+export interface Machine {
+  cpu: string;
+  cpuCount: number;
+  ramGb: number;
+  node: string;
+  postgres: string;
+}
+
+export async function describeMachine(): Promise<Machine> {
+  const client = new Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ server_version: string }>("SHOW server_version");
+    return {
+      cpu: cpus()[0]?.model ?? "cpu",
+      cpuCount: cpus().length,
+      ramGb: totalmem() / 1024 ** 3,
+      node: process.version,
+      postgres: rows[0].server_version,
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+export function machineLine(title: string, m: Machine): string {
+  return `${title}: node ${m.node}, ${m.cpu} x${m.cpuCount}, ${m.ramGb.toFixed(1)} GB RAM, PostgreSQL ${m.postgres}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throwaway databases
+
+export interface BenchDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+export function databaseUrl(name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Creates `chillbill_bench_<suffix>` on the server; drop() removes it (closing any leftover sessions). */
+export async function createDatabase(suffix: string): Promise<BenchDatabase> {
+  const name = `${DB_PREFIX}${suffix}`.toLowerCase();
+  if (!/^chillbill_bench_[a-z0-9_]+$/.test(name)) throw new Error(`Refusing database name ${name}`);
+  await adminQuery(`CREATE DATABASE ${name}`);
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: async () => {
+      if (process.env.BENCH_KEEP_DB === "1") {
+        console.log(`(kept database ${name}: BENCH_KEEP_DB=1)`);
+        return;
+      }
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export function stamp(): string {
+  return new Date().toISOString().replace(/[-:T.Z]/g, "").slice(0, 14) + `_${process.pid}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real service, in-process
+
+export interface Service {
+  running: RunningServer;
+  config: Config;
+  /** http://127.0.0.1:<port> */
+  origin: string;
+  uploadDir: string;
+  token(userId: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startService(databaseUrlForService: string, extraEnv: Record<string, string> = {}): Promise<Service> {
+  const uploadDir = mkdtempSync(path.join(tmpdir(), "chillbill-bench-uploads-"));
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: databaseUrlForService,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "silent",
+    NODE_ENV: "test",
+    JWT_SECRET,
+    PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    PAYMENT_MOCK_DELAY_MS: "0",
+    AI_MOCK_DELAY_MS: "0",
+    REMINDER_SCHEDULE_MS: "0",
+    // The benchmark is one client hammering the API: the per-client rate limit would answer 429.
+    RATE_LIMIT_PER_MINUTE: "0",
+    UPLOAD_DIR: uploadDir,
+    ...extraEnv,
+  });
+  const running = await startServer(config, pino({ level: "silent" }));
+  return {
+    running,
+    config,
+    origin: `http://127.0.0.1:${running.port}`,
+    uploadDir,
+    token: (userId) => signDevelopmentToken(JWT_SECRET, userId, { expiresIn: "6h" }),
+    stop: async () => {
+      await running.stop("benchmark done");
+      rmSync(uploadDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small client for seeding through the real API
+
+export class ApiClient {
+  constructor(
+    readonly origin: string,
+    readonly token: string,
+  ) {}
+
+  async call<T = any>(method: string, route: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.origin}${API}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${text.slice(0, 300)}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  get<T = any>(route: string): Promise<T> {
+    return this.call<T>("GET", route);
+  }
+
+  post<T = any>(route: string, body: unknown = {}): Promise<T> {
+    return this.call<T>("POST", route, body);
+  }
+}
+
+/** Runs `work(i)` for i in [0, count) with at most `concurrency` at a time. */
+export async function inParallel(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, count) }, async () => {
+    while (next < count) {
+      const i = next++;
+      await work(i);
+    }
+  });
+  await Promise.all(lanes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index];
+}
+
+export function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+export const mb = (bytes: number) => bytes / 1024 / 1024;
+
+/** Samples this process's RSS on an interval; peak and the value when sampling started. */
+export class RssSampler {
+  private timer?: NodeJS.Timeout;
+  start = 0;
+  peak = 0;
+
+  begin(intervalMs: number): this {
+    this.start = process.memoryUsage.rss();
+    this.peak = this.start;
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    return this;
+  }
+
+  sample(): void {
+    const rss = process.memoryUsage.rss();
+    if (rss > this.peak) this.peak = rss;
+  }
+
+  end(): { startMb: number; peakMb: number; growthMb: number } {
+    clearInterval(this.timer);
+    this.sample();
+    return { startMb: mb(this.start), peakMb: mb(this.peak), growthMb: mb(this.peak - this.start) };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load generator (child process)
+
+export interface LoadFigures {
+  requests: number;
+  durationS: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+
+export interface PaymentToPay {
+  paymentId: string;
+  reference: string;
+  amount: string;
+  currency: string;
+}
+
+export type LoadJob =
+  | { kind: "get"; url: string; token?: string; connections: number; durationS: number }
+  | { kind: "webhook"; url: string; secret: string; payments: PaymentToPay[]; eventPrefix: string; connections: number; durationS: number }
+  | { kind: "flows"; origin: string; token: string; workers: number; durationS: number; participants: number }
+  | { kind: "upload"; origin: string; token: string; billId: string; bytes: number };
+
+export interface WebhookFigures extends LoadFigures {
+  /** Event ids built into a request (including those prepared but never sent when the run stopped). */
+  prepared: string[];
+  /** Event ids answered 2xx, with outcome "applied" in the answer. */
+  appliedAnswers: number;
+  /** Answers 2xx whose outcome was not "applied" (duplicate, unknown_payment ...). */
+  otherAnswers: Record<string, number>;
+  exhausted: boolean;
+}
+
+export interface FlowFigures {
+  flows: number;
+  failedFlows: number;
+  durationS: number;
+  flowsPerS: number;
+  flowP50: number;
+  flowP99: number;
+  requests: number;
+  requestP50: number;
+  requestP99: number;
+  firstError?: string;
+}
+
+export interface UploadFigures {
+  status: number;
+  ms: number;
+  body: string;
+}
+
+/** The main process's handle on the forked load generator. */
+export class LoadGenerator {
+  private constructor(private readonly child: ChildProcess) {}
+  private nextId = 0;
+
+  static start(): LoadGenerator {
+    // Forked with the same execArgv, so tsx loads this TypeScript file in the child too.
+    const child = fork(__filename, [], { stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, CHILLBILL_BENCH_CHILD: "1" } });
+    return new LoadGenerator(child);
+  }
+
+  run(job: Extract<LoadJob, { kind: "get" }>): Promise<LoadFigures>;
+  run(job: Extract<LoadJob, { kind: "webhook" }>): Promise<WebhookFigures>;
+  run(job: Extract<LoadJob, { kind: "flows" }>): Promise<FlowFigures>;
+  run(job: Extract<LoadJob, { kind: "upload" }>): Promise<UploadFigures>;
+  run(job: LoadJob): Promise<unknown> {
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      const onMessage = (msg: { id: number; result?: unknown; error?: string }) => {
+        if (msg.id !== id) return;
+        this.child.off("message", onMessage);
+        this.child.off("exit", onExit);
+        if (msg.error) reject(new Error(`load generator: ${msg.error}`));
+        else resolve(msg.result);
+      };
+      const onExit = (code: number | null) => reject(new Error(`load generator exited (${code})`));
+      this.child.on("message", onMessage);
+      this.child.once("exit", onExit);
+      this.child.send({ id, job });
+    });
+  }
+
+  close(): void {
+    if (this.child.connected) this.child.disconnect();
+  }
+}
+
+function figures(result: autocannon.Result): LoadFigures {
+  return {
+    requests: result.requests.total,
+    durationS: result.duration,
+    rps: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+async function runGet(job: Extract<LoadJob, { kind: "get" }>): Promise<LoadFigures> {
+  const result = await autocannon({
+    url: job.url,
+    connections: job.connections,
+    duration: job.durationS,
+    headers: job.token ? { authorization: `Bearer ${job.token}` } : {},
+  });
+  return figures(result);
+}
+
+/**
+ * Each request carries a new signed payment.succeeded event for the next payment in the list (one
+ * event per payment, so every one of them must be applied). When the list runs out the run stops.
+ */
+async function runWebhook(job: Extract<LoadJob, { kind: "webhook" }>): Promise<WebhookFigures> {
+  const url = new URL(job.url);
+  const prepared: string[] = [];
+  const otherAnswers: Record<string, number> = {};
+  let appliedAnswers = 0;
+  let next = 0;
+  let exhausted = false;
+  let instance: autocannon.Instance | undefined;
+  const run = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(
+      {
+        url: url.origin,
+        connections: job.connections,
+        duration: job.durationS,
+        requests: [
+          {
+            method: "POST",
+            path: url.pathname,
+            setupRequest: (request, context) => {
+              const ctx = context as { eventId?: string };
+              const payment = job.payments[next];
+              if (!payment) {
+                // Out of payments: something harmless while the run is stopped.
+                if (!exhausted) {
+                  exhausted = true;
+                  setImmediate(() => instance?.stop());
+                }
+                ctx.eventId = undefined;
+                return { ...request, method: "GET", path: "/health", body: undefined, headers: {} };
+              }
+              next += 1;
+              const event = {
+                id: `${job.eventPrefix}${next}`,
+                type: "payment.succeeded",
+                created: Math.floor(Date.now() / 1000),
+                data: { paymentId: payment.paymentId, reference: payment.reference, amount: payment.amount, currency: payment.currency },
+              };
+              const body = JSON.stringify(event);
+              ctx.eventId = event.id;
+              prepared.push(event.id);
+              return {
+                ...request,
+                body,
+                headers: {
+                  "content-type": "application/json",
+                  [PAYMENT_SIGNATURE_HEADER]: signPayload(job.secret, body, Math.floor(Date.now() / 1000)),
+                },
+              };
+            },
+            onResponse: (status, body, context) => {
+              const ctx = context as { eventId?: string };
+              if (!ctx.eventId || status < 200 || status >= 300) return;
+              let outcome = "unparseable";
+              try {
+                outcome = String(JSON.parse(body).outcome);
+              } catch {
+                // counted as unparseable
+              }
+              if (outcome === "applied") appliedAnswers += 1;
+              else otherAnswers[outcome] = (otherAnswers[outcome] ?? 0) + 1;
+            },
+          },
+        ],
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+  const result = await run;
+  return { ...figures(result), prepared, appliedAnswers, otherAnswers, exhausted };
+}
+
+/** N workers, each repeating the write flow until the time is up: bill, participants, equal split, payment requests. */
+async function runFlows(job: Extract<LoadJob, { kind: "flows" }>): Promise<FlowFigures> {
+  const flowMs: number[] = [];
+  const requestMs: number[] = [];
+  let failedFlows = 0;
+  let firstError: string | undefined;
+  const headers = { authorization: `Bearer ${job.token}`, "content-type": "application/json" };
+  const call = async (route: string, body: unknown) => {
+    const t0 = performance.now();
+    const res = await fetch(`${job.origin}${API}${route}`, { method: "POST", headers, body: JSON.stringify(body) });
+    const text = await res.text();
+    requestMs.push(performance.now() - t0);
+    if (!res.ok) throw new Error(`POST ${route} answered ${res.status}: ${text.slice(0, 200)}`);
+    return JSON.parse(text);
+  };
+  const started = performance.now();
+  const deadline = started + job.durationS * 1000;
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: job.workers }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        try {
+          const bill = await call("/bills", { totalAmount: "250.00", currency: "USD", merchantName: `Flow ${++n}` });
+          for (let i = 0; i < job.participants; i += 1) await call(`/bills/${bill.id}/participants`, { name: `Guest ${i + 1}` });
+          await call(`/bills/${bill.id}/split/equal`, {});
+          const requested = await call(`/bills/${bill.id}/request-payments`, {});
+          if (requested.requests.length !== job.participants) throw new Error(`expected ${job.participants} payment requests, got ${requested.requests.length}`);
+          flowMs.push(performance.now() - t0);
+        } catch (err) {
+          failedFlows += 1;
+          firstError ??= err instanceof Error ? err.message : String(err);
+        }
+      }
+    }),
+  );
+  const durationS = (performance.now() - started) / 1000;
+  flowMs.sort((a, b) => a - b);
+  requestMs.sort((a, b) => a - b);
+  return {
+    flows: flowMs.length,
+    failedFlows,
+    durationS,
+    flowsPerS: flowMs.length / durationS,
+    flowP50: percentile(flowMs, 50),
+    flowP99: percentile(flowMs, 99),
+    requests: requestMs.length,
+    requestP50: percentile(requestMs, 50),
+    requestP99: percentile(requestMs, 99),
+    firstError,
+  };
+}
+
+/** One multipart upload of `bytes` bytes that start with the PNG signature. */
+async function runUpload(job: Extract<LoadJob, { kind: "upload" }>): Promise<UploadFigures> {
+  const image = Buffer.alloc(job.bytes, 0x5a);
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(image, 0);
+  const form = new FormData();
+  form.append("image", new Blob([image], { type: "image/png" }), "receipt.png");
+  const t0 = performance.now();
+  const res = await fetch(`${job.origin}${API}/bills/${job.billId}/bill-image`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${job.token}` },
+    body: form,
+  });
+  const body = await res.text();
+  return { status: res.status, ms: performance.now() - t0, body: body.slice(0, 300) };
+}
+
+function childMain(): void {
+  process.on("message", async (msg: { id: number; job: LoadJob }) => {
+    try {
+      const { job } = msg;
+      const result =
+        job.kind === "get" ? await runGet(job) : job.kind === "webhook" ? await runWebhook(job) : job.kind === "flows" ? await runFlows(job) : await runUpload(job);
+      process.send?.({ id: msg.id, result });
+    } catch (err) {
+      process.send?.({ id: msg.id, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    }
+  });
+  process.on("disconnect", () => process.exit(0));
+}
+
+if (require.main === module && process.env.CHILLBILL_BENCH_CHILD === "1") childMain();
