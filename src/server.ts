@@ -119,8 +119,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.log);
   const running = await startServer(config, logger);
+  // A repeated signal during shutdown joins the shutdown already under way (SIGKILL forces).
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
       running.stop(signal).then(
         () => process.exit(0),
         (err) => {

@@ -81,9 +81,13 @@ export function toProblem(err: unknown): Problem & HeaderCarrier {
   return problem(500, "Internal Server Error", "internal_error", "An unexpected error occurred");
 }
 
+// node-postgres reports a dropped or unreachable server with plain Errors carrying only a message.
+const DB_UNAVAILABLE_MESSAGES = /^(Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated due to connection timeout)/;
+
 function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   if (!err || typeof err !== "object" || depth > 4) return false;
-  const e = err as { code?: unknown; name?: unknown; cause?: unknown; errorCode?: unknown };
+  const e = err as { code?: unknown; name?: unknown; cause?: unknown; errorCode?: unknown; message?: unknown };
+  if (typeof e.message === "string" && DB_UNAVAILABLE_MESSAGES.test(e.message)) return true;
   if (typeof e.code === "string" && DB_UNAVAILABLE_CODES.has(e.code)) return true;
   if (typeof e.errorCode === "string" && DB_UNAVAILABLE_CODES.has(e.errorCode)) return true;
   if (e.name === "PrismaClientInitializationError") return true;

@@ -74,6 +74,9 @@ describe("toProblem maps every kind of error to one problem shape", () => {
     expect(toProblem({ code: "ECONNREFUSED" })).toMatchObject({ status: 503, code: "database_unavailable" });
     expect(toProblem(new Error("wrapped", { cause: { code: "P1001" } }))).toMatchObject({ status: 503 });
     expect(toProblem({ name: "PrismaClientInitializationError" })).toMatchObject({ status: 503, headers: { "Retry-After": "5" } });
+    expect(toProblem(new Error("Connection terminated unexpectedly"))).toMatchObject({ status: 503 });
+    expect(toProblem(new Error("timeout exceeded when trying to connect"))).toMatchObject({ status: 503 });
+    expect(toProblem(new Error("Connection to the database was fine"))).toMatchObject({ status: 500 });
   });
 
   it("maps anything else to a 500 that says nothing about the error", () => {

@@ -1,0 +1,309 @@
+// `npm run bench`: the real service (started in-process on a fresh PostgreSQL database) under load
+// from autocannon at 50 connections, next to a minimal raw-`pg` endpoint that runs the same SQL.
+// Prints one line per scenario (req/s, p50, p99, errors, non-2xx, ratio to the baseline, peak RSS),
+// the exactly-once check of the webhook run in the database, and the RSS growth during a 10 MB upload.
+//
+// Environment: BENCH_DATABASE_URL (the PostgreSQL server; a database chillbill_bench_http_<stamp> is
+// created on it and dropped at the end), BENCH_DURATION (seconds per scenario, default 10),
+// BENCH_WARMUP (seconds, default 2), BENCH_CONNECTIONS (default 50), BENCH_FLOW_WORKERS (default 50),
+// BENCH_WEBHOOK_PAYMENTS (payments seeded for the webhook run), BENCH_KEEP_DB=1, DATABASE_POOL_MAX.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import { Client, Pool } from "pg";
+import { signPayload } from "../src/domain/signature";
+import { PAYMENT_SIGNATURE_HEADER } from "../src/adapters/payments/payment-system";
+import {
+  API,
+  ApiClient,
+  createDatabase,
+  describeMachine,
+  envNumber,
+  inParallel,
+  LoadGenerator,
+  machineLine,
+  RssSampler,
+  stamp,
+  startService,
+  WEBHOOK_SECRET,
+  type BenchDatabase,
+  type LoadFigures,
+  type PaymentToPay,
+  type Service,
+} from "./support";
+
+const durationS = envNumber("BENCH_DURATION", 10);
+const warmupS = envNumber("BENCH_WARMUP", 2);
+const connections = envNumber("BENCH_CONNECTIONS", 50);
+const flowWorkers = envNumber("BENCH_FLOW_WORKERS", connections);
+const webhookPayments = envNumber("BENCH_WEBHOOK_PAYMENTS", Math.ceil((durationS + warmupS) * 1_500));
+const PARTICIPANTS_PER_WEBHOOK_BILL = 20;
+const UPLOAD_BYTES = 10 * 1024 * 1024 - 4 * 1024; // just under MAX_UPLOAD_BYTES (10 MB)
+
+// The SQL Prisma runs for GET /bills/{id} (BillsRepository.findVisible with its participants), written out.
+const BILL_COLUMNS = [
+  "id", "creator_user_id", "total_amount", "currency", "merchant_name", "bill_date", "note", "status::text", "split_method::text",
+  "needs_resplit", "bill_image_url", "group_image_url", "ai_processed", "line_items", "user_set_fields", "bill_image_job_id",
+  "group_image_job_id", "created_at", "updated_at", "completed_at", "cancelled_at",
+].map((c) => `b.${c}`).join(", ");
+const PARTICIPANT_COLUMNS = [
+  "id", "bill_id", "user_id", "name", "phone", "email", "is_bank_customer", "is_creator", "ai_face_id", "amount_to_pay", "percentage",
+  "share_weight", "payment_status::text", "paid_amount", "paid_at", "payment_method", "payment_note", "created_at", "updated_at",
+].map((c) => `p.${c}`).join(", ");
+const BASELINE_BILL_SQL = `SELECT ${BILL_COLUMNS} FROM bills b
+  WHERE b.id = $1 AND (b.creator_user_id = $2 OR EXISTS (SELECT t0.bill_id FROM participants t0 WHERE t0.user_id = $3 AND b.id = t0.bill_id AND t0.bill_id IS NOT NULL))
+  LIMIT $4 OFFSET $5`;
+const BASELINE_PARTICIPANTS_SQL = `SELECT ${PARTICIPANT_COLUMNS} FROM participants p WHERE p.bill_id IN ($1) ORDER BY p.created_at ASC, p.id ASC OFFSET $2`;
+
+/** GET /baseline/bills/<id>?user=<userId>: the same two queries on a raw pg Pool, no framework, no auth. */
+async function startBaseline(databaseUrl: string, poolMax: number): Promise<{ url: (billId: string, userId: string) => string; close(): Promise<void> }> {
+  const pool = new Pool({ connectionString: databaseUrl, max: poolMax });
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://baseline");
+    const match = /^\/baseline\/bills\/([0-9a-f-]{36})$/.exec(url.pathname);
+    const userId = url.searchParams.get("user");
+    if (!match || !userId) {
+      res.writeHead(404).end();
+      return;
+    }
+    try {
+      const bills = await pool.query({ name: "baseline_bill", text: BASELINE_BILL_SQL, values: [match[1], userId, userId, 1, 0] });
+      if (bills.rows.length === 0) {
+        res.writeHead(404, { "content-type": "application/json" }).end('{"status":404}');
+        return;
+      }
+      const participants = await pool.query({ name: "baseline_participants", text: BASELINE_PARTICIPANTS_SQL, values: [match[1], 0] });
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...bills.rows[0], participants: participants.rows }));
+    } catch (err) {
+      res.writeHead(500).end(String(err));
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: (billId, userId) => `http://127.0.0.1:${port}/baseline/bills/${billId}?user=${encodeURIComponent(userId)}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool.end();
+    },
+  };
+}
+
+const header =
+  `${"scenario".padEnd(38)} ${"req/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"errors".padStart(7)} ${"non-2xx".padStart(8)} ` +
+  `${"vs baseline".padStart(11)} ${"peak RSS".padStart(9)}`;
+
+function line(name: string, f: Pick<LoadFigures, "rps" | "p50" | "p99" | "errors" | "non2xx">, ratio: number | undefined, peakRssMb: number): string {
+  return (
+    `${name.padEnd(38)} ${f.rps.toFixed(0).padStart(9)} ${f.p50.toFixed(1).padStart(8)} ${f.p99.toFixed(1).padStart(8)} ${String(f.errors).padStart(7)} ` +
+    `${String(f.non2xx).padStart(8)} ${(ratio === undefined ? "-" : `${ratio.toFixed(2)}x`).padStart(11)} ${`${peakRssMb.toFixed(0)} MB`.padStart(9)}`
+  );
+}
+
+/** Runs `work` while sampling RSS; returns its result and the peak. */
+async function sampled<T>(work: () => Promise<T>): Promise<{ result: T; peakRssMb: number }> {
+  const sampler = new RssSampler().begin(20);
+  const result = await work();
+  return { result, peakRssMb: sampler.end().peakMb };
+}
+
+const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
+
+async function main(): Promise<void> {
+  const machine = await describeMachine();
+  console.log(machineLine("HTTP benchmark", machine));
+  const db: BenchDatabase = await createDatabase(`http_${stamp()}`);
+  let service: Service | undefined;
+  let baseline: Awaited<ReturnType<typeof startBaseline>> | undefined;
+  let load: LoadGenerator | undefined;
+  let overallPeakMb = 0;
+  try {
+    service = await startService(db.url);
+    const poolMax = "url" in service.config.database ? service.config.database.poolMax : 0;
+    baseline = await startBaseline(db.url, poolMax);
+    load = LoadGenerator.start();
+    console.log(
+      `database ${db.name}; service pool ${poolMax} connections, baseline pool ${poolMax}; autocannon ${connections} connections, ` +
+        `${durationS} s per scenario after ${warmupS} s warm-up; load generator in a child process; rate limit off`,
+    );
+    const origin = service.origin;
+
+    // --- seed: one bill with 10 participants, split equally
+    const reader = new ApiClient(origin, await service.token("bench-reader"));
+    const bill = await reader.post("/bills", { totalAmount: "100.00", currency: "USD", merchantName: "Benchmark Bistro", note: "GET benchmark" });
+    for (let i = 0; i < 10; i += 1) await reader.post(`/bills/${bill.id}/participants`, { name: `Reader guest ${i + 1}`, email: `guest${i + 1}@example.com` });
+    await reader.post(`/bills/${bill.id}/split/equal`);
+    const check = await reader.get(`/bills/${bill.id}`);
+    if (check.participants.length !== 10) throw new Error("seeding the GET bill failed");
+
+    // --- the 10 MB upload first, while the process is quiet (RSS growth is then the upload's own)
+    const uploader = new ApiClient(origin, await service.token("bench-uploader"));
+    const uploadBill = await uploader.post("/bills", { totalAmount: "10.00", currency: "USD" });
+    const warmUpload = await load.run({ kind: "upload", origin, token: uploader.token, billId: uploadBill.id, bytes: 64 * 1024 });
+    if (warmUpload.status !== 202) throw new Error(`warm-up upload answered ${warmUpload.status}: ${warmUpload.body}`);
+    await new Promise((r) => setTimeout(r, 500));
+    (globalThis as { gc?: () => void }).gc?.();
+    const uploadSampler = new RssSampler().begin(5);
+    const upload = await load.run({ kind: "upload", origin, token: uploader.token, billId: uploadBill.id, bytes: UPLOAD_BYTES });
+    await new Promise((r) => setTimeout(r, 50));
+    const uploadRss = uploadSampler.end();
+    if (upload.status !== 202) throw new Error(`upload answered ${upload.status}: ${upload.body}`);
+
+    // --- GET one bill: baseline, then the service
+    console.log(header);
+    const baselineUrl = baseline.url(bill.id, "bench-reader");
+    const appUrl = `${origin}${API}/bills/${bill.id}`;
+    await load.run({ kind: "get", url: baselineUrl, connections, durationS: warmupS });
+    const base = await sampled(() => load!.run({ kind: "get", url: baselineUrl, connections, durationS }));
+    overallPeakMb = Math.max(overallPeakMb, base.peakRssMb);
+    console.log(line("baseline: raw pg, same SQL", base.result, 1, base.peakRssMb));
+    await load.run({ kind: "get", url: appUrl, token: reader.token, connections, durationS: warmupS });
+    const get = await sampled(() => load!.run({ kind: "get", url: appUrl, token: reader.token, connections, durationS }));
+    overallPeakMb = Math.max(overallPeakMb, get.peakRssMb);
+    const getRatio = get.result.rps / base.result.rps;
+    console.log(line("GET /bills/{id}, 10 participants", get.result, getRatio, get.peakRssMb));
+
+    // --- webhook ingestion: seed bills with payment requests through the API
+    const seedStart = performance.now();
+    const payer = new ApiClient(origin, await service.token("bench-webhook"));
+    const billCount = Math.ceil(webhookPayments / PARTICIPANTS_PER_WEBHOOK_BILL);
+    const perBill: PaymentToPay[][] = [];
+    await inParallel(billCount, 8, async (b) => {
+      const created = await payer.post("/bills", { totalAmount: "400.00", currency: "USD", merchantName: `Webhook bill ${b + 1}` });
+      for (let i = 0; i < PARTICIPANTS_PER_WEBHOOK_BILL; i += 1) await payer.post(`/bills/${created.id}/participants`, { name: `Payer ${i + 1}` });
+      await payer.post(`/bills/${created.id}/split/equal`);
+      const requested = await payer.post(`/bills/${created.id}/request-payments`);
+      perBill[b] = requested.requests.map((r: { paymentId: string; reference: string; amount: string; currency: string }) => {
+        if (!r.paymentId) throw new Error("a payment request was not handed to the payment system");
+        return { paymentId: r.paymentId, reference: r.reference, amount: r.amount, currency: r.currency };
+      });
+    });
+    // Interleaved across bills, so concurrent events hit different bills (events of one bill serialise on its row lock).
+    const payments: PaymentToPay[] = [];
+    for (let i = 0; i < PARTICIPANTS_PER_WEBHOOK_BILL; i += 1) for (const list of perBill) if (list[i]) payments.push(list[i]);
+    const seedSeconds = (performance.now() - seedStart) / 1000;
+
+    const webhookUrl = `${origin}${API}/webhook/payment-callback`;
+    const warm = await load.run({ kind: "webhook", url: webhookUrl, secret: WEBHOOK_SECRET, payments, eventPrefix: "evt_bench_warm_", connections, durationS: warmupS });
+    const rest = payments.slice(warm.prepared.length);
+    const hook = await sampled(() => load!.run({ kind: "webhook", url: webhookUrl, secret: WEBHOOK_SECRET, payments: rest, eventPrefix: "evt_bench_run_", connections, durationS }));
+    overallPeakMb = Math.max(overallPeakMb, hook.peakRssMb);
+    const events = hook.result;
+    const eventsPerS = events.appliedAnswers / events.durationS;
+    console.log(line("webhook payment.succeeded, distinct", { ...events, rps: eventsPerS }, undefined, hook.peakRssMb));
+
+    // --- the write flow
+    const writer = new ApiClient(origin, await service.token("bench-writer"));
+    await load.run({ kind: "flows", origin, token: writer.token, workers: flowWorkers, durationS: warmupS, participants: 5 });
+    const flows = await sampled(() => load!.run({ kind: "flows", origin, token: writer.token, workers: flowWorkers, durationS, participants: 5 }));
+    overallPeakMb = Math.max(overallPeakMb, flows.peakRssMb);
+    const f = flows.result;
+    console.log(
+      line(`write flow, ${flowWorkers} workers (requests)`, { rps: f.requests / f.durationS, p50: f.requestP50, p99: f.requestP99, errors: f.failedFlows, non2xx: 0 }, undefined, flows.peakRssMb),
+    );
+    console.log(
+      `${"  = flows (bill, 5 participants, split, request payments)".padEnd(38)} ${f.flowsPerS.toFixed(1).padStart(9)} ${f.flowP50.toFixed(1).padStart(8)} ${f.flowP99.toFixed(1).padStart(8)}` +
+        `   flows/s and per-flow latency; ${f.flows} flows, ${f.failedFlows} failed${f.firstError ? ` (first: ${f.firstError})` : ""}`,
+    );
+
+    // --- webhook: exactly once, checked in the database after the run
+    await new Promise((r) => setTimeout(r, 1_000)); // requests still in flight when autocannon stopped
+    const allEvents = [...warm.prepared, ...events.prepared];
+    const answered = warm.appliedAnswers + events.appliedAnswers;
+    const before = await webhookState(db.url, allEvents);
+    // Deliver 100 of the applied events again: each must be answered "duplicate" and change nothing.
+    const replays = warm.prepared.slice(0, 100).map((id, i) => ({ id, payment: payments[i] }));
+    const replayOutcomes: Record<string, number> = {};
+    for (const { id, payment } of replays) {
+      const created = Math.floor(Date.now() / 1000);
+      const body = JSON.stringify({ id, type: "payment.succeeded", created, data: payment });
+      const res = await fetch(webhookUrl, { method: "POST", headers: { "content-type": "application/json", [PAYMENT_SIGNATURE_HEADER]: signPayload(WEBHOOK_SECRET, body, created) }, body });
+      const outcome = res.ok ? String(((await res.json()) as { outcome: string }).outcome) : `http ${res.status}`;
+      replayOutcomes[outcome] = (replayOutcomes[outcome] ?? 0) + 1;
+    }
+    const after = await webhookState(db.url, allEvents);
+    const inFlight = before.applied - answered;
+    const exactlyOnce =
+      before.applied >= answered &&
+      inFlight <= 2 * connections &&
+      before.otherOutcomes === 0 &&
+      before.requestsWithTwoEvents === 0 &&
+      before.paidParticipants === before.applied &&
+      before.paidRequests === before.applied &&
+      before.paidHistoryRows === before.applied &&
+      Object.keys(events.otherAnswers).length === 0 &&
+      Object.keys(warm.otherAnswers).length === 0 &&
+      replayOutcomes.duplicate === replays.length &&
+      JSON.stringify(after) === JSON.stringify(before);
+
+    // --- summary
+    console.log("");
+    console.log(
+      `webhook check (database): ${allEvents.length} events built (${warm.prepared.length} warm-up + ${events.prepared.length} measured), ` +
+        `${answered} answered 2xx "applied"; payment_events applied: ${before.applied} (${inFlight} were in flight when autocannon stopped: applied, answer not read), ` +
+        `other outcomes: ${before.otherOutcomes}, requests with two applied events: ${before.requestsWithTwoEvents}; participants paid: ${before.paidParticipants}, ` +
+        `payment requests paid: ${before.paidRequests}, participant->paid history rows: ${before.paidHistoryRows}; ` +
+        `${replays.length} events delivered again: ${JSON.stringify(replayOutcomes)}, state unchanged: ${JSON.stringify(after) === JSON.stringify(before) ? "yes" : "NO"} ` +
+        `=> every event applied exactly once: ${exactlyOnce ? "yes" : "NO"}`,
+    );
+    console.log(
+      `webhook seeding: ${payments.length} payment requests on ${billCount} bills through the API in ${seedSeconds.toFixed(1)} s` +
+        (events.exhausted ? " (RAN OUT of payments before the time was up: raise BENCH_WEBHOOK_PAYMENTS)" : ""),
+    );
+    console.log(
+      `upload: ${(UPLOAD_BYTES / 1024 / 1024).toFixed(2)} MB PNG in ${upload.ms.toFixed(0)} ms (${upload.status}); RSS ${uploadRss.startMb.toFixed(0)} MB before, ` +
+        `peak ${uploadRss.peakMb.toFixed(0)} MB (sampled every 5 ms): growth ${uploadRss.growthMb.toFixed(1)} MB`,
+    );
+    const maxRssMb = process.resourceUsage().maxRSS / 1024;
+    console.log(`peak RSS under load: ${overallPeakMb.toFixed(0)} MB (sampled every 20 ms; OS high-water mark for the whole run ${maxRssMb.toFixed(0)} MB)`);
+    console.log("");
+    console.log("targets:");
+    console.log(`  GET bill: ${getRatio.toFixed(2)}x the baseline (>= 0.5x) ${verdict(getRatio >= 0.5)}; p99 ${get.result.p99.toFixed(1)} ms (<= 50 ms) ${verdict(get.result.p99 <= 50)}`);
+    console.log(`  webhook: ${eventsPerS.toFixed(0)} events/s (>= 1000) ${verdict(eventsPerS >= 1_000)}; exactly once ${verdict(exactlyOnce)}`);
+    console.log(`  upload: RSS growth ${uploadRss.growthMb.toFixed(1)} MB (< 30 MB) ${verdict(uploadRss.growthMb < 30)}`);
+  } finally {
+    load?.close();
+    await baseline?.close().catch(() => undefined);
+    await service?.stop().catch((err) => console.error("stopping the service failed:", err));
+    await db.drop();
+  }
+}
+
+interface WebhookState {
+  applied: number;
+  otherOutcomes: number;
+  requestsWithTwoEvents: number;
+  paidParticipants: number;
+  paidRequests: number;
+  paidHistoryRows: number;
+}
+
+async function webhookState(url: string, eventIds: string[]): Promise<WebhookState> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const one = async (sql: string, values: unknown[] = []) => Number((await client.query<{ n: string }>(sql, values)).rows[0].n);
+    const bills = "SELECT id FROM bills WHERE creator_user_id = 'bench-webhook'";
+    return {
+      applied: await one("SELECT count(*) AS n FROM payment_events WHERE id = ANY($1) AND outcome = 'applied'", [eventIds]),
+      otherOutcomes: await one("SELECT count(*) AS n FROM payment_events WHERE id = ANY($1) AND outcome <> 'applied'", [eventIds]),
+      requestsWithTwoEvents: await one(
+        "SELECT count(*) AS n FROM (SELECT payment_request_id FROM payment_events WHERE outcome = 'applied' GROUP BY payment_request_id HAVING count(*) > 1) d",
+      ),
+      paidParticipants: await one(`SELECT count(*) AS n FROM participants WHERE payment_status = 'paid' AND bill_id IN (${bills})`),
+      paidRequests: await one(`SELECT count(*) AS n FROM payment_requests WHERE status = 'paid' AND bill_id IN (${bills})`),
+      paidHistoryRows: await one(
+        `SELECT count(*) AS n FROM status_history WHERE entity_type = 'participant' AND new_status = 'paid' AND bill_id IN (${bills})`,
+      ),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
