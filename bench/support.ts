@@ -9,7 +9,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
-import { Client } from "pg";
+import pg, { Client } from "pg";
 import pino from "pino";
 import { loadConfig, type Config } from "../src/config";
 import { signDevelopmentToken } from "../src/http/auth";
@@ -200,6 +200,34 @@ export async function inParallel(count: number, concurrency: number, work: (i: n
     }
   });
   await Promise.all(lanes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SQL behind a request
+
+export interface CapturedQuery {
+  text: string;
+  values: unknown[];
+}
+
+/** The SQL the service sends to PostgreSQL while `work` runs (node-postgres is the driver under Prisma's adapter). */
+export async function captureSql<T>(work: () => Promise<T>): Promise<{ result: T; queries: CapturedQuery[] }> {
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  const queries: CapturedQuery[] = [];
+  proto.query = function (this: unknown, config: unknown, values?: unknown, ...rest: unknown[]) {
+    if (typeof config === "string") queries.push({ text: config, values: Array.isArray(values) ? values : [] });
+    else if (config && typeof (config as { text?: unknown }).text === "string") {
+      const c = config as { text: string; values?: unknown[] };
+      queries.push({ text: c.text, values: c.values ?? (Array.isArray(values) ? values : []) });
+    }
+    return original.call(this, config, values, ...rest);
+  };
+  try {
+    return { result: await work(), queries };
+  } finally {
+    proto.query = original;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

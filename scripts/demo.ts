@@ -84,7 +84,7 @@ async function main() {
 
     console.log(bold("\n2. The AI service answers by signed callbacks"));
     await waitFor("the AI results", async () => {
-      const s = await fetch(`${base}/api/chillbill/bills/${bill.id}/processing-status`, { headers: { authorization: auth } }).then((r) => r.json());
+      const s = await fetch(`${base}/api/chillbill/bills/${bill.id}/processing-status`, { headers: { authorization: auth } }).then((r) => r.json() as Promise<any>);
       return s.billImage.state === "completed" && s.groupImage.state === "completed" ? s : undefined;
     });
     await call("GET", `/bills/${bill.id}`);
@@ -99,7 +99,7 @@ async function main() {
 
     console.log(bold("\n5. The mock payment system collects and reports by signed webhooks"));
     await waitFor("everyone to pay", async () => {
-      const s = await fetch(`${base}/api/chillbill/bills/${bill.id}/status`, { headers: { authorization: auth } }).then((r) => r.json());
+      const s = await fetch(`${base}/api/chillbill/bills/${bill.id}/status`, { headers: { authorization: auth } }).then((r) => r.json() as Promise<any>);
       return s.status === "completed" ? s : undefined;
     });
 

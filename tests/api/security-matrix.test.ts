@@ -65,7 +65,8 @@ it("refuses a user's token on every internal route", async () => {
 
 it("never answers a generated request with a 5xx, and always with the problem shape on errors", async () => {
   const owner = await splitBill(t, ["A", "B"]);
-  const routes = t.app.locals.declaredRoutes;
+  // The event stream stays open by design; its refusals are tested with the stream itself.
+  const routes = t.app.locals.declaredRoutes.filter((r) => !r.path.endsWith("/events"));
   const json = fc.jsonValue({ maxDepth: 3 });
   const id = fc.oneof(fc.constant(owner.billId), fc.uuid(), fc.string({ maxLength: 40 }), fc.constant("%00"), fc.constant("..%2F..%2Fetc"));
   const query = fc.dictionary(fc.constantFrom("limit", "cursor", "status", "from", "to", "x"), fc.string({ maxLength: 30 }), { maxKeys: 3 });
