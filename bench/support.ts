@@ -5,7 +5,7 @@
 // the service's RSS.
 import { fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
@@ -65,7 +65,9 @@ export async function describeMachine(): Promise<Machine> {
 }
 
 export function machineLine(title: string, m: Machine): string {
-  return `${title}: node ${m.node}, ${m.cpu} x${m.cpuCount}, ${m.ramGb.toFixed(1)} GB RAM, PostgreSQL ${m.postgres}`;
+  const load = loadavg()[0];
+  const busy = load > m.cpuCount / 2 ? " (the machine is busy: figures will be low)" : "";
+  return `${title}: node ${m.node}, ${m.cpu} x${m.cpuCount}, ${m.ramGb.toFixed(1)} GB RAM, PostgreSQL ${m.postgres}; load average ${load.toFixed(2)}${busy}`;
 }
 
 // ---------------------------------------------------------------------------------------------

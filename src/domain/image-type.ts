@@ -20,3 +20,25 @@ export function sniffImageType(head: Buffer): ImageType | undefined {
   }
   return undefined;
 }
+
+export const TAIL_BYTES = 12;
+
+const PNG_IEND = Buffer.from([0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+
+/**
+ * Whether the file is whole: a PNG ends with its IEND chunk, a JPEG with the end-of-image marker,
+ * a WebP's RIFF header gives its length. An upload cut short is refused rather than sent to the AI.
+ * (HEIC has no cheap end marker; it is accepted on its header.)
+ */
+export function looksComplete(type: ImageType, head: Buffer, tail: Buffer, size: number): boolean {
+  switch (type) {
+    case "image/png":
+      return tail.length >= PNG_IEND.length && tail.subarray(tail.length - PNG_IEND.length).equals(PNG_IEND);
+    case "image/jpeg":
+      return tail.length >= 2 && tail[tail.length - 2] === 0xff && tail[tail.length - 1] === 0xd9;
+    case "image/webp":
+      return head.length >= 8 && head.readUInt32LE(4) + 8 === size;
+    case "image/heic":
+      return size > 12;
+  }
+}

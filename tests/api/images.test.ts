@@ -6,6 +6,8 @@ import { jpegBytes, pngBytes, signedCallback } from "../support/images";
 import { signPayload } from "../../src/domain/signature";
 import { createTestApp, newUserId, TEST_AI_SECRET, TestClock, type TestApp } from "../support/test-app";
 import request from "supertest";
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 
 let t: TestApp;
 const clock = new TestClock();
@@ -88,6 +90,46 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
       const b = await createBill(t, alice.token);
       const res = await upload(alice.token, b.id, "bill", Buffer.from("#!/bin/sh\necho not an image\n"), "receipt.jpg", "image/jpeg");
       expectProblem(res, 415, "not_an_image");
+      expect((await bill(b.id)).billImageJobId).toBeNull();
+    });
+
+    it("a truncated PNG or JPEG: 415", async () => {
+      const alice = await user();
+      const b = await createBill(t, alice.token);
+      const cutPng = pngBytes(2048).subarray(0, 1500);
+      const cutJpeg = jpegBytes(2048).subarray(0, 1500);
+      expectProblem(await upload(alice.token, b.id, "bill", cutPng), 415, "truncated_image");
+      expectProblem(await upload(alice.token, b.id, "bill", cutJpeg, "r.jpg", "image/jpeg"), 415, "truncated_image");
+    });
+
+    it("an upload aborted half-way", async () => {
+      const alice = await user();
+      const b = await createBill(t, alice.token);
+      const server = createServer(t.app);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const boundary = "----abort";
+        await new Promise<void>((resolve) => {
+          const req = httpRequest({
+            host: "127.0.0.1",
+            port: (server.address() as AddressInfo).port,
+            method: "POST",
+            path: `/api/chillbill/bills/${b.id}/bill-image`,
+            headers: { authorization: `Bearer ${alice.token}`, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": 100_000 },
+          });
+          req.on("error", () => resolve());
+          req.write(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`);
+          req.write(pngBytes(3000));
+          setTimeout(() => {
+            req.destroy();
+            resolve();
+          }, 200);
+        });
+        await new Promise((r) => setTimeout(r, 300));
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
       expect((await bill(b.id)).billImageJobId).toBeNull();
     });
 

@@ -7,13 +7,16 @@ import { TEST_AI_SECRET, type TestApp } from "./test-app";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** A file that starts like a PNG (the type check reads the first bytes only). */
+const PNG_IEND = Buffer.from([0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+
+/** A file shaped like a whole PNG: its signature first and its IEND chunk last (what the checks read). */
 export function pngBytes(size = 512): Buffer {
-  return Buffer.concat([PNG_SIGNATURE, Buffer.alloc(Math.max(0, size - PNG_SIGNATURE.length), 7)]);
+  return Buffer.concat([PNG_SIGNATURE, Buffer.alloc(Math.max(0, size - PNG_SIGNATURE.length - PNG_IEND.length), 7), PNG_IEND]);
 }
 
+/** A file shaped like a whole JPEG: start-of-image first, end-of-image last. */
 export function jpegBytes(size = 512): Buffer {
-  return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(Math.max(0, size - 4), 1)]);
+  return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(Math.max(0, size - 6), 1), Buffer.from([0xff, 0xd9])]);
 }
 
 export function signedCallback(

@@ -1,4 +1,4 @@
-import { sniffImageType } from "../../src/domain/image-type";
+import { looksComplete, sniffImageType } from "../../src/domain/image-type";
 
 const bytes = (...parts: (number[] | string)[]) =>
   Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "ascii") : Buffer.from(p))));
@@ -24,5 +24,23 @@ describe("sniffImageType reads the first bytes, not the name", () => {
     ["an empty file", Buffer.alloc(0)],
   ])("refuses %s", (_name, head) => {
     expect(sniffImageType(head)).toBeUndefined();
+  });
+});
+
+describe("looksComplete", () => {
+  const png = Buffer.concat([bytes([0x89], "PNG", [0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(20), bytes([0, 0, 0, 0], "IEND", [0xae, 0x42, 0x60, 0x82])]);
+  it("accepts a PNG that ends with IEND and a JPEG that ends with FFD9", () => {
+    expect(looksComplete("image/png", png.subarray(0, 16), png.subarray(-12), png.length)).toBe(true);
+    expect(looksComplete("image/jpeg", bytes([0xff, 0xd8, 0xff]), bytes([1, 2, 0xff, 0xd9]), 100)).toBe(true);
+  });
+  it("refuses the same files cut short", () => {
+    const cut = png.subarray(0, png.length - 5);
+    expect(looksComplete("image/png", cut.subarray(0, 16), cut.subarray(-12), cut.length)).toBe(false);
+    expect(looksComplete("image/jpeg", bytes([0xff, 0xd8, 0xff]), bytes([1, 2, 3, 4]), 100)).toBe(false);
+  });
+  it("checks a WebP's length against its RIFF header", () => {
+    const head = Buffer.concat([bytes("RIFF"), Buffer.from([92, 0, 0, 0]), bytes("WEBPVP8 ")]);
+    expect(looksComplete("image/webp", head, Buffer.alloc(4), 100)).toBe(true);
+    expect(looksComplete("image/webp", head, Buffer.alloc(4), 60)).toBe(false);
   });
 });

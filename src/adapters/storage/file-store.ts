@@ -11,6 +11,8 @@ export interface FileStore {
   pathOf(name: string): string;
   /** The first `length` bytes of a stored file, for checking its real type. */
   head(name: string, length: number): Promise<Buffer>;
+  /** The last `length` bytes and the size of a stored file. */
+  tail(name: string, length: number): Promise<{ tail: Buffer; size: number }>;
   remove(name: string): Promise<void>;
 }
 
@@ -36,6 +38,19 @@ export class LocalFileStore implements FileStore {
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await file.read(buffer, 0, length, 0);
       return buffer.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  }
+
+  async tail(name: string, length: number): Promise<{ tail: Buffer; size: number }> {
+    const file = await open(this.pathOf(name), "r");
+    try {
+      const { size } = await file.stat();
+      const start = Math.max(0, size - length);
+      const buffer = Buffer.alloc(size - start);
+      await file.read(buffer, 0, buffer.length, start);
+      return { tail: buffer, size };
     } finally {
       await file.close();
     }

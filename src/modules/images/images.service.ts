@@ -10,7 +10,7 @@ import type { BillEvents } from "../../events/bill-events";
 import type { Db, Tx } from "../../db/database";
 import { assertEditable } from "../../domain/bill-status";
 import { Conflict, NotFound, UnsupportedMediaType } from "../../domain/errors";
-import { sniffImageType, SNIFF_BYTES } from "../../domain/image-type";
+import { looksComplete, sniffImageType, SNIFF_BYTES, TAIL_BYTES } from "../../domain/image-type";
 import { amountProblem, toDecimal } from "../../domain/money";
 import type { Prisma } from "../../generated/prisma/client";
 import type { AuthUser } from "../../http/auth";
@@ -68,9 +68,14 @@ export class ImagesService {
     let previousFile: string | null = null;
     let job: ImageJobRow;
     try {
-      const mimeType = sniffImageType(await this.files.head(upload.fileName, SNIFF_BYTES));
+      const head = await this.files.head(upload.fileName, SNIFF_BYTES);
+      const mimeType = sniffImageType(head);
       if (!mimeType) {
         throw new UnsupportedMediaType("The file is not a JPEG, PNG, WebP or HEIC image", "not_an_image");
+      }
+      const { tail, size } = await this.files.tail(upload.fileName, TAIL_BYTES);
+      if (!looksComplete(mimeType, head, tail, size)) {
+        throw new UnsupportedMediaType(`The ${mimeType.slice(6).toUpperCase()} image is incomplete (cut short); upload it again`, "truncated_image");
       }
       job = await this.db.$transaction(async (tx) => {
         const bill = await this.bills.lockOwned(tx, billId, user.id);
