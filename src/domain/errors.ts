@@ -109,3 +109,6 @@ export function describeIssues(issues: FieldIssue[]): string {
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
   return `${first.path || "body"}: ${first.message}${more}`;
 }
+
+/** The one answer for a bill that does not exist or is not the caller's: 404, never 403 (no hint it exists). */
+export const billNotFound = () => new NotFound("No bill with this id exists for you", "bill_not_found");

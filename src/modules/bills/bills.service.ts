@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { Clock } from "../../clock";
 import type { Tx } from "../../db/database";
 import { assertEditable, assertTransition } from "../../domain/bill-status";
-import { BadRequest, Conflict, NotFound, ValidationFailed } from "../../domain/errors";
+import { BadRequest, billNotFound, Conflict, NotFound, ValidationFailed } from "../../domain/errors";
 import { amountProblem, toDecimal, type DecimalLike } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { IdempotencyService, StoredResponse } from "../idempotency/idempotency.service";
@@ -15,7 +15,6 @@ import { presentBill, presentBillDetails, type BillDetailsResponse, type BillRes
 import type { BillCursor, BillsRepository } from "./bills.repository";
 import type { CreateBillInput, ListBillsQuery, UpdateBillInput } from "./bills.schemas";
 
-const billNotFound = () => new NotFound("No bill with this id exists for you", "bill_not_found");
 
 export class BillsService {
   constructor(

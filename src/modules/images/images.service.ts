@@ -9,7 +9,7 @@ import type { Clock } from "../../clock";
 import type { BillEvents } from "../../events/bill-events";
 import type { Db, Tx } from "../../db/database";
 import { assertEditable } from "../../domain/bill-status";
-import { Conflict, NotFound, UnsupportedMediaType } from "../../domain/errors";
+import { billNotFound, Conflict, NotFound, UnsupportedMediaType } from "../../domain/errors";
 import { looksComplete, sniffImageType, SNIFF_BYTES, TAIL_BYTES } from "../../domain/image-type";
 import { amountProblem, toDecimal } from "../../domain/money";
 import type { Prisma } from "../../generated/prisma/client";
@@ -35,7 +35,6 @@ export interface ImagesOptions {
 
 const jobColumn = (kind: ImageKind) => (kind === "bill" ? "billImageJobId" : "groupImageJobId");
 const urlColumn = (kind: ImageKind) => (kind === "bill" ? "billImageUrl" : "groupImageUrl");
-const billNotFound = () => new NotFound("No bill with this id exists for you", "bill_not_found");
 
 export class ImagesService {
   private sweeping = false;

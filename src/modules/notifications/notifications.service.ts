@@ -7,7 +7,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { ChannelName, Channels } from "../../adapters/notify/channels";
 import type { Clock } from "../../clock";
 import type { Db } from "../../db/database";
-import { Conflict, NotFound } from "../../domain/errors";
+import { billNotFound, Conflict } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
@@ -75,7 +75,7 @@ export class NotificationsService {
   /** POST send-notifications: every participant who owes hears their share and how to pay. */
   async notifyShares(user: AuthUser, billId: string) {
     const bill = await this.bills.findOwned(this.db, billId, user.id);
-    if (!bill) throw new NotFound("No bill with this id exists for you", "bill_not_found");
+    if (!bill) throw billNotFound();
     if (!bill.currency || !bill.splitMethod || bill.needsResplit) {
       throw new Conflict("Split the bill first: there are no shares to tell people about", "split_required");
     }
@@ -107,7 +107,7 @@ export class NotificationsService {
    */
   async remind(billId: string, options: { user?: AuthUser } = {}) {
     const bill = options.user ? await this.bills.findOwned(this.db, billId, options.user.id) : await this.db.bill.findUnique({ where: { id: billId } });
-    if (!bill) throw new NotFound("No bill with this id exists for you", "bill_not_found");
+    if (!bill) throw billNotFound();
     if (bill.status !== "active") {
       throw new Conflict(`Only an active bill has people to remind; this one is ${bill.status}`, "bill_not_active", { currentStatus: bill.status });
     }

@@ -4,7 +4,7 @@ import Decimal from "decimal.js";
 import type { UserDirectory } from "../../adapters/directory/user-directory";
 import type { Db, Tx } from "../../db/database";
 import { assertEditable } from "../../domain/bill-status";
-import { BusinessRule, Conflict, NotFound } from "../../domain/errors";
+import { billNotFound, BusinessRule, Conflict, NotFound } from "../../domain/errors";
 import { formatMaybe, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { BillRow, BillsRepository } from "../bills/bills.repository";
@@ -14,7 +14,6 @@ import { presentParticipant } from "./participants.presenter";
 import { insertParticipant, listParticipants, settleCreatorShare, type ParticipantRow } from "./participants.repository";
 import type { AddParticipantInput, UpdateParticipantInput } from "./participants.schemas";
 
-const billNotFound = () => new NotFound("No bill with this id exists for you", "bill_not_found");
 const participantNotFound = () => new NotFound("No participant with this id on this bill", "participant_not_found");
 
 export class ParticipantsService {

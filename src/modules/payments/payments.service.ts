@@ -9,7 +9,7 @@ import type { PaymentEventBody, PaymentSystem } from "../../adapters/payments/pa
 import type { Clock } from "../../clock";
 import type { Db, Tx } from "../../db/database";
 import { assertEditable } from "../../domain/bill-status";
-import { Conflict, NotFound } from "../../domain/errors";
+import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { buildEmvPayload, emvCurrencySupported } from "../../domain/emv-qr";
 import { formatAmount, toDecimal } from "../../domain/money";
 import { applyPaymentEvent, type WebhookEventType } from "../../domain/payment-status";
@@ -28,7 +28,6 @@ export interface PaymentsOptions {
   emv: { merchantId: string; country: string; city: string };
 }
 
-const billNotFound = () => new NotFound("No bill with this id exists for you", "bill_not_found");
 const REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 export class PaymentsService {

@@ -3,7 +3,7 @@
 import Decimal from "decimal.js";
 import type { Db, Tx } from "../../db/database";
 import { assertEditable } from "../../domain/bill-status";
-import { BusinessRule, Conflict, NotFound } from "../../domain/errors";
+import { billNotFound, BusinessRule, Conflict, NotFound } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import { planSplit, type Allocation, type SplitMethod, type SplitRequest } from "../../domain/split";
 import type { AuthUser } from "../../http/auth";
@@ -12,7 +12,6 @@ import { listParticipants, type ParticipantRow } from "../participants/participa
 import type { CalculateInput } from "./split.schemas";
 import { writeAllocations } from "./split.repository";
 
-const billNotFound = () => new NotFound("No bill with this id exists for you", "bill_not_found");
 
 export class SplitService {
   constructor(

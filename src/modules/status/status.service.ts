@@ -2,12 +2,11 @@
 // exact totals; its history; the caller's summary across bills; and a CSV export of one bill.
 import Decimal from "decimal.js";
 import type { Db } from "../../db/database";
-import { NotFound } from "../../domain/errors";
+import { billNotFound, NotFound } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
 
-const billNotFound = () => new NotFound("No bill with this id exists for you", "bill_not_found");
 
 export class StatusService {
   constructor(
