@@ -136,6 +136,13 @@ describe("GET /notifications (in-app)", () => {
     expect(stranger.body.items).toEqual([]);
     expectProblem(await request(t.app).get(`${API}/notifications`), 401);
     expectProblem(await as(t, token).get("/notifications?cursor=yesterday"), 400);
+
+    const first = page1.body.items[0];
+    const read = await as(t, token).post(`/notifications/${first.id}/read`);
+    expect(read.body).toMatchObject({ id: first.id, changed: true, readAt: expect.any(String) });
+    expect((await as(t, token).post(`/notifications/${first.id}/read`)).body.changed).toBe(false);
+    expectProblem(await as(t, await t.tokenFor(newUserId())).post(`/notifications/${first.id}/read`), 404);
+    expect((await as(t, token).get("/notifications?limit=1")).body.items[0].readAt).toEqual(read.body.readAt);
   });
 });
 

@@ -1,7 +1,7 @@
 // HTTP in, HTTP out for notifications and reminders, and a customer's in-app notifications.
 import { z } from "zod";
 import type { ApiRouter } from "../../http/api-router";
-import { problems } from "../../http/common-schemas";
+import { problems, uuidSchema } from "../../http/common-schemas";
 import { billIdParams } from "../bills/bills.schemas";
 import type { NotificationsService } from "./notifications.service";
 
@@ -53,6 +53,20 @@ export function registerNotificationRoutes(api: ApiRouter, notifications: Notifi
       responses: { 200: { description: "Who was reminded, and who was skipped and why", schema: remindedSchema }, ...problems(400, 401, 404, 409) },
       handler: async ({ user, params }, _req, res) => {
         res.json(await notifications.remind(params.billId, { user }));
+      },
+    })
+    .route({
+      method: "post",
+      path: "/notifications/:notificationId/read",
+      tag: "notifications",
+      summary: "Mark one of your in-app notifications read",
+      params: z.object({ notificationId: uuidSchema }),
+      responses: {
+        200: { description: "Read", schema: z.object({ id: z.uuid(), readAt: z.string(), changed: z.boolean() }).meta({ id: "NotificationRead" }) },
+        ...problems(400, 401, 404),
+      },
+      handler: async ({ user, params }, _req, res) => {
+        res.json(await notifications.markRead(user, params.notificationId));
       },
     })
     .route({

@@ -7,7 +7,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { ChannelName, Channels } from "../../adapters/notify/channels";
 import type { Clock } from "../../clock";
 import type { Db } from "../../db/database";
-import { billNotFound, Conflict } from "../../domain/errors";
+import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
@@ -199,6 +199,17 @@ export class NotificationsService {
       items: page.map((n) => ({ id: n.id, billId: n.billId, type: n.type, message: n.message, status: n.status, createdAt: n.createdAt.toISOString(), readAt: n.readAt?.toISOString() ?? null })),
       nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
     };
+  }
+
+  /** Marks one of the caller's in-app notifications read (idempotent); 404 for anyone else's. */
+  async markRead(user: AuthUser, notificationId: string) {
+    const { count } = await this.db.notification.updateMany({
+      where: { id: notificationId, recipientUserId: user.id, channel: "in_app", readAt: null },
+      data: { readAt: this.clock.now() },
+    });
+    const row = await this.db.notification.findFirst({ where: { id: notificationId, recipientUserId: user.id, channel: "in_app" } });
+    if (!row) throw new NotFound("No notification with this id for you", "notification_not_found");
+    return { id: row.id, readAt: row.readAt!.toISOString(), changed: count === 1 };
   }
 
   private async send(billId: string, type: NotificationType, who: Recipient, text: string): Promise<ChannelName[]> {
