@@ -49,6 +49,8 @@ export class BillsRepository {
     const where: Prisma.BillWhereInput = { creatorUserId: userId };
     if (options.statuses?.length) where.status = { in: options.statuses };
     if (options.after) {
+      // The upper bound lets the index start at the cursor instead of filtering from the newest row.
+      where.createdAt = { lte: options.after.createdAt };
       where.OR = [
         { createdAt: { lt: options.after.createdAt } },
         { createdAt: options.after.createdAt, id: { lt: options.after.id } },
