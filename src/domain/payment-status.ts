@@ -2,8 +2,6 @@
 // expired; open ones can be cancelled. A paid request, and a paid participant, never go back.
 export type PaymentRequestStatus = "pending" | "sent" | "paid" | "failed" | "expired" | "cancelled";
 
-export const OPEN_REQUEST_STATUSES: readonly PaymentRequestStatus[] = ["pending", "sent"];
-
 const NEXT: Record<PaymentRequestStatus, readonly PaymentRequestStatus[]> = {
   pending: ["sent", "paid", "failed", "expired", "cancelled"],
   sent: ["paid", "failed", "expired", "cancelled"],

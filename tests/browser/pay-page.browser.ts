@@ -1,26 +1,22 @@
 // A payer with no bank account opens the payment link on a phone-sized screen, sees the amount and
 // the QR code, presses "Pay now", and the API then shows them paid.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { signDevelopmentToken } from "../../src/http/auth";
-import { startServer, type ServerProcess } from "../support/server-process";
+import { startIsolatedServer } from "../support/server-process";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const secret = "browser-secret-that-is-long-enough-for-hs256";
 
-let dir: string;
-let server: ServerProcess;
+let server: Awaited<ReturnType<typeof startIsolatedServer>>;
 let browser: Browser;
 let headers: Record<string, string>;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-  dir = mkdtempSync(path.join(tmpdir(), "chillbill-browser-"));
-  server = await startServer({
-    PGLITE_DATA_DIR: path.join(dir, "data"),
-    UPLOAD_DIR: path.join(dir, "uploads"),
+  server = await startIsolatedServer("browser", {
     JWT_SECRET: secret,
     PAYMENT_MOCK_DELAY_MS: "0",
   });
@@ -33,8 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await server?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await server?.dispose();
 });
 
 async function call(method: string, url: string, body?: unknown) {
@@ -59,7 +54,7 @@ it("opens the payment link, sees the amount and the QR, pays, and the API shows 
   const box = await page.locator("figure.qr svg").boundingBox();
   expect(box!.width).toBeGreaterThan(150);
   expect(box!.width).toBeLessThanOrEqual(390);
-  await page.screenshot({ path: path.join(dir, "pay-page.png") });
+  await page.screenshot({ path: path.join(tmpdir(), "chillbill-pay-page.png") });
 
   await page.getByRole("button", { name: "Pay now" }).click();
   await page.getByText(/Paid, thank you|Payment submitted/).first().waitFor();

@@ -1,24 +1,17 @@
 // The real server with the mock AI service and its real timers: upload both photos, wait for the
 // signed callbacks, see the bill filled in and the people on it.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { signDevelopmentToken } from "../../src/http/auth";
-import { startServer, type ServerProcess } from "../support/server-process";
+import { startIsolatedServer } from "../support/server-process";
 import { jpegBytes, pngBytes } from "../support/images";
 
 const secret = "e2e-secret-that-is-long-enough-for-hs256";
 jest.setTimeout(120_000);
 
-let dir: string;
-let server: ServerProcess;
+let server: Awaited<ReturnType<typeof startIsolatedServer>>;
 let auth: { authorization: string };
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "chillbill-e2e-ai-"));
-  server = await startServer({
-    PGLITE_DATA_DIR: path.join(dir, "data"),
-    UPLOAD_DIR: path.join(dir, "uploads"),
+  server = await startIsolatedServer("e2e-ai", {
     JWT_SECRET: secret,
     AI_MOCK_DELAY_MS: "300",
   });
@@ -26,8 +19,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await server?.dispose();
 });
 
 async function uploadImage(billId: string, kind: "bill" | "group", bytes: Buffer) {

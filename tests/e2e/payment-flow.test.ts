@@ -1,23 +1,16 @@
 // The real server with the mock payment system and its real timers: split, request payments, let
 // the mock pay everyone through its signed webhooks, and see the bill completed with its history.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { signDevelopmentToken } from "../../src/http/auth";
-import { startServer, type ServerProcess } from "../support/server-process";
+import { startIsolatedServer } from "../support/server-process";
 
 const secret = "e2e-secret-that-is-long-enough-for-hs256";
 jest.setTimeout(120_000);
 
-let dir: string;
-let server: ServerProcess;
+let server: Awaited<ReturnType<typeof startIsolatedServer>>;
 let headers: Record<string, string>;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "chillbill-e2e-pay-"));
-  server = await startServer({
-    PGLITE_DATA_DIR: path.join(dir, "data"),
-    UPLOAD_DIR: path.join(dir, "uploads"),
+  server = await startIsolatedServer("e2e-pay", {
     JWT_SECRET: secret,
     PAYMENT_MOCK_DELAY_MS: "300",
   });
@@ -25,8 +18,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await server?.dispose();
 });
 
 async function call(method: string, url: string, body?: unknown) {

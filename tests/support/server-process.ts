@@ -1,5 +1,7 @@
 // Runs the real server entry (src/server.ts through tsx) as a child process, as `npm start` would.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -53,6 +55,19 @@ export async function startServer(env: Record<string, string>, timeoutMs = 60_00
       if (child.exitCode !== null) return child.exitCode;
       child.kill(signal);
       return exited;
+    },
+  };
+}
+
+/** A server on its own embedded database and upload folder in a temporary directory, removed by dispose(). */
+export async function startIsolatedServer(prefix: string, env: Record<string, string>): Promise<ServerProcess & { dispose(): Promise<void> }> {
+  const dir = mkdtempSync(path.join(tmpdir(), `chillbill-${prefix}-`));
+  const server = await startServer({ PGLITE_DATA_DIR: path.join(dir, "data"), UPLOAD_DIR: path.join(dir, "uploads"), ...env });
+  return {
+    ...server,
+    dispose: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -8,6 +8,7 @@ import path from "node:path";
 import express from "express";
 import multer from "multer";
 import pino from "pino";
+import { listen, until } from "../support/net";
 import { HttpAiService } from "../../src/adapters/ai/http-ai-service";
 import { AI_SIGNATURE_HEADER, DEFAULT_AI_FIXTURES, loadAiFixtures, MockAiService } from "../../src/adapters/ai/mock-ai-service";
 import { verifySignature } from "../../src/domain/signature";
@@ -20,10 +21,6 @@ interface Received {
   raw: Buffer;
 }
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 function callbackServer(statuses: number[]) {
   const received: Received[] = [];
@@ -39,13 +36,6 @@ function callbackServer(statuses: number[]) {
   return { server, received };
 }
 
-const until = async (check: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 const job = (callbackUrl: string, kind: "bill" | "group" = "bill") => ({
   jobId: "01a207c9-a789-71bc-bab2-18da81c8123d",

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import pino from "pino";
+import { listen, until } from "../support/net";
 import { HttpPaymentSystem } from "../../src/adapters/payments/http-payment-system";
 import { MockPaymentSystem } from "../../src/adapters/payments/mock-payment-system";
 import { PAYMENT_SIGNATURE_HEADER } from "../../src/adapters/payments/payment-system";
@@ -11,10 +12,6 @@ import { verifySignature } from "../../src/domain/signature";
 const secret = "mock-payment-secret-for-tests";
 const logger = pino({ level: "silent" });
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 function receiver(statuses: number[] = [200]) {
   const received: { headers: IncomingMessage["headers"]; raw: Buffer }[] = [];
@@ -30,13 +27,6 @@ function receiver(statuses: number[] = [200]) {
   return { server, received, events: () => received.map((r) => JSON.parse(r.raw.toString())) };
 }
 
-const until = async (check: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 const input = (webhookUrl: string) => ({
   paymentRequestId: "01a207c9-a789-71bc-bab2-18da81c8123d",

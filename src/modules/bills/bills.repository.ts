@@ -26,10 +26,23 @@ export class BillsRepository {
     return (await client.bill.findFirst({ where: { id: billId, creatorUserId: userId } })) ?? undefined;
   }
 
-  /** Row-locks the user's bill for the rest of the transaction. */
-  async lockOwned(tx: Tx, billId: string, userId: string): Promise<BillRow | undefined> {
-    const rows = await tx.$queryRaw<{ id: string }[]>`
-      SELECT id FROM bills WHERE id = ${billId}::uuid AND creator_user_id = ${userId} FOR UPDATE`;
+  /** Row-locks the user's bill for the rest of the transaction (another user's bill is not touched). */
+  lockOwned(tx: Tx, billId: string, userId: string): Promise<BillRow | undefined> {
+    return this.lockWhere(tx, billId, userId);
+  }
+
+  /**
+   * Row-locks a bill whoever owns it (callbacks, webhooks, sweeps). Every change to a bill's
+   * payments or AI results takes this lock first, so they run one at a time per bill.
+   */
+  lock(tx: Tx, billId: string): Promise<BillRow | undefined> {
+    return this.lockWhere(tx, billId);
+  }
+
+  private async lockWhere(tx: Tx, billId: string, userId?: string): Promise<BillRow | undefined> {
+    const rows = userId
+      ? await tx.$queryRaw<{ id: string }[]>`SELECT id FROM bills WHERE id = ${billId}::uuid AND creator_user_id = ${userId} FOR UPDATE`
+      : await tx.$queryRaw<{ id: string }[]>`SELECT id FROM bills WHERE id = ${billId}::uuid FOR UPDATE`;
     if (rows.length === 0) return undefined;
     return (await tx.bill.findUnique({ where: { id: billId } })) ?? undefined;
   }

@@ -259,9 +259,8 @@ export class ImagesService {
     apply: (tx: Tx, bill: BillRow) => Promise<void>,
   ) {
     return this.db.$transaction(async (tx) => {
-      const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM bills WHERE id = ${billId}::uuid FOR UPDATE`;
-      if (locked.length === 0) throw new NotFound("No bill with this id", "bill_not_found");
-      const bill = await tx.bill.findUniqueOrThrow({ where: { id: billId } });
+      const bill = await this.bills.lock(tx, billId);
+      if (!bill) throw new NotFound("No bill with this id", "bill_not_found");
       if (bill[jobColumn(kind)] !== callback.jobId) {
         throw new Conflict(`Job ${callback.jobId} is not the bill's current ${kind} image job`, "job_not_current");
       }

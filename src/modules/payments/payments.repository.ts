@@ -3,13 +3,6 @@ import type { Db, Tx } from "../../db/database";
 import type { Prisma } from "../../generated/prisma/client";
 
 export type PaymentRequestRow = Prisma.PaymentRequestGetPayload<object>;
-export type PaymentRequestWithPeople = Prisma.PaymentRequestGetPayload<{ include: { participant: true; bill: true } }>;
-
-/** Row-locks the bill (any owner): every payment change on a bill is serialised on this lock. */
-export async function lockBill(tx: Tx, billId: string): Promise<boolean> {
-  const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM bills WHERE id = ${billId}::uuid FOR UPDATE`;
-  return rows.length === 1;
-}
 
 /** Records a webhook event id; false when it was already recorded (a duplicate delivery). */
 export async function claimEvent(tx: Tx, event: { id: string; type: string; paymentId: string; amount: string; currency: string }): Promise<boolean> {

@@ -19,7 +19,7 @@ import { listParticipants, type ParticipantRow } from "../participants/participa
 import type { BillEvents } from "../../events/bill-events";
 import type { NotificationsService } from "../notifications/notifications.service";
 import { recordStatusChange, type ChangedBy } from "../status/status-history.repository";
-import { claimEvent, findRequestForEvent, lockBill, openRequestsOf, recordEventOutcome, type PaymentRequestRow } from "./payments.repository";
+import { claimEvent, findRequestForEvent, openRequestsOf, recordEventOutcome, type PaymentRequestRow } from "./payments.repository";
 
 export interface PaymentsOptions {
   requestTtlHours: number;
@@ -241,7 +241,7 @@ export class PaymentsService {
         await recordEventOutcome(tx, event.id, "unknown_payment", "no payment request has this payment id or reference", null);
         return { eventId: event.id, outcome: "unknown_payment" };
       }
-      await lockBill(tx, found.billId);
+      await this.bills.lock(tx, found.billId);
       const request = await tx.paymentRequest.findUniqueOrThrow({ where: { id: found.id } });
       const decision = applyPaymentEvent(request.status, type);
       if ("ignored" in decision) {
@@ -312,7 +312,7 @@ export class PaymentsService {
     let expired = 0;
     for (const { id, billId } of overdue) {
       await this.db.$transaction(async (tx) => {
-        await lockBill(tx, billId);
+        await this.bills.lock(tx, billId);
         const before = await tx.paymentRequest.findUniqueOrThrow({ where: { id }, select: { status: true } });
         const { count } = await tx.paymentRequest.updateMany({
           where: { id, status: { in: ["pending", "sent"] }, expiryDate: { lt: this.clock.now() } },
