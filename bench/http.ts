@@ -14,6 +14,7 @@ import { performance } from "node:perf_hooks";
 import { Client, Pool } from "pg";
 import { signPayload } from "../src/domain/signature";
 import { PAYMENT_SIGNATURE_HEADER } from "../src/adapters/payments/payment-system";
+import { VISIBLE_BILL_SQL } from "../src/modules/bills/bills.repository";
 import {
   API,
   ApiClient,
@@ -41,24 +42,9 @@ const flowWorkers = envNumber("BENCH_FLOW_WORKERS", connections);
 const PARTICIPANTS_PER_WEBHOOK_BILL = 20;
 const UPLOAD_BYTES = 10 * 1024 * 1024 - 4 * 1024; // just under MAX_UPLOAD_BYTES (10 MB)
 
-// The SQL Prisma runs for GET /bills/{id} (BillsRepository.findVisible with its participants), written out.
-const BILL_COLUMNS = [
-  "id", "creator_user_id", "total_amount", "currency", "merchant_name", "bill_date", "note", "status::text", "split_method::text",
-  "needs_resplit", "bill_image_url", "group_image_url", "ai_processed", "line_items", "user_set_fields", "bill_image_job_id",
-  "group_image_job_id", "created_at", "updated_at", "completed_at", "cancelled_at",
-].map((c) => `b.${c}`).join(", ");
-const PARTICIPANT_COLUMNS = [
-  "id", "bill_id", "user_id", "name", "phone", "email", "is_bank_customer", "is_creator", "ai_face_id", "amount_to_pay", "percentage",
-  "share_weight", "payment_status::text", "paid_amount", "paid_at", "payment_method", "payment_note", "created_at", "updated_at",
-].map((c) => `p.${c}`).join(", ");
-const BASELINE_BILL_SQL = `SELECT ${BILL_COLUMNS} FROM bills b
-  WHERE b.id = $1 AND (b.creator_user_id = $2 OR EXISTS (SELECT t0.bill_id FROM participants t0 WHERE t0.user_id = $3 AND b.id = t0.bill_id AND t0.bill_id IS NOT NULL))
-  LIMIT $4 OFFSET $5`;
-const BASELINE_PARTICIPANTS_SQL = `SELECT ${PARTICIPANT_COLUMNS} FROM participants p WHERE p.bill_id IN ($1) ORDER BY p.created_at ASC, p.id ASC OFFSET $2`;
-
 /**
- * GET /baseline/bills/<id>?user=<userId>: the same two queries on a raw pg Pool (unnamed statements, as
- * Prisma's adapter sends them), no framework, no auth, no validation.
+ * GET /baseline/bills/<id>?user=<userId>: the service's own statement for reading a bill (VISIBLE_BILL_SQL)
+ * on a raw pg Pool, no framework, no auth, no validation, the row sent back as it comes.
  */
 async function startBaseline(databaseUrl: string, poolMax: number): Promise<{ url: (billId: string, userId: string) => string; close(): Promise<void> }> {
   const pool = new Pool({ connectionString: databaseUrl, max: poolMax });
@@ -71,13 +57,12 @@ async function startBaseline(databaseUrl: string, poolMax: number): Promise<{ ur
       return;
     }
     try {
-      const bills = await pool.query(BASELINE_BILL_SQL, [match[1], userId, userId, 1, 0]);
+      const bills = await pool.query(VISIBLE_BILL_SQL, [match[1], userId]);
       if (bills.rows.length === 0) {
         res.writeHead(404, { "content-type": "application/json" }).end('{"status":404}');
         return;
       }
-      const participants = await pool.query(BASELINE_PARTICIPANTS_SQL, [match[1], 0]);
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...bills.rows[0], participants: participants.rows }));
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(bills.rows[0]));
     } catch (err) {
       res.writeHead(500).end(String(err));
     }

@@ -76,10 +76,11 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const callbackBaseUrl = deps.callbackBaseUrl ?? (() => config.internalBaseUrl ?? config.publicBaseUrl);
   const webhookUrl = () => `${callbackBaseUrl()}${API_BASE}/webhook/payment-callback`;
   const adapters: Adapters = { ...createAdapters(config, logger, { publicBaseUrl }), ...deps.adapters };
-  const billsRepository = new BillsRepository(prisma);
+  const billsRepository = new BillsRepository(prisma, db.sql);
   const events = deps.events ?? new BillEvents();
   const notifications = new NotificationsService(
     prisma,
+    db.sql,
     billsRepository,
     adapters.channels,
     clock,
@@ -98,6 +99,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory));
   const payments = new PaymentsService(
     prisma,
+    db.sql,
     billsRepository,
     adapters.payments,
     clock,

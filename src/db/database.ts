@@ -3,7 +3,9 @@
 import { mkdirSync } from "node:fs";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaPg } from "@prisma/adapter-pg";
+import { Pool } from "pg";
 import { type Prisma, PrismaClient } from "../generated/prisma/client";
+import { pgliteSql, poolSql, type Sql } from "./sql";
 
 export type Db = PrismaClient;
 /** The client handed to code running inside `db.$transaction(async (tx) => ...)`. */
@@ -14,6 +16,8 @@ export interface Database {
   /** Where the data is: the PGlite folder, or the server URL without its password. */
   location: string;
   prisma: PrismaClient;
+  /** Plain SQL on the same connections, for the hot paths (see sql.ts). */
+  sql: Sql;
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -27,17 +31,26 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 function openPostgres(url: string, poolMax: number): Database {
-  const adapterFactory = new PrismaPg({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
+  // One pool for Prisma and for plain SQL, so the pool size is the service's whole share of the server.
+  const pool = new Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
+  // An idle connection the server drops must not crash the process; the next query reports the outage.
+  pool.on("error", () => undefined);
+  const adapterFactory = new PrismaPg(pool);
   const prisma = new PrismaClient({ adapter: adapterFactory });
+  const sql = poolSql(pool);
   return {
     kind: "postgres",
     location: redactUrl(url),
     prisma,
+    sql,
     adapterFactory,
     ping: async () => {
-      await prisma.$queryRaw`SELECT 1`;
+      await sql.query("SELECT 1");
     },
-    close: () => prisma.$disconnect(),
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
   };
 }
 
@@ -59,6 +72,7 @@ async function openPglite(options: { pgliteDataDir: string } | { pglite: unknown
     kind: "pglite",
     location,
     prisma,
+    sql: pgliteSql(pglite),
     adapterFactory,
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`;

@@ -1,5 +1,6 @@
 // Payment requests: pending (created, not yet with the payment system) -> sent -> paid | failed |
 // expired; open ones can be cancelled. A paid request, and a paid participant, never go back.
+import { toDecimal, type DecimalLike } from "./money";
 export type PaymentRequestStatus = "pending" | "sent" | "paid" | "failed" | "expired" | "cancelled";
 
 const NEXT: Record<PaymentRequestStatus, readonly PaymentRequestStatus[]> = {
@@ -30,4 +31,14 @@ export function applyPaymentEvent(
   if (current === "paid") return { ignored: "already_paid" };
   if (event === "succeeded") return { ignored: "closed_request" };
   return { ignored: "already_final" };
+}
+
+/** A participant who has paid, or whose share is zero, owes nothing: they count as settled. */
+export function isSettled(p: { paymentStatus: string; amountToPay: DecimalLike | null }): boolean {
+  return p.paymentStatus === "paid" || (p.amountToPay !== null && toDecimal(p.amountToPay).isZero());
+}
+
+/** The bill is complete when it has participants and every one of them is settled. */
+export function everyoneSettled(participants: readonly { paymentStatus: string; amountToPay: DecimalLike | null }[]): boolean {
+  return participants.length > 0 && participants.every(isSettled);
 }

@@ -110,6 +110,29 @@ describe("failed sends", () => {
   });
 });
 
+describe("payment-received notices (written with the webhook's transaction)", () => {
+  it("are sent after the commit; one left pending by a process that stopped is sent by the sweep, once", async () => {
+    const { token, billId, requests } = await activeBill();
+    const notifications = t.app.locals.services.notifications;
+    const inApp = channels().in_app;
+    const before = inApp.sent.length;
+    expect((await postWebhook(t, paymentEvent(requests[0]))).body.outcome).toBe("applied");
+    const [notice] = await t.db.prisma.notification.findMany({ where: { billId, type: "payment_received" } });
+    expect(notice).toMatchObject({ status: "sent", attempts: 1, channel: "in_app", recipientUserId: (await as(t, token).get(`/bills/${billId}`)).body.creatorUserId });
+    expect(inApp.sent.slice(before).map((m) => m.text)).toEqual([notice.message]);
+
+    // The process died between the commit and the send: the row is pending and was never tried.
+    await t.db.prisma.notification.update({ where: { id: notice.id }, data: { status: "pending", attempts: 0, sentAt: null } });
+    await notifications.retryFailed();
+    expect((await t.db.prisma.notification.findUniqueOrThrow({ where: { id: notice.id } })).status).toBe("pending"); // too recent: may be in flight
+    clock.advance(61_000);
+    await notifications.retryFailed();
+    expect(await t.db.prisma.notification.findUniqueOrThrow({ where: { id: notice.id } })).toMatchObject({ status: "sent", attempts: 1 });
+    await notifications.retryFailed();
+    expect(inApp.sent.slice(before).map((m) => m.text)).toEqual([notice.message, notice.message]);
+  });
+});
+
 describe("cancelled bills", () => {
   it("tell those who owed that they owe nothing", async () => {
     const { token, billId, byName } = await activeBill();

@@ -1,5 +1,4 @@
 import { buildEmvPayload, crc16CcittFalse, emvCurrencySupported, parseEmvFields } from "../../src/domain/emv-qr";
-import { applyPaymentEvent, canRequestTransition } from "../../src/domain/payment-status";
 
 const payment = {
   schemeId: "com.chillbill",
@@ -54,30 +53,5 @@ describe("EMV merchant-presented payload", () => {
     expect(emvCurrencySupported("KWD")).toBe(true);
     expect(emvCurrencySupported("BHD")).toBe(false);
     expect(() => buildEmvPayload({ ...payment, currency: "BHD" })).toThrow(RangeError);
-  });
-});
-
-describe("payment request status", () => {
-  it("lets an open request be paid, failed, expired or cancelled, and nothing leave paid", () => {
-    expect(canRequestTransition("sent", "paid")).toBe(true);
-    expect(canRequestTransition("pending", "cancelled")).toBe(true);
-    expect(canRequestTransition("paid", "failed")).toBe(false);
-    expect(canRequestTransition("expired", "paid")).toBe(false);
-  });
-
-  it("ignores events that arrive after the request was settled", () => {
-    expect(applyPaymentEvent("sent", "succeeded")).toEqual({ to: "paid" });
-    expect(applyPaymentEvent("paid", "failed")).toEqual({ ignored: "already_paid" });
-    expect(applyPaymentEvent("paid", "succeeded")).toEqual({ ignored: "already_paid" });
-    expect(applyPaymentEvent("cancelled", "succeeded")).toEqual({ ignored: "closed_request" });
-    expect(applyPaymentEvent("expired", "expired")).toEqual({ ignored: "already_final" });
-    expect(applyPaymentEvent("sent", "expired")).toEqual({ to: "expired" });
-  });
-
-  it("lets a success win over a failure or expiry that arrived first, but not over a cancellation", () => {
-    expect(applyPaymentEvent("failed", "succeeded")).toEqual({ to: "paid" });
-    expect(applyPaymentEvent("expired", "succeeded")).toEqual({ to: "paid" });
-    expect(applyPaymentEvent("cancelled", "succeeded")).toEqual({ ignored: "closed_request" });
-    expect(applyPaymentEvent("failed", "expired")).toEqual({ ignored: "already_final" });
   });
 });

@@ -1,12 +1,18 @@
 // Shapes bill rows for the wire: amounts as strings in the currency's minor units, dates as ISO.
 import Decimal from "decimal.js";
-import { formatMaybe, toDecimal } from "../../domain/money";
+import { formatMaybe, toDecimal, type DecimalLike } from "../../domain/money";
 import { presentParticipant } from "../participants/participants.presenter";
-import type { BillRow, BillWithParticipants } from "./bills.repository";
+import type { BillRow, VisibleBill } from "./bills.repository";
+
+/** What the wire shows of a bill: a Prisma row or a bill read with its participants. */
+type BillFields = Pick<
+  BillRow,
+  "id" | "creatorUserId" | "status" | "currency" | "merchantName" | "billDate" | "note" | "splitMethod" | "needsResplit" | "aiProcessed" | "createdAt" | "updatedAt" | "completedAt" | "cancelledAt"
+> & { totalAmount: DecimalLike | null };
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function presentBill(bill: BillRow) {
+export function presentBill(bill: BillFields) {
   return {
     id: bill.id,
     creatorUserId: bill.creatorUserId,
@@ -26,7 +32,7 @@ export function presentBill(bill: BillRow) {
   };
 }
 
-export function presentBillDetails(bill: BillWithParticipants) {
+export function presentBillDetails(bill: VisibleBill) {
   let assigned = new Decimal(0);
   let paid = new Decimal(0);
   let anyAssigned = false;

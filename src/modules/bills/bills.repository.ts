@@ -1,13 +1,88 @@
-// Prisma queries for bills. No rules here: the service decides, this reads and writes.
+// Queries for bills. No rules here: the service decides, this reads and writes. Prisma, except for
+// reading one bill with its participants, the most frequent call, which is one plain SQL statement.
 import type { Db, Tx } from "../../db/database";
-import type { BillStatus, Prisma } from "../../generated/prisma/client";
-
-export const billWithParticipants = {
-  participants: { orderBy: [{ createdAt: "asc" }, { id: "asc" }] },
-} satisfies Prisma.BillInclude;
+import type { Sql } from "../../db/sql";
+import type { BillStatus, ParticipantPaymentStatus, Prisma, SplitMethod } from "../../generated/prisma/client";
 
 export type BillRow = Prisma.BillGetPayload<object>;
-export type BillWithParticipants = Prisma.BillGetPayload<{ include: typeof billWithParticipants }>;
+
+/** A participant as reading a bill returns them: amounts as exact decimal strings. */
+export interface VisibleParticipant {
+  id: string;
+  name: string;
+  userId: string | null;
+  phone: string | null;
+  email: string | null;
+  isBankCustomer: boolean;
+  isCreator: boolean;
+  amountToPay: string | null;
+  percentage: string | null;
+  shareWeight: string | null;
+  paymentStatus: ParticipantPaymentStatus;
+  paidAt: Date | null;
+  paymentMethod: string | null;
+}
+
+/** A bill with its participants (in the order they were added), as reading a bill returns it. */
+export interface VisibleBill {
+  id: string;
+  creatorUserId: string;
+  status: BillStatus;
+  totalAmount: string | null;
+  currency: string | null;
+  merchantName: string | null;
+  billDate: Date | null;
+  note: string | null;
+  splitMethod: SplitMethod | null;
+  needsResplit: boolean;
+  aiProcessed: boolean;
+  billImageJobId: string | null;
+  groupImageJobId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt: Date | null;
+  cancelledAt: Date | null;
+  participants: VisibleParticipant[];
+}
+
+// The participants come back as one JSON array, so the bill is one statement and one round trip.
+// Exported for the benchmark's raw-pg baseline, which must run exactly this SQL.
+export const VISIBLE_BILL_SQL = `
+  SELECT b.id, b.creator_user_id, b.status::text AS status, b.total_amount::text AS total_amount, b.currency,
+         b.merchant_name, b.bill_date::text AS bill_date, b.note, b.split_method::text AS split_method, b.needs_resplit,
+         b.ai_processed, b.bill_image_job_id, b.group_image_job_id, b.created_at, b.updated_at, b.completed_at, b.cancelled_at,
+         COALESCE((
+           SELECT json_agg(json_build_object(
+                    'id', p.id, 'name', p.name, 'userId', p.user_id, 'phone', p.phone, 'email', p.email,
+                    'isBankCustomer', p.is_bank_customer, 'isCreator', p.is_creator, 'amountToPay', p.amount_to_pay::text,
+                    'percentage', p.percentage::text, 'shareWeight', p.share_weight::text, 'paymentStatus', p.payment_status,
+                    'paidAt', p.paid_at, 'paymentMethod', p.payment_method)
+                  ORDER BY p.created_at, p.id)
+             FROM participants p WHERE p.bill_id = b.id), '[]') AS participants
+    FROM bills b
+   WHERE b.id = $1::uuid
+     AND (b.creator_user_id = $2 OR EXISTS (SELECT 1 FROM participants v WHERE v.bill_id = b.id AND v.user_id = $2))`;
+
+interface VisibleBillRow {
+  id: string;
+  creator_user_id: string;
+  status: BillStatus;
+  total_amount: string | null;
+  currency: string | null;
+  merchant_name: string | null;
+  bill_date: string | null;
+  note: string | null;
+  split_method: SplitMethod | null;
+  needs_resplit: boolean;
+  ai_processed: boolean;
+  bill_image_job_id: string | null;
+  group_image_job_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+  cancelled_at: Date | null;
+  participants: string | (Omit<VisibleParticipant, "paidAt"> & { paidAt: string | null })[];
+}
 
 export interface BillCursor {
   createdAt: Date;
@@ -15,7 +90,10 @@ export interface BillCursor {
 }
 
 export class BillsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly sql: Sql,
+  ) {}
 
   create(tx: Tx, data: Prisma.BillUncheckedCreateInput): Promise<BillRow> {
     return tx.bill.create({ data });
@@ -48,13 +126,34 @@ export class BillsRepository {
   }
 
   /** The bill with its participants, if the user created it or is a participant of it. */
-  async findVisible(billId: string, userId: string): Promise<BillWithParticipants | undefined> {
-    return (
-      (await this.db.bill.findFirst({
-        where: { id: billId, OR: [{ creatorUserId: userId }, { participants: { some: { userId } } }] },
-        include: billWithParticipants,
-      })) ?? undefined
-    );
+  async findVisible(billId: string, userId: string): Promise<VisibleBill | undefined> {
+    const [row] = await this.sql.query<VisibleBillRow>(VISIBLE_BILL_SQL, [billId, userId]);
+    if (!row) return undefined;
+    const participants = typeof row.participants === "string" ? JSON.parse(row.participants) : row.participants;
+    return {
+      id: row.id,
+      creatorUserId: row.creator_user_id,
+      status: row.status,
+      totalAmount: row.total_amount,
+      currency: row.currency,
+      merchantName: row.merchant_name,
+      // A calendar date: read as text, so the server's or the driver's time zone cannot shift it.
+      billDate: row.bill_date === null ? null : new Date(`${row.bill_date}T00:00:00Z`),
+      note: row.note,
+      splitMethod: row.split_method,
+      needsResplit: row.needs_resplit,
+      aiProcessed: row.ai_processed,
+      billImageJobId: row.bill_image_job_id,
+      groupImageJobId: row.group_image_job_id,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      completedAt: row.completed_at,
+      cancelledAt: row.cancelled_at,
+      participants: (participants as (Omit<VisibleParticipant, "paidAt"> & { paidAt: string | null })[]).map((p) => ({
+        ...p,
+        paidAt: p.paidAt === null ? null : new Date(p.paidAt),
+      })),
+    };
   }
 
   /** One page of the user's bills, newest first, keyset-paginated on (created_at, id). */

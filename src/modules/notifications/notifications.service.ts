@@ -7,11 +7,16 @@ import { v7 as uuidv7 } from "uuid";
 import type { ChannelName, Channels } from "../../adapters/notify/channels";
 import type { Clock } from "../../clock";
 import type { Db } from "../../db/database";
+import type { Sql } from "../../db/sql";
 import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
 import { decodeCursor, encodeCursor } from "../bills/bills.service";
+import { insertPendingStatement, markFailed, markSent, type PlannedNotification } from "./notifications.repository";
+
+/** A pending row this old that was never tried was left by a process that stopped before sending it. */
+const NEVER_TRIED_AFTER_MS = 60_000;
 
 export type NotificationType = "payment_request" | "reminder" | "payment_received" | "bill_completed" | "bill_cancelled";
 
@@ -27,6 +32,7 @@ interface Recipient {
 export class NotificationsService {
   constructor(
     private readonly db: Db,
+    private readonly sql: Sql,
     private readonly bills: BillsRepository,
     private readonly channels: Channels,
     private readonly clock: Clock,
@@ -46,12 +52,13 @@ export class NotificationsService {
     }
   }
 
-  /** Tells the creator that someone paid. */
-  async paymentReceived(billId: string, participantId: string): Promise<void> {
-    const bill = await this.db.bill.findUnique({ where: { id: billId } });
-    const p = await this.db.participant.findUnique({ where: { id: participantId } });
-    if (!bill || !p || p.amountToPay === null || !bill.currency) return;
-    await this.send(billId, "payment_received", creator(bill.creatorUserId), `${merchant(bill)}: ${p.name} paid ${formatAmount(p.amountToPay, bill.currency)} ${bill.currency}.`);
+  /**
+   * The rows that tell the creator someone paid. The webhook writes them in its own transaction
+   * (an outbox: they survive a crash right after the commit) and hands them to deliver() after it.
+   */
+  paymentReceivedNotices(info: { billId: string; creatorUserId: string; merchantName: string | null; participantName: string; amount: string; currency: string }): PlannedNotification[] {
+    const text = `${merchant(info)}: ${info.participantName} paid ${formatAmount(info.amount, info.currency)} ${info.currency}.`;
+    return this.plan(info.billId, "payment_received", creator(info.creatorUserId), text);
   }
 
   /** Tells the creator and every participant that the bill is settled. */
@@ -162,13 +169,26 @@ export class NotificationsService {
     return count;
   }
 
-  /** Sends failed notifications again, up to the configured number of attempts in all. */
+  /**
+   * Sends failed notifications again, up to the configured number of attempts in all, and those
+   * never tried because the process stopped between writing them and sending them.
+   */
   async retryFailed(): Promise<number> {
-    const failed = await this.db.notification.findMany({ where: { status: "failed", attempts: { lt: this.maxAttempts } }, take: 200, orderBy: { createdAt: "asc" } });
+    const neverTriedBefore = new Date(this.clock.now().getTime() - NEVER_TRIED_AFTER_MS);
+    const failed = await this.db.notification.findMany({
+      where: {
+        OR: [
+          { status: "failed", attempts: { lt: this.maxAttempts } },
+          { status: "pending", attempts: 0, createdAt: { lt: neverTriedBefore } },
+        ],
+      },
+      take: 200,
+      orderBy: { createdAt: "asc" },
+    });
     let sent = 0;
     for (const n of failed) {
       // Claim the attempt first, so two sweeps never send the same notification twice.
-      const { count } = await this.db.notification.updateMany({ where: { id: n.id, status: "failed", attempts: n.attempts }, data: { attempts: n.attempts + 1, status: "pending" } });
+      const { count } = await this.db.notification.updateMany({ where: { id: n.id, status: n.status, attempts: n.attempts }, data: { attempts: n.attempts + 1, status: "pending" } });
       if (count === 0 || !n.recipient) continue;
       try {
         await this.channels[n.channel].send({ to: n.recipient, subject: "ChillBill", text: n.message });
@@ -213,27 +233,49 @@ export class NotificationsService {
   }
 
   private async send(billId: string, type: NotificationType, who: Recipient, text: string): Promise<ChannelName[]> {
-    const targets: { channel: ChannelName; to: string }[] = who.isBankCustomer
-      ? [{ channel: "in_app", to: who.userId ?? who.name }]
-      : [...(who.phone ? [{ channel: "sms" as const, to: who.phone }] : []), ...(who.email ? [{ channel: "email" as const, to: who.email }] : [])];
-    if (targets.length === 0) {
+    const rows = this.plan(billId, type, who, text);
+    if (rows.length === 0) {
       this.logger.info({ billId, type, name: who.name }, "no way to reach this person; nothing sent");
       return [];
     }
-    for (const { channel, to } of targets) {
-      const id = uuidv7();
-      await this.db.notification.create({
-        data: { id, billId, participantId: who.participantId, recipientUserId: who.userId, type, channel, recipient: to, message: text, status: "pending", createdAt: this.clock.now() },
-      });
+    const insert = insertPendingStatement(rows);
+    await this.sql.query(insert.text, insert.values);
+    await this.deliver(rows);
+    return rows.map((r) => r.channel);
+  }
+
+  /** One row per channel that reaches the person: the app for bank customers, else SMS and email. */
+  private plan(billId: string, type: NotificationType, who: Recipient, text: string): PlannedNotification[] {
+    const targets: { channel: ChannelName; to: string }[] = who.isBankCustomer
+      ? [{ channel: "in_app", to: who.userId ?? who.name }]
+      : [...(who.phone ? [{ channel: "sms" as const, to: who.phone }] : []), ...(who.email ? [{ channel: "email" as const, to: who.email }] : [])];
+    const createdAt = this.clock.now();
+    return targets.map(({ channel, to }) => ({
+      id: uuidv7(),
+      billId,
+      participantId: who.participantId,
+      recipientUserId: who.userId,
+      type,
+      channel,
+      recipient: to,
+      message: text,
+      createdAt,
+    }));
+  }
+
+  /** Sends pending rows on their channels and records each result; a failed channel never throws. */
+  async deliver(rows: readonly PlannedNotification[]): Promise<void> {
+    const sent: string[] = [];
+    for (const n of rows) {
       try {
-        await this.channels[channel].send({ to, subject: "ChillBill", text });
-        await this.db.notification.update({ where: { id }, data: { status: "sent", attempts: 1, sentAt: this.clock.now() } });
+        await this.channels[n.channel].send({ to: n.recipient, subject: "ChillBill", text: n.message });
+        sent.push(n.id);
       } catch (err) {
-        this.logger.warn({ err, billId, channel }, "notification failed");
-        await this.db.notification.update({ where: { id }, data: { status: "failed", attempts: 1, error: (err as Error).message.slice(0, 500) } });
+        this.logger.warn({ err, billId: n.billId, channel: n.channel }, "notification failed");
+        await markFailed(this.sql, n.id, (err as Error).message);
       }
     }
-    return targets.map((t) => t.channel);
+    await markSent(this.sql, sent, this.clock.now());
   }
 }
 

@@ -1,8 +1,15 @@
 // Participants on the wire: amounts in the bill's currency, dates as ISO strings.
-import { formatMaybe, toDecimal } from "../../domain/money";
+import { formatMaybe, toDecimal, type DecimalLike } from "../../domain/money";
 import type { ParticipantRow } from "./participants.repository";
 
-export function presentParticipant(p: ParticipantRow, currency: string | null) {
+/** What the wire shows of a participant: a Prisma row or one read with its bill. */
+type ParticipantFields = Pick<ParticipantRow, "id" | "name" | "userId" | "phone" | "email" | "isBankCustomer" | "isCreator" | "paymentStatus" | "paidAt"> & {
+  amountToPay: DecimalLike | null;
+  percentage: DecimalLike | null;
+  shareWeight: DecimalLike | null;
+};
+
+export function presentParticipant(p: ParticipantFields, currency: string | null) {
   return {
     id: p.id,
     name: p.name,

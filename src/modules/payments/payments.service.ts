@@ -8,18 +8,31 @@ import { v7 as uuidv7 } from "uuid";
 import type { PaymentEventBody, PaymentSystem } from "../../adapters/payments/payment-system";
 import type { Clock } from "../../clock";
 import type { Db, Tx } from "../../db/database";
+import { batch, type Sql, type Statement } from "../../db/sql";
 import { assertEditable } from "../../domain/bill-status";
 import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { buildEmvPayload, emvCurrencySupported } from "../../domain/emv-qr";
-import { formatAmount, toDecimal } from "../../domain/money";
-import { applyPaymentEvent, type WebhookEventType } from "../../domain/payment-status";
+import { formatAmount, toDecimal, type DecimalLike } from "../../domain/money";
+import { applyPaymentEvent, everyoneSettled, type WebhookEventType } from "../../domain/payment-status";
 import type { AuthUser } from "../../http/auth";
 import type { BillRow, BillsRepository } from "../bills/bills.repository";
 import { listParticipants, type ParticipantRow } from "../participants/participants.repository";
 import type { BillEvents } from "../../events/bill-events";
 import type { NotificationsService } from "../notifications/notifications.service";
-import { recordStatusChange, type ChangedBy } from "../status/status-history.repository";
-import { claimEvent, findRequestForEvent, openRequestsOf, recordEventOutcome, type PaymentRequestRow } from "./payments.repository";
+import { insertPendingStatement, type PlannedNotification } from "../notifications/notifications.repository";
+import { recordStatusChange, statusChangeStatement, type ChangedBy, type StatusChange } from "../status/status-history.repository";
+import {
+  billCompletedStatement,
+  cancelOtherOpenRequestsStatement,
+  claimEventAndLockBill,
+  eventOutcomeStatement,
+  openRequestsOf,
+  participantPaidStatement,
+  participantStatusStatement,
+  readPaymentState,
+  updateRequestStatement,
+  type PaymentRequestRow,
+} from "./payments.repository";
 
 export interface PaymentsOptions {
   requestTtlHours: number;
@@ -33,6 +46,7 @@ const REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 export class PaymentsService {
   constructor(
     private readonly db: Db,
+    private readonly sql: Sql,
     private readonly bills: BillsRepository,
     private readonly paymentSystem: PaymentSystem,
     private readonly clock: Clock,
@@ -228,69 +242,90 @@ export class PaymentsService {
     }
   }
 
-  /** Applies one payment-system event, once; returns what it did. Committed before the caller answers 2xx. */
+  /**
+   * Applies one payment-system event, once; returns what it did. Committed before the caller
+   * answers 2xx. Plain SQL in four round trips (claim and lock, read, one batch of writes, commit):
+   * this is the path the payment system can hammer (docs/performance.md).
+   */
   async handleWebhook(event: PaymentEventBody): Promise<{ eventId: string; outcome: string }> {
     const type = event.type.replace(/^payment\./, "") as WebhookEventType;
-    let paid: { billId: string; participantId: string; completed: boolean } | undefined;
+    const { data } = event;
+    let paid: { billId: string; participantId: string; completed: boolean; notices: PlannedNotification[] } | undefined;
     let failed: { billId: string; participantId: string } | undefined;
-    const answer = await this.db.$transaction(async (tx) => {
-      const fresh = await claimEvent(tx, { id: event.id, type, paymentId: event.data.paymentId, amount: event.data.amount, currency: event.data.currency });
-      if (!fresh) return { eventId: event.id, outcome: "duplicate" };
-      const found = await findRequestForEvent(tx, event.data.paymentId, event.data.reference);
-      if (!found) {
-        await recordEventOutcome(tx, event.id, "unknown_payment", "no payment request has this payment id or reference", null);
-        return { eventId: event.id, outcome: "unknown_payment" };
-      }
-      await this.bills.lock(tx, found.billId);
-      const request = await tx.paymentRequest.findUniqueOrThrow({ where: { id: found.id } });
+    const answer = await this.sql.transaction(async (tx) => {
+      const outcome = async (name: string, detail: string | null, requestId: string | null) => {
+        const write = eventOutcomeStatement(event.id, name, detail, requestId);
+        await tx.query(write.text, write.values);
+        return { eventId: event.id, outcome: name };
+      };
+      const claim = await claimEventAndLockBill(tx, { id: event.id, type, paymentId: data.paymentId, reference: data.reference, amount: data.amount, currency: data.currency });
+      if (!claim.claimed) return { eventId: event.id, outcome: "duplicate" };
+      if (!claim.requestId) return outcome("unknown_payment", "no payment request has this payment id or reference", null);
+
+      const { request, participant, bill, participants, otherOpenRequests } = await readPaymentState(tx, claim.requestId);
       const decision = applyPaymentEvent(request.status, type);
       if ("ignored" in decision) {
-        const outcome = decision.ignored === "closed_request" ? "closed_request" : "ignored";
-        await recordEventOutcome(tx, event.id, outcome, `request is ${request.status}`, request.id);
-        if (outcome === "closed_request") this.logger.warn({ eventId: event.id, paymentRequestId: request.id }, "money received for a closed payment request: reconcile");
-        return { eventId: event.id, outcome };
+        const ignored = decision.ignored === "closed_request" ? "closed_request" : "ignored";
+        if (ignored === "closed_request") this.logger.warn({ eventId: event.id, paymentRequestId: request.id }, "money received for a closed payment request: reconcile");
+        return outcome(ignored, `request is ${request.status}`, request.id);
       }
-      if (type === "succeeded" && !matches(request, event.data)) {
-        const detail = `expected ${formatAmount(request.amount, request.currency)} ${request.currency}, got ${event.data.amount} ${event.data.currency}`;
-        await recordEventOutcome(tx, event.id, "mismatch", detail, request.id);
+      if (type === "succeeded" && !matches(request, data)) {
+        const detail = `expected ${formatAmount(request.amount, request.currency)} ${request.currency}, got ${data.amount} ${data.currency}`;
         this.logger.warn({ eventId: event.id, paymentRequestId: request.id, detail }, "payment amount or currency does not match the request");
-        return { eventId: event.id, outcome: "mismatch" };
+        return outcome("mismatch", detail, request.id);
       }
+
       const now = this.clock.now();
-      await tx.paymentRequest.update({
-        where: { id: request.id },
-        data: { status: decision.to, paymentId: request.paymentId ?? event.data.paymentId, ...(type === "succeeded" ? { paidAt: now } : {}), statusReason: event.data.reason ?? `payment ${type}` },
-      });
-      await recordStatusChange(tx, { billId: request.billId, participantId: request.participantId, entityType: "payment_request", previousStatus: request.status, newStatus: decision.to, changedBy: "webhook", reason: `payment system: ${type}${event.data.reason ? ` (${event.data.reason})` : ""}` });
-      const participant = await tx.participant.findUniqueOrThrow({ where: { id: request.participantId } });
+      const change = (c: Omit<StatusChange, "billId" | "changedBy">) => statusChangeStatement({ ...c, billId: bill.id, changedBy: "webhook" });
+      const writes: Statement[] = [
+        updateRequestStatement(request.id, { status: decision.to, paymentId: data.paymentId, paidAt: type === "succeeded" ? now : null, reason: data.reason ?? `payment ${type}`, now }),
+        change({ participantId: participant.id, entityType: "payment_request", previousStatus: request.status, newStatus: decision.to, reason: `payment system: ${type}${data.reason ? ` (${data.reason})` : ""}` }),
+      ];
       if (type === "succeeded") {
         // Asked again after a failure, then the first payment went through after all: the newer
         // request must not be paid too.
-        await tx.paymentRequest.updateMany({
-          where: { participantId: participant.id, id: { not: request.id }, status: { in: ["pending", "sent"] } },
-          data: { status: "cancelled", statusReason: "closed: paid through another request" },
-        });
+        writes.push(cancelOtherOpenRequestsStatement(participant.id, request.id, "closed: paid through another request", now));
         if (participant.paymentStatus !== "paid") {
-          await tx.participant.update({ where: { id: participant.id }, data: { paymentStatus: "paid", paidAmount: request.amount, paidAt: now, paymentMethod: "payment_system" } });
-          await recordStatusChange(tx, { billId: request.billId, participantId: participant.id, entityType: "participant", previousStatus: participant.paymentStatus, newStatus: "paid", changedBy: "webhook", reason: `paid ${formatAmount(request.amount, request.currency)} ${request.currency} (payment ${event.data.paymentId})` });
+          writes.push(participantPaidStatement(participant.id, request.amount, "payment_system", now));
+          writes.push(change({ participantId: participant.id, entityType: "participant", previousStatus: participant.paymentStatus, newStatus: "paid", reason: `paid ${formatAmount(request.amount, request.currency)} ${request.currency} (payment ${data.paymentId})` }));
         }
-        const bill = await tx.bill.findUniqueOrThrow({ where: { id: request.billId } });
-        const completed = await this.completeIfAllPaid(tx, bill, "webhook");
-        paid = { billId: request.billId, participantId: participant.id, completed };
+        const afterThis = participants.map((p) => (p.id === participant.id ? { ...p, paymentStatus: "paid" } : p));
+        const completed = (bill.status === "created" || bill.status === "active") && everyoneSettled(afterThis);
+        if (completed) {
+          writes.push(billCompletedStatement(bill.id, now));
+          if (bill.status === "created") writes.push(change({ entityType: "bill", previousStatus: "created", newStatus: "active", reason: "everyone paid before payment requests were sent" }));
+          writes.push(change({ entityType: "bill", previousStatus: "active", newStatus: "completed", reason: "every participant has paid" }));
+        }
+        const notices = this.notifications.paymentReceivedNotices({
+          billId: bill.id,
+          creatorUserId: bill.creatorUserId,
+          merchantName: bill.merchantName,
+          participantName: participant.name,
+          amount: request.amount,
+          currency: request.currency,
+        });
+        if (notices.length) writes.push(insertPendingStatement(notices));
+        paid = { billId: bill.id, participantId: participant.id, completed, notices };
       } else {
-        await this.reopenParticipant(tx, participant, "webhook", `payment ${type}`);
-        failed = { billId: request.billId, participantId: participant.id };
+        // The request is closed now; with no other open request the participant can be asked again.
+        if (participant.paymentStatus === "requested" && otherOpenRequests === 0) {
+          writes.push(participantStatusStatement(participant.id, "pending", now));
+          writes.push(change({ participantId: participant.id, entityType: "participant", previousStatus: "requested", newStatus: "pending", reason: `payment ${type}; can be asked again` }));
+        }
+        failed = { billId: bill.id, participantId: participant.id };
       }
-      await recordEventOutcome(tx, event.id, "applied", null, request.id);
+      writes.push(eventOutcomeStatement(event.id, "applied", null, request.id));
+      const all = batch(writes);
+      await tx.query(all.text, all.values);
       return { eventId: event.id, outcome: "applied" };
     });
     if (failed) this.events.publish(failed.billId, "payment.failed", { participantId: failed.participantId, type }, this.clock.now());
     if (paid) {
-      const { billId, participantId, completed } = paid;
+      const { billId, participantId, completed, notices } = paid;
       this.events.publish(billId, "payment.received", { participantId, method: "payment_system" }, this.clock.now());
       if (completed) this.events.publish(billId, "bill.status", { status: "completed" }, this.clock.now());
       await this.afterCommit(async () => {
-        await this.notifications.paymentReceived(billId, participantId);
+        await this.notifications.deliver(notices);
         if (completed) await this.notifications.billCompleted(billId);
       });
     }
@@ -338,10 +373,7 @@ export class PaymentsService {
   /** When the last participant has paid, the bill is completed in the same transaction. */
   private async completeIfAllPaid(tx: Tx, bill: BillRow, changedBy: ChangedBy): Promise<boolean> {
     if (bill.status !== "created" && bill.status !== "active") return false;
-    const participants = await listParticipants(tx, bill.id);
-    // Someone whose share is zero owes nothing and counts as settled.
-    const settled = (p: ParticipantRow) => p.paymentStatus === "paid" || (p.amountToPay !== null && toDecimal(p.amountToPay).isZero());
-    if (participants.length === 0 || !participants.every(settled)) return false;
+    if (!everyoneSettled(await listParticipants(tx, bill.id))) return false;
     if (bill.status === "created") {
       await tx.bill.update({ where: { id: bill.id }, data: { status: "active" } });
       await recordStatusChange(tx, { billId: bill.id, entityType: "bill", previousStatus: "created", newStatus: "active", changedBy, reason: "everyone paid before payment requests were sent" });
@@ -395,7 +427,7 @@ function assertSplitCoversTotal(bill: BillRow, participants: ParticipantRow[]): 
   return { total, currency: bill.currency };
 }
 
-function matches(request: PaymentRequestRow, data: PaymentEventBody["data"]): boolean {
+function matches(request: { amount: DecimalLike; currency: string }, data: PaymentEventBody["data"]): boolean {
   try {
     return data.currency === request.currency && toDecimal(data.amount).equals(toDecimal(request.amount));
   } catch {

@@ -1,0 +1,88 @@
+// Plain SQL on the same database and connections as Prisma, for the few hot paths where Prisma's
+// per-statement cost would set the throughput: webhook ingestion and reading one bill. Measured on
+// the benchmark machine: a Prisma statement costs about 300 µs of CPU in this process, the same
+// statement through node-postgres about 50 µs (docs/performance.md). Everything else uses Prisma.
+//
+// Both drivers speak the same PostgreSQL; results come back as plain rows. Cast NUMERIC columns to
+// text in the SQL (amounts stay exact strings) and read timestamps as Date.
+
+export interface SqlClient {
+  query<Row extends object = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<Row[]>;
+}
+
+export interface Sql extends SqlClient {
+  /** Runs `work` in one transaction (READ COMMITTED): committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T>;
+}
+
+/** One statement of a batch, with its own placeholders $1, $2, ... */
+export interface Statement {
+  text: string;
+  values: readonly unknown[];
+}
+
+/**
+ * Several independent writes as one statement, one round trip: each becomes a data-modifying CTE.
+ * They all run against the same snapshot, so none may depend on another's effect, and no two may
+ * change the same row (PostgreSQL leaves the outcome of that undefined).
+ */
+export function batch(statements: readonly Statement[]): Statement {
+  if (statements.length === 0) throw new Error("batch() needs at least one statement");
+  if (statements.length === 1) return statements[0];
+  const values: unknown[] = [];
+  const parts = statements.map((s, i) => {
+    const offset = values.length;
+    values.push(...s.values);
+    const text = s.text.replace(/\$(\d+)/g, (_, n: string) => {
+      const index = Number(n);
+      if (index < 1 || index > s.values.length) throw new Error(`batch(): $${n} has no value in statement ${i + 1}`);
+      return `$${index + offset}`;
+    });
+    return `w${i} AS (${text})`;
+  });
+  return { text: `WITH ${parts.join(",\n")}\nSELECT 1`, values };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface PgPoolLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  connect(): Promise<{ query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>; release(destroy?: boolean | Error): void }>;
+}
+
+/** SQL over the node-postgres pool that Prisma's adapter also uses. */
+export function poolSql(pool: PgPoolLike): Sql {
+  return {
+    query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await pool.query(text, values as unknown[])).rows as Row[],
+    async transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      const tx: SqlClient = { query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await client.query(text, values as unknown[])).rows as Row[] };
+      try {
+        await client.query("BEGIN");
+        const result = await work(tx);
+        await client.query("COMMIT");
+        client.release();
+        return result;
+      } catch (err) {
+        // A connection that cannot even roll back is broken: the pool drops it instead of reusing it.
+        const rolledBack = await client.query("ROLLBACK").then(() => true, () => false);
+        client.release(rolledBack ? undefined : true);
+        throw err;
+      }
+    },
+  };
+}
+
+interface PgliteLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  transaction<T>(work: (tx: { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }) => Promise<T>): Promise<T>;
+}
+
+/** SQL over the embedded PGlite instance. It is one connection: its own lock orders these with Prisma's. */
+export function pgliteSql(pglite: PgliteLike): Sql {
+  return {
+    query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await pglite.query(text, values as unknown[])).rows as Row[],
+    transaction: <T>(work: (tx: SqlClient) => Promise<T>) =>
+      pglite.transaction((t) => work({ query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await t.query(text, values as unknown[])).rows as Row[] })),
+  };
+}

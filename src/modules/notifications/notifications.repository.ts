@@ -1,0 +1,43 @@
+// Plain-SQL writes for notifications (db/sql.ts): the outbox rows a webhook writes in its own
+// transaction, and the delivery results written after each send.
+import type { SqlClient, Statement } from "../../db/sql";
+import type { ChannelName } from "../../adapters/notify/channels";
+import type { NotificationType } from "./notifications.service";
+
+/** One message to one address on one channel, as its Notifications row. */
+export interface PlannedNotification {
+  id: string;
+  billId: string;
+  participantId: string | null;
+  recipientUserId: string | null;
+  type: NotificationType;
+  channel: ChannelName;
+  recipient: string;
+  message: string;
+  createdAt: Date;
+}
+
+const COLUMNS = 9;
+
+/** Inserts the rows as pending: delivered after the commit, or by the retry sweep if the process dies first. */
+export function insertPendingStatement(rows: readonly PlannedNotification[]): Statement {
+  const values = rows.flatMap((n) => [n.id, n.billId, n.participantId, n.recipientUserId, n.type, n.channel, n.recipient, n.message, n.createdAt]);
+  const tuples = rows.map((_, i) => {
+    const at = (k: number) => `$${i * COLUMNS + k}`;
+    return `(${at(1)}::uuid, ${at(2)}::uuid, ${at(3)}::uuid, ${at(4)}, ${at(5)}::notification_type, ${at(6)}::notification_channel, ${at(7)}, ${at(8)}, 'pending', 0, ${at(9)}::timestamptz)`;
+  });
+  return {
+    text: `INSERT INTO notifications (id, bill_id, participant_id, recipient_user_id, type, channel, recipient, message, status, attempts, created_at)
+           VALUES ${tuples.join(", ")}`,
+    values,
+  };
+}
+
+export async function markSent(sql: SqlClient, ids: readonly string[], at: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await sql.query("UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = $2::timestamptz, error = NULL WHERE id = ANY($1::uuid[])", [ids, at]);
+}
+
+export async function markFailed(sql: SqlClient, id: string, error: string): Promise<void> {
+  await sql.query("UPDATE notifications SET status = 'failed', attempts = attempts + 1, error = $2 WHERE id = $1::uuid", [id, error.slice(0, 500)]);
+}
