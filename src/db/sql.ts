@@ -45,18 +45,40 @@ export function batch(statements: readonly Statement[]): Statement {
 
 // ---------------------------------------------------------------------------------------------
 
+type PgQuery = { name?: string; text: string; values?: unknown[] } | string;
+
 interface PgPoolLike {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
-  connect(): Promise<{ query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>; release(destroy?: boolean | Error): void }>;
+  query(query: PgQuery, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  connect(): Promise<{ query(query: PgQuery, values?: unknown[]): Promise<{ rows: unknown[] }>; release(destroy?: boolean | Error): void }>;
+}
+
+/**
+ * Our statements are a fixed set of texts, so each is prepared once per connection (a named
+ * statement) and PostgreSQL stops parsing and planning it on every call. The cap only guards
+ * against a caller that builds texts without bound; past it, statements run unnamed.
+ */
+const MAX_PREPARED = 500;
+
+function preparedNames() {
+  const names = new Map<string, string>();
+  return (text: string, values?: readonly unknown[]): PgQuery => {
+    let name = names.get(text);
+    if (!name && names.size < MAX_PREPARED) {
+      name = `chillbill_${names.size + 1}`;
+      names.set(text, name);
+    }
+    return name ? { name, text, values: values as unknown[] } : { text, values: values as unknown[] };
+  };
 }
 
 /** SQL over the node-postgres pool that Prisma's adapter also uses. */
 export function poolSql(pool: PgPoolLike): Sql {
+  const prepared = preparedNames();
   return {
-    query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await pool.query(text, values as unknown[])).rows as Row[],
+    query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await pool.query(prepared(text, values))).rows as Row[],
     async transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T> {
       const client = await pool.connect();
-      const tx: SqlClient = { query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await client.query(text, values as unknown[])).rows as Row[] };
+      const tx: SqlClient = { query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await client.query(prepared(text, values))).rows as Row[] };
       try {
         await client.query("BEGIN");
         const result = await work(tx);

@@ -8,6 +8,7 @@ import type { ChannelName, Channels } from "../../adapters/notify/channels";
 import type { Clock } from "../../clock";
 import type { Db } from "../../db/database";
 import type { Sql } from "../../db/sql";
+import { WriteCoalescer } from "../../db/write-coalescer";
 import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
@@ -30,6 +31,9 @@ interface Recipient {
 }
 
 export class NotificationsService {
+  /** "Sent" marks from concurrent deliveries share statements (a webhook burst writes one per batch, not one each). */
+  private readonly sentMarks = new WriteCoalescer<string>((ids) => markSent(this.sql, ids, this.clock.now()));
+
   constructor(
     private readonly db: Db,
     private readonly sql: Sql,
@@ -275,7 +279,7 @@ export class NotificationsService {
         await markFailed(this.sql, n.id, (err as Error).message);
       }
     }
-    await markSent(this.sql, sent, this.clock.now());
+    await this.sentMarks.add(sent);
   }
 }
 

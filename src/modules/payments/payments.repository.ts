@@ -31,24 +31,25 @@ export interface ClaimedEvent {
 }
 
 /**
- * Records the event id and row-locks the bill of the payment request it names, in one statement.
- * A concurrent delivery of the same id waits on the unique index and then finds it taken; events
- * for one bill wait on its row lock, so they apply one at a time.
+ * Records the event id, with the payment request it names (by payment id, else by our reference),
+ * and row-locks that request's bill, in one statement. A concurrent delivery of the same id waits on
+ * the unique index and then finds it taken; events for one bill wait on its row lock, so they apply
+ * one at a time.
  */
 export async function claimEventAndLockBill(tx: SqlClient, event: WebhookEventRecord): Promise<ClaimedEvent> {
   const [row] = await tx.query<{ claimed: boolean; request_id: string | null }>(
-    `WITH claimed AS (
-       INSERT INTO payment_events (id, type, payment_id, amount, currency, outcome)
-       VALUES ($1, $2, $3, $4::numeric, $5, 'received')
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id),
-     request AS (
+    `WITH request AS (
        SELECT r.id, r.bill_id FROM payment_requests r
-       WHERE EXISTS (SELECT 1 FROM claimed) AND (r.payment_id = $3 OR r.reference = $6)
+       WHERE r.payment_id = $3 OR r.reference = $6
        ORDER BY (r.payment_id IS NOT DISTINCT FROM $3) DESC
        LIMIT 1),
+     claimed AS (
+       INSERT INTO payment_events (id, type, payment_id, amount, currency, outcome, payment_request_id)
+       SELECT $1, $2, $3, $4::numeric, $5, 'received', (SELECT id FROM request)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id),
      locked AS (
-       SELECT b.id FROM bills b WHERE b.id = (SELECT bill_id FROM request) FOR UPDATE)
+       SELECT b.id FROM bills b WHERE EXISTS (SELECT 1 FROM claimed) AND b.id = (SELECT bill_id FROM request) FOR UPDATE)
      SELECT EXISTS (SELECT 1 FROM claimed) AS claimed,
             (SELECT id FROM request) AS request_id,
             (SELECT count(*) FROM locked) AS locked`,
@@ -116,11 +117,9 @@ export async function readPaymentState(tx: SqlClient, requestId: string): Promis
   };
 }
 
-export function eventOutcomeStatement(eventId: string, outcome: string, detail: string | null, paymentRequestId: string | null): Statement {
-  return {
-    text: "UPDATE payment_events SET outcome = $2, detail = $3, payment_request_id = $4::uuid WHERE id = $1",
-    values: [eventId, outcome, detail?.slice(0, 500) ?? null, paymentRequestId],
-  };
+/** What the event did; the claim already recorded which request it names. */
+export function eventOutcomeStatement(eventId: string, outcome: string, detail: string | null): Statement {
+  return { text: "UPDATE payment_events SET outcome = $2, detail = $3 WHERE id = $1", values: [eventId, outcome, detail?.slice(0, 500) ?? null] };
 }
 
 export function updateRequestStatement(

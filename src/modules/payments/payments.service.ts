@@ -253,26 +253,26 @@ export class PaymentsService {
     let paid: { billId: string; participantId: string; completed: boolean; notices: PlannedNotification[] } | undefined;
     let failed: { billId: string; participantId: string } | undefined;
     const answer = await this.sql.transaction(async (tx) => {
-      const outcome = async (name: string, detail: string | null, requestId: string | null) => {
-        const write = eventOutcomeStatement(event.id, name, detail, requestId);
+      const outcome = async (name: string, detail: string | null) => {
+        const write = eventOutcomeStatement(event.id, name, detail);
         await tx.query(write.text, write.values);
         return { eventId: event.id, outcome: name };
       };
       const claim = await claimEventAndLockBill(tx, { id: event.id, type, paymentId: data.paymentId, reference: data.reference, amount: data.amount, currency: data.currency });
       if (!claim.claimed) return { eventId: event.id, outcome: "duplicate" };
-      if (!claim.requestId) return outcome("unknown_payment", "no payment request has this payment id or reference", null);
+      if (!claim.requestId) return outcome("unknown_payment", "no payment request has this payment id or reference");
 
       const { request, participant, bill, participants, otherOpenRequests } = await readPaymentState(tx, claim.requestId);
       const decision = applyPaymentEvent(request.status, type);
       if ("ignored" in decision) {
         const ignored = decision.ignored === "closed_request" ? "closed_request" : "ignored";
         if (ignored === "closed_request") this.logger.warn({ eventId: event.id, paymentRequestId: request.id }, "money received for a closed payment request: reconcile");
-        return outcome(ignored, `request is ${request.status}`, request.id);
+        return outcome(ignored, `request is ${request.status}`);
       }
       if (type === "succeeded" && !matches(request, data)) {
         const detail = `expected ${formatAmount(request.amount, request.currency)} ${request.currency}, got ${data.amount} ${data.currency}`;
         this.logger.warn({ eventId: event.id, paymentRequestId: request.id, detail }, "payment amount or currency does not match the request");
-        return outcome("mismatch", detail, request.id);
+        return outcome("mismatch", detail);
       }
 
       const now = this.clock.now();
@@ -314,7 +314,7 @@ export class PaymentsService {
         }
         failed = { billId: bill.id, participantId: participant.id };
       }
-      writes.push(eventOutcomeStatement(event.id, "applied", null, request.id));
+      writes.push(eventOutcomeStatement(event.id, "applied", null));
       const all = batch(writes);
       await tx.query(all.text, all.values);
       return { eventId: event.id, outcome: "applied" };
