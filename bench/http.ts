@@ -25,6 +25,7 @@ import {
   inParallel,
   LoadGenerator,
   machineLine,
+  postgresCpuSeconds,
   RssSampler,
   stamp,
   startService,
@@ -82,25 +83,37 @@ async function startBaseline(databaseUrl: string, poolMax: number): Promise<{ ur
 
 const header =
   `${"scenario".padEnd(38)} ${"req/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"errors".padStart(7)} ${"non-2xx".padStart(8)} ` +
-  `${"vs baseline".padStart(11)} ${"peak RSS".padStart(9)} ${"CPU".padStart(5)}`;
+  `${"vs baseline".padStart(11)} ${"peak RSS".padStart(9)} ${"CPU".padStart(5)} ${"PG CPU".padStart(7)}`;
 
-function line(name: string, f: Pick<LoadFigures, "rps" | "p50" | "p99" | "errors" | "non2xx">, ratio: number | undefined, run: { peakRssMb: number; cpuPercent: number }): string {
+function line(
+  name: string,
+  f: Pick<LoadFigures, "rps" | "p50" | "p99" | "errors" | "non2xx">,
+  ratio: number | undefined,
+  run: { peakRssMb: number; cpuPercent: number; postgresCpuPercent: number | undefined },
+): string {
   return (
     `${name.padEnd(38)} ${f.rps.toFixed(0).padStart(9)} ${f.p50.toFixed(1).padStart(8)} ${f.p99.toFixed(1).padStart(8)} ${String(f.errors).padStart(7)} ` +
     `${String(f.non2xx).padStart(8)} ${(ratio === undefined ? "-" : `${ratio.toFixed(2)}x`).padStart(11)} ${`${run.peakRssMb.toFixed(0)} MB`.padStart(9)} ` +
-    `${`${run.cpuPercent.toFixed(0)}%`.padStart(5)}`
+    `${`${run.cpuPercent.toFixed(0)}%`.padStart(5)} ${(run.postgresCpuPercent === undefined ? "-" : `${run.postgresCpuPercent.toFixed(0)}%`).padStart(7)}`
   );
 }
 
-/** Runs `work` while sampling RSS; returns its result, the peak RSS and this process's CPU use (100% = one core). */
-async function sampled<T>(work: () => Promise<T>): Promise<{ result: T; peakRssMb: number; cpuPercent: number }> {
+/**
+ * Runs `work` while sampling RSS; returns its result, the peak RSS, this process's CPU use and the
+ * local PostgreSQL server's (100% = one core; undefined when the server is not on this machine).
+ */
+async function sampled<T>(work: () => Promise<T>): Promise<{ result: T; peakRssMb: number; cpuPercent: number; postgresCpuPercent: number | undefined }> {
   const sampler = new RssSampler().begin(20);
   const cpu0 = process.cpuUsage();
+  const pg0 = postgresCpuSeconds();
   const t0 = performance.now();
   const result = await work();
   const cpu = process.cpuUsage(cpu0);
-  const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
-  return { result, peakRssMb: sampler.end().peakMb, cpuPercent };
+  const pg1 = postgresCpuSeconds();
+  const ms = performance.now() - t0;
+  const cpuPercent = ((cpu.user + cpu.system) / 1000 / ms) * 100;
+  const postgresCpuPercent = pg0 === undefined || pg1 === undefined ? undefined : ((pg1 - pg0) * 1000 * 100) / ms;
+  return { result, peakRssMb: sampler.end().peakMb, cpuPercent, postgresCpuPercent };
 }
 
 const verdict = (ok: boolean) => (ok ? "met" : "MISSED");

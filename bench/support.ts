@@ -4,7 +4,7 @@
 // so autocannon and fetch do not share the service's event loop and their memory is not counted in
 // the service's RSS.
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -82,6 +82,37 @@ export function machineLine(title: string, m: Machine): string {
     `CPU ${m.busyPercent.toFixed(0)}% busy before the run${busy}`
   );
 }
+
+/**
+ * CPU seconds used so far by the PostgreSQL server's processes on this machine (from /proc), or
+ * undefined where there is no /proc or no local server. Processes that ended in between are missed,
+ * so this is a lower bound; the server's backends live as long as the pools' connections.
+ */
+export function postgresCpuSeconds(): number | undefined {
+  let ticks = 0;
+  let found = false;
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (!stat.includes("(postgres)")) continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
+      found = true;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return found ? ticks / CLOCK_TICKS_PER_SECOND : undefined;
+}
+
+// Linux's USER_HZ: 100 on every mainstream kernel (getconf CLK_TCK).
+const CLOCK_TICKS_PER_SECOND = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Throwaway databases

@@ -90,14 +90,23 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await app.locals.adapters.ai.close();
       await app.locals.adapters.payments.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A keep-alive connection is closed as soon as its last request has been answered, not when
+      // the client next sends something or its keep-alive time runs out.
       server.closeIdleConnections();
+      const idleCloser = setInterval(() => server.closeIdleConnections(), 50);
       const forced = setTimeout(() => {
         logger.warn("In-flight requests did not finish in time; closing their connections");
         server.closeAllConnections();
       }, config.shutdownTimeoutMs);
       await closed;
       clearTimeout(forced);
-      await db.close();
+      clearInterval(idleCloser);
+      // A database that stopped answering must not keep the process alive: close it, but not forever.
+      const dbClosed = await Promise.race([
+        db.close().then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), config.shutdownTimeoutMs).unref()),
+      ]);
+      if (!dbClosed) logger.warn("The database connections did not close in time; leaving them");
       logger.info("Shutdown complete");
     })();
     return stopping;

@@ -32,7 +32,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 function openPostgres(url: string, poolMax: number): Database {
   // One pool for Prisma and for plain SQL, so the pool size is the service's whole share of the server.
-  const pool = new Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
+  // keepAlive: an idle connection to a server that vanished is noticed by TCP instead of on first use.
+  const pool = new Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   // An idle connection the server drops must not crash the process; the next query reports the outage.
   pool.on("error", () => undefined);
   const adapterFactory = new PrismaPg(pool);

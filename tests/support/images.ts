@@ -19,6 +19,11 @@ export function jpegBytes(size = 512): Buffer {
   return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(Math.max(0, size - 6), 1), Buffer.from([0xff, 0xd9])]);
 }
 
+/** The signature header value the AI service sends with this raw callback body. */
+export function aiCallbackSignature(raw: string, secret = TEST_AI_SECRET, at: Date = new Date()): string {
+  return signPayload(secret, raw, Math.floor(at.getTime() / 1000));
+}
+
 export function signedCallback(
   t: TestApp,
   path: string,
@@ -27,7 +32,7 @@ export function signedCallback(
 ) {
   const raw = typeof body === "string" ? body : JSON.stringify(body);
   const at = options.at ?? t.clock?.now() ?? new Date();
-  const header = options.header === undefined ? signPayload(options.secret ?? TEST_AI_SECRET, raw, Math.floor(at.getTime() / 1000)) : options.header;
+  const header = options.header === undefined ? aiCallbackSignature(raw, options.secret, at) : options.header;
   const req = request(t.app).post(API + path).set("Content-Type", "application/json");
   return (header === null ? req : req.set(AI_SIGNATURE_HEADER, header)).send(raw);
 }

@@ -38,10 +38,15 @@ export function paymentEvent(
   };
 }
 
+/** The signature header value the payment system sends with this raw body (Stripe-like `t=...,v1=...`). */
+export function webhookSignature(raw: string, secret = TEST_PAYMENT_SECRET, at: Date = new Date()): string {
+  return signPayload(secret, raw, Math.floor(at.getTime() / 1000));
+}
+
 export function postWebhook(t: TestApp, event: unknown, options: { secret?: string; at?: Date; header?: string | null } = {}) {
   const raw = typeof event === "string" ? event : JSON.stringify(event);
   const at = options.at ?? t.clock?.now() ?? new Date();
-  const header = options.header === undefined ? signPayload(options.secret ?? TEST_PAYMENT_SECRET, raw, Math.floor(at.getTime() / 1000)) : options.header;
+  const header = options.header === undefined ? webhookSignature(raw, options.secret, at) : options.header;
   const req = request(t.app).post(`${API}/webhook/payment-callback`).set("Content-Type", "application/json");
   return (header === null ? req : req.set(PAYMENT_SIGNATURE_HEADER, header)).send(raw);
 }
