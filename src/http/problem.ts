@@ -30,7 +30,7 @@ export function zodIssues(err: ZodError, prefix?: string): FieldIssue[] {
   );
 }
 
-const DB_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "ECONNREFUSED", "ECONNRESET", "57P01"]);
+const DB_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028", "ECONNREFUSED", "ECONNRESET", "57P01"]);
 
 interface HeaderCarrier {
   headers?: Record<string, string>;
@@ -55,7 +55,7 @@ export function toProblem(err: unknown): Problem & HeaderCarrier {
     }
     return problem(400, "Bad Request", "invalid_upload", `${err.message}${err.field ? ` (field "${err.field}")` : ""}`);
   }
-  const e = err as { type?: string; status?: number; code?: string; name?: string; cause?: unknown } | undefined;
+  const e = err as { type?: string; status?: number; expose?: boolean; code?: string; name?: string; cause?: unknown } | undefined;
   // body-parser (express.json) errors carry a `type`.
   if (e?.type === "entity.parse.failed") {
     return problem(400, "Bad Request", "malformed_json", "The request body is not valid JSON");
@@ -65,6 +65,15 @@ export function toProblem(err: unknown): Problem & HeaderCarrier {
   }
   if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") {
     return problem(415, "Unsupported Media Type", "unsupported_encoding", "The request body's encoding is not supported");
+  }
+  // Express could not percent-decode a path parameter (e.g. /bills/%): the client's URL is malformed.
+  if (e?.name === "URIError" && e.status === 400) {
+    return problem(400, "Bad Request", "malformed_url", "The request path is not valid percent-encoding");
+  }
+  // body-parser's other client errors (a gzip body that does not inflate, an aborted or mis-sized
+  // body): their status, never their message.
+  if (e?.expose === true && e.status === 400) {
+    return problem(400, "Bad Request", "unreadable_body", "The request body could not be read");
   }
   if (e?.name === "PrismaClientKnownRequestError" && e.code === "P2002") {
     return problem(409, "Conflict", "already_exists", "A record with the same unique values already exists");

@@ -61,6 +61,33 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
     expect(t.ai.submissions.at(-1)!.callbackUrl).toMatch(/group-result$/);
   });
 
+  it("decides the type from the content: PNG bytes named .jpg and sent as image/jpeg are stored and handed over as PNG", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    const png = await upload(alice.token, b.id, "bill", pngBytes(), "receipt.jpg", "image/jpeg");
+    expect(png.status).toBe(202);
+    expect((await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: png.body.jobId } })).mimeType).toBe("image/png");
+    expect(t.ai.submissions.at(-1)).toMatchObject({ jobId: png.body.jobId, mimeType: "image/png" });
+    const jpeg = await upload(alice.token, b.id, "group", jpegBytes(), "group.png", "image/png");
+    expect(jpeg.status).toBe(202);
+    expect((await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: jpeg.body.jobId } })).mimeType).toBe("image/jpeg");
+  });
+
+  it.each([
+    ["backslash traversal", "..\\..\\windows\\system32\\receipt.png"],
+    ["an absolute path", "/etc/cron.d/receipt.png"],
+    ["an encoded traversal", "%2e%2e%2f%2e%2e%2freceipt.png"],
+    ["a long unicode name", `${"💸".repeat(200)}.png`],
+  ])("stores a file named with %s under a generated name inside the upload folder", async (_kind, filename) => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    const before = t.uploadedFiles();
+    expect((await upload(alice.token, b.id, "bill", pngBytes(), filename)).status).toBe(202);
+    const added = t.uploadedFiles().filter((f) => !before.includes(f));
+    expect(added).toEqual([(await bill(b.id)).billImageUrl]);
+    expect(added[0]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   describe("refusals leave no file behind", () => {
     let files: string[];
     beforeEach(() => {
@@ -73,9 +100,31 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
     it("no file: 400 naming the field", async () => {
       const alice = await user();
       const b = await createBill(t, alice.token);
-      const res = await as(t, alice.token).post(`/bills/${b.id}/bill-image`).field("note", "x");
+      const res = await as(t, alice.token).post(`/bills/${b.id}/bill-image`).field("image", "text, not a file");
       expectProblem(res, 400, "validation_failed");
       expect(res.body.issues[0].path).toBe("image");
+    });
+
+    it.each([["status", "completed"], ["paymentStatus", "paid"], ["billId", "01a207c9-a789-71bc-bab2-18da81c8123d"], ["__proto__", "x"]])(
+      "a form field beside the image (%s): 400 naming it, no job",
+      async (field, value) => {
+        const alice = await user();
+        const b = await createBill(t, alice.token);
+        const res = await as(t, alice.token).post(`/bills/${b.id}/bill-image`).field(field, value).attach("image", pngBytes(), "a.png");
+        expectProblem(res, 400, "validation_failed");
+        expect(res.body.issues.map((i: { path: string }) => i.path)).toEqual([field]);
+        expect(await bill(b.id)).toMatchObject({ billImageJobId: null, billImageUrl: null, status: "created" });
+      },
+    );
+
+    it.each([
+      ["no boundary", "multipart/form-data", "--x\r\n"],
+      ["a body cut short", "multipart/form-data; boundary=xyz", '--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG'],
+      ["a broken part header", "multipart/form-data; boundary=xyz", "--xyz\r\nno colon here\r\n\r\nx\r\n--xyz--\r\n"],
+    ])("a malformed multipart body (%s): 400", async (_kind, type, body) => {
+      const alice = await user();
+      const b = await createBill(t, alice.token);
+      expectProblem(await as(t, alice.token).post(`/bills/${b.id}/bill-image`).set("Content-Type", type).send(body), 400, "invalid_upload");
     });
 
     it("a file in another field: 400", async () => {

@@ -1,6 +1,9 @@
-// Security headers and rate limiting.
+// Security headers (on every answer, errors included), body limits and rate limiting.
 import request from "supertest";
-import { as, expectProblem, API } from "../support/http";
+import { createBill } from "../support/builders";
+import { as, expectProblem, expectSecurityHeaders, API } from "../support/http";
+import { signedCallback } from "../support/images";
+import { postWebhook } from "../support/payments";
 import { createTestApp, newUserId, type TestApp } from "../support/test-app";
 
 let t: TestApp;
@@ -9,13 +12,46 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-it("sends security headers on API answers and a strict policy", async () => {
-  const res = await request(t.app).get("/health");
-  expect(res.headers["x-content-type-options"]).toBe("nosniff");
-  expect(res.headers["content-security-policy"]).toContain("default-src 'none'");
-  expect(res.headers["strict-transport-security"]).toBeDefined();
-  expect(res.headers["x-frame-options"]).toBe("SAMEORIGIN");
-  expect(res.headers["x-powered-by"]).toBeUndefined();
+it("sends security headers and a strict policy on /health and on API answers", async () => {
+  expectSecurityHeaders(await request(t.app).get("/health"));
+  const token = await t.tokenFor(newUserId());
+  const bill = await createBill(t, token);
+  for (const res of [await as(t, token).get("/bills"), await as(t, token).get(`/bills/${bill.id}`), await as(t, token).get(`/bills/${bill.id}/export.csv`)]) {
+    expect(res.status).toBe(200);
+    expectSecurityHeaders(res);
+  }
+});
+
+it("sends the same headers on error answers, whichever layer refuses", async () => {
+  const token = () => t.tokenFor(newUserId());
+  const answers: [request.Response, number][] = [
+    [await request(t.app).get(`${API}/bills`), 401], // auth
+    [await as(t, await token()).get("/nowhere"), 404], // no route
+    [await as(t, await token()).get(`/bills/${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}`), 404], // not yours
+    [await as(t, await token()).post("/bills").send({ status: "completed" }), 400], // validation
+    [await as(t, await token()).post("/bills").set("Content-Type", "application/json").send("{"), 400], // body parser
+    [await as(t, await token()).post("/bills").set("Content-Type", "application/json").send(JSON.stringify({ note: "x".repeat(200_000) })), 413],
+    [await as(t, await token()).post("/bills").set("Content-Type", "text/plain").send("x"), 415],
+    [await signedCallback(t, `/internal/bills/${newUserId()}/bill-result`, "{}", { header: null }), 401], // signature
+  ];
+  for (const [res, status] of answers) {
+    expectProblem(res, status);
+    expectSecurityHeaders(res);
+  }
+});
+
+it("refuses a body over 1 MB on the signed routes with 413 in the problem shape, signed or not, and reads one just under", async () => {
+  const MB = 1024 * 1024;
+  const padded = (size: number) => `{"pad":"${"x".repeat(size - 10)}"}`;
+  expect(Buffer.byteLength(padded(MB))).toBe(MB);
+  const billPath = "/internal/bills/01a207c9-a789-71bc-bab2-18da81c8123d/bill-result";
+  for (const res of [await signedCallback(t, billPath, padded(MB + 1)), await postWebhook(t, padded(MB + 1)), await postWebhook(t, padded(MB + 1), { header: null })]) {
+    expectProblem(res, 413, "body_too_large");
+    expectSecurityHeaders(res);
+  }
+  // At the limit the body is read, its signature checked and its content judged.
+  expectProblem(await signedCallback(t, billPath, padded(MB)), 400, "validation_failed");
+  expectProblem(await postWebhook(t, padded(MB)), 400, "validation_failed");
 });
 
 it("lets the docs page run its own scripts, and nothing from elsewhere", async () => {
@@ -30,6 +66,7 @@ it("answers 429 with Retry-After and the problem shape past the limit, per clien
   expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
   const limited = await as(t, token).get("/bills");
   expectProblem(limited, 429, "rate_limited");
+  expectSecurityHeaders(limited);
   expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
   expect(limited.headers["ratelimit-policy"] ?? limited.headers["ratelimit"]).toBeDefined();
   // Another client is not affected.

@@ -18,8 +18,26 @@ export function as(t: TestApp, token: string) {
 export function expectProblem(res: request.Response, status: number, code?: string) {
   expect(res.status).toBe(status);
   expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+  expect(res.body).toMatchObject({
+    status,
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+    code: expect.stringMatching(/^[a-z][a-z0-9_]*$/),
+    instance: expect.any(String),
+  });
   expect(res.body.requestId).toBe(res.headers["x-request-id"]);
   expect(JSON.stringify(res.body)).not.toMatch(/\bat .+\.(ts|js):\d+/); // no stack frames
   if (code) expect(res.body.code).toBe(code);
+}
+
+/** The headers helmet sets on every answer outside /docs, errors included. */
+export function expectSecurityHeaders(res: request.Response) {
+  expect(res.headers["x-content-type-options"]).toBe("nosniff");
+  expect(res.headers["content-security-policy"]).toContain("default-src 'none'");
+  expect(res.headers["strict-transport-security"]).toMatch(/max-age=\d+/);
+  expect(res.headers["x-frame-options"]).toBe("SAMEORIGIN");
+  expect(res.headers["cross-origin-resource-policy"]).toBe("same-origin");
+  expect(res.headers["referrer-policy"]).toBe("no-referrer");
+  expect(res.headers["x-powered-by"]).toBeUndefined();
 }

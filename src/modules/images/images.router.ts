@@ -1,10 +1,10 @@
 // Image uploads, processing status, and the AI service's callbacks (internal, signed).
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import multer from "multer";
+import multer, { MulterError } from "multer";
 import type { ImageKind } from "../../adapters/ai/ai-service";
 import { AI_SIGNATURE_HEADER } from "../../adapters/ai/mock-ai-service";
 import type { FileStore } from "../../adapters/storage/file-store";
-import { ValidationFailed } from "../../domain/errors";
+import { BadRequest, ValidationFailed } from "../../domain/errors";
 import type { ApiRouter } from "../../http/api-router";
 import type { AuthUser } from "../../http/auth";
 import { problems } from "../../http/common-schemas";
@@ -36,6 +36,28 @@ export function registerImageRoutes(api: ApiRouter, images: ImagesService, optio
     limits: { fileSize: options.maxUploadBytes, files: 1, fields: 5, parts: 6 },
   }).single("image");
 
+  // busboy reports a malformed multipart body (no boundary, cut short, broken part headers) with
+  // plain Errors: the client's fault, so 400. Storage errors carry an errno code and stay 500.
+  const readUpload: RequestHandler = (req, res, next) => {
+    upload(req, res, (err?: unknown) => {
+      if (err instanceof Error && !(err instanceof MulterError) && !(err as NodeJS.ErrnoException).code) {
+        next(new BadRequest(`The multipart body could not be read: ${err.message}`, "invalid_upload"));
+        return;
+      }
+      next(err);
+    });
+  };
+
+  // The form's other fields are checked once the file is on disk, so a refused request removes it.
+  const checkFormFields: RequestHandler = async (req: Request, _res: Response, next: NextFunction) => {
+    const fields = uploadBody.safeParse(req.body ?? {});
+    if (!fields.success) {
+      if (req.file) await options.files.remove(req.file.filename);
+      throw new ValidationFailed(zodIssues(fields.error));
+    }
+    next();
+  };
+
   // Ownership and bill state are checked before the body is read, so a refused upload stores nothing.
   const checkBill: RequestHandler = async (req: Request, _res: Response, next: NextFunction) => {
     const params = billIdParams.safeParse(req.params);
@@ -52,7 +74,7 @@ export function registerImageRoutes(api: ApiRouter, images: ImagesService, optio
       summary: kind === "bill" ? "Upload the photo of the receipt" : "Upload the photo of the group",
       description: `multipart/form-data with one file in the field "image" (JPEG, PNG, WebP or HEIC; at most ${options.maxUploadBytes} bytes). The type is read from the file's content. Uploading again replaces the image and starts a new AI job.`,
       params: billIdParams,
-      before: [checkBill, upload],
+      before: [checkBill, readUpload, checkFormFields],
       bodyContentType: "multipart/form-data",
       body: uploadBody.optional(),
       responses: {

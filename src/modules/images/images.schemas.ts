@@ -26,8 +26,9 @@ export const processingStatusSchema = z
   .meta({ id: "ProcessingStatus" });
 
 export const uploadBody = z
-  // The file itself is checked by the handler (multer puts it in req.file, not in the body).
-  .object({ image: z.any().optional().meta({ type: "string", format: "binary", description: "Required: JPEG, PNG, WebP or HEIC" }) })
+  // The file itself is checked by the handler (multer puts it in req.file, not in the body). Any
+  // other form field is refused by name, so status, ids or amounts cannot ride along with a photo.
+  .strictObject({ image: z.any().optional().meta({ type: "string", format: "binary", description: "Required: JPEG, PNG, WebP or HEIC" }) })
   .meta({ id: "ImageUpload" });
 
 /** AI amounts arrive as JSON numbers (the spec's dummy) or decimal strings; we keep decimal strings. */
