@@ -33,6 +33,7 @@ const envSchema = z
         .optional(),
     ),
     DATABASE_POOL_MAX: int(10, 1, 200),
+    DATABASE_QUERY_TIMEOUT_MS: int(15_000, 0, 600_000),
     PGLITE_DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default(".data/pglite")),
     JWT_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
     JWT_JWKS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
@@ -105,7 +106,7 @@ export interface Config {
   /** PUBLIC_BASE_URL as configured; when unset the server uses localhost and the port it bound. */
   explicitPublicBaseUrl?: string;
   log: { level: Env["LOG_LEVEL"]; pretty: boolean };
-  database: { url: string; poolMax: number } | { pgliteDataDir: string };
+  database: { url: string; poolMax: number; queryTimeoutMs: number } | { pgliteDataDir: string };
   auth: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
   bodyLimit: string;
   /** Requests per minute per client on the public API; 0 = no limit. */
@@ -166,7 +167,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     explicitPublicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/$/, ""),
     log: { level: env.LOG_LEVEL, pretty: env.LOG_PRETTY ? env.LOG_PRETTY === "true" : env.NODE_ENV === "development" },
     database: env.DATABASE_URL
-      ? { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX }
+      ? { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS }
       : { pgliteDataDir: path.resolve(PROJECT_ROOT, env.PGLITE_DATA_DIR) },
     auth: { secret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
     bodyLimit: env.BODY_LIMIT,

@@ -5,7 +5,6 @@ import type { Logger } from "pino";
 import { createApp } from "./app";
 import { ConfigError, loadConfig, readEnvironment, type Config } from "./config";
 import { openDatabase, type Database } from "./db/database";
-import { applyMigrations } from "./db/migrations";
 import { createLogger } from "./logger";
 
 export interface RunningServer {
@@ -26,7 +25,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger.warn("AI_MODE=mock in production: images are answered with dummy data. Use this for demos only.");
   }
   const db = await openDatabase(config.database);
-  const applied = await applyMigrations(db.adapterFactory);
+  const applied = await db.migrate();
   logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");
 
   let boundUrl = config.publicBaseUrl;

@@ -1,13 +1,12 @@
 // `npm run db:migrate`: applies pending migrations to the configured database (PGlite or DATABASE_URL).
 import { ConfigError, loadConfig, readEnvironment } from "../config";
 import { openDatabase } from "../db/database";
-import { applyMigrations } from "../db/migrations";
 
 async function main() {
   const config = loadConfig(readEnvironment());
   const db = await openDatabase(config.database);
   try {
-    const applied = await applyMigrations(db.adapterFactory);
+    const applied = await db.migrate();
     console.log(applied.length ? `Applied: ${applied.join(", ")}` : `Up to date (${db.kind}: ${db.location})`);
   } finally {
     await db.close();

@@ -1,10 +1,10 @@
 // Opens the database: PGlite (PostgreSQL in WebAssembly, in a data folder) when no DATABASE_URL is
 // configured, otherwise a real PostgreSQL server through node-postgres. Both give the same Prisma client.
 import { mkdirSync } from "node:fs";
-import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { Pool } from "pg";
+import pg, { Pool } from "pg";
 import { type Prisma, PrismaClient } from "../generated/prisma/client";
+import { applyMigrations } from "./migrations";
 import { pgliteSql, poolSql, type Sql } from "./sql";
 
 export type Db = PrismaClient;
@@ -18,22 +18,69 @@ export interface Database {
   prisma: PrismaClient;
   /** Plain SQL on the same connections, for the hot paths (see sql.ts). */
   sql: Sql;
-  adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /** Applies the migrations not yet applied; returns their names. */
+  migrate(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
-export type DatabaseOptions = { url: string; poolMax?: number } | { pgliteDataDir: string } | { pglite: unknown };
+export type DatabaseOptions = { url: string; poolMax?: number; queryTimeoutMs?: number } | { pgliteDataDir: string } | { pglite: unknown };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if ("url" in options) return openPostgres(options.url, options.poolMax ?? 10);
+  if ("url" in options) return openPostgres(options.url, options.poolMax ?? 10, options.queryTimeoutMs ?? 15_000);
   return openPglite(options);
 }
 
-function openPostgres(url: string, poolMax: number): Database {
+/**
+ * A connection whose query gets no answer within `queryTimeoutMs` is destroyed: the query fails
+ * (503 to the client) and the pool opens a new connection, instead of every later request queueing
+ * behind a server or network that went silent. pg's own query_timeout gives up on the query but
+ * keeps the connection, which may still be inside a transaction: the next user would run in it.
+ */
+function guardedClient(queryTimeoutMs: number): typeof pg.Client {
+  if (queryTimeoutMs <= 0) return pg.Client;
+  type Callback = (err: Error | null, result?: unknown) => void;
+  return class GuardedClient extends pg.Client {
+    // pg's query() has many overloads (text, config, Query objects, callbacks or a promise); this
+    // only watches for the answer, whichever form it takes, and passes everything on unchanged.
+    override query(...args: unknown[]): never {
+      const timer = setTimeout(() => {
+        const err = Object.assign(new Error(`Query read timeout: the database did not answer within ${queryTimeoutMs} ms`), { code: "ETIMEDOUT" });
+        (this as unknown as { connection?: { stream?: { destroy(e: Error): void } } }).connection?.stream?.destroy(err);
+      }, queryTimeoutMs);
+      const answered = () => clearTimeout(timer);
+      const wrap = (callback: Callback): Callback => (err, result) => {
+        answered();
+        callback(err, result);
+      };
+      const [config, values, callback] = args as [{ submit?: unknown; callback?: Callback; once?: (e: string, f: () => void) => void }, unknown, unknown];
+      if (typeof callback === "function") args[2] = wrap(callback as Callback);
+      else if (typeof values === "function") args[1] = wrap(values as Callback);
+      else if (config && typeof config.submit === "function") {
+        if (typeof config.callback === "function") config.callback = wrap(config.callback);
+        else {
+          config.once?.("end", answered);
+          config.once?.("error", answered);
+        }
+      }
+      const result = (pg.Client.prototype.query as (...a: unknown[]) => unknown).apply(this, args);
+      if (result && typeof (result as Promise<unknown>).then === "function") (result as Promise<unknown>).then(answered, answered);
+      return result as never;
+    }
+  } as unknown as typeof pg.Client;
+}
+
+function openPostgres(url: string, poolMax: number, queryTimeoutMs: number): Database {
   // One pool for Prisma and for plain SQL, so the pool size is the service's whole share of the server.
   // keepAlive: an idle connection to a server that vanished is noticed by TCP instead of on first use.
-  const pool = new Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+  const pool = new Pool({
+    connectionString: url,
+    max: poolMax,
+    connectionTimeoutMillis: 5_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    Client: guardedClient(queryTimeoutMs),
+  });
   // An idle connection the server drops must not crash the process; the next query reports the outage.
   pool.on("error", () => undefined);
   const adapterFactory = new PrismaPg(pool);
@@ -44,7 +91,17 @@ function openPostgres(url: string, poolMax: number): Database {
     location: redactUrl(url),
     prisma,
     sql,
-    adapterFactory,
+    // On a connection of its own without the query timeout: building an index on a big table may
+    // take longer than any request should.
+    migrate: async () => {
+      const migrationPool = new Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 5_000 });
+      migrationPool.on("error", () => undefined);
+      try {
+        return await applyMigrations(new PrismaPg(migrationPool));
+      } finally {
+        await migrationPool.end();
+      }
+    },
     ping: async () => {
       await sql.query("SELECT 1");
     },
@@ -74,7 +131,7 @@ async function openPglite(options: { pgliteDataDir: string } | { pglite: unknown
     location,
     prisma,
     sql: pgliteSql(pglite),
-    adapterFactory,
+    migrate: () => applyMigrations(adapterFactory),
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`;
     },

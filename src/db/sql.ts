@@ -49,7 +49,12 @@ type PgQuery = { name?: string; text: string; values?: unknown[] } | string;
 
 interface PgPoolLike {
   query(query: PgQuery, values?: unknown[]): Promise<{ rows: unknown[] }>;
-  connect(): Promise<{ query(query: PgQuery, values?: unknown[]): Promise<{ rows: unknown[] }>; release(destroy?: boolean | Error): void }>;
+  connect(): Promise<{
+    query(query: PgQuery, values?: unknown[]): Promise<{ rows: unknown[] }>;
+    release(destroy?: boolean | Error): void;
+    on(event: "error", listener: (err: Error) => void): unknown;
+    off(event: "error", listener: (err: Error) => void): unknown;
+  }>;
 }
 
 /**
@@ -78,16 +83,22 @@ export function poolSql(pool: PgPoolLike): Sql {
     query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await pool.query(prepared(text, values))).rows as Row[],
     async transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      // A connection lost mid-transaction fails the query in flight; without a listener the same
+      // error emitted on the client would end the process.
+      const onError = () => undefined;
+      client.on("error", onError);
       const tx: SqlClient = { query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await client.query(prepared(text, values))).rows as Row[] };
       try {
         await client.query("BEGIN");
         const result = await work(tx);
         await client.query("COMMIT");
+        client.off("error", onError);
         client.release();
         return result;
       } catch (err) {
         // A connection that cannot even roll back is broken: the pool drops it instead of reusing it.
         const rolledBack = await client.query("ROLLBACK").then(() => true, () => false);
+        client.off("error", onError);
         client.release(rolledBack ? undefined : true);
         throw err;
       }

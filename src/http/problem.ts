@@ -30,7 +30,7 @@ export function zodIssues(err: ZodError, prefix?: string): FieldIssue[] {
   );
 }
 
-const DB_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028", "ECONNREFUSED", "ECONNRESET", "57P01"]);
+const DB_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01"]);
 
 interface HeaderCarrier {
   headers?: Record<string, string>;

@@ -316,14 +316,14 @@ describe("SIGKILL in the middle of a flow", () => {
 });
 
 describe("database outage", () => {
-  async function behindProxy() {
+  async function behindProxy(env: Record<string, string> = {}) {
     const database = await freshDatabase();
     const target = new URL(database.url);
     const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const proxied = new URL(database.url);
     proxied.hostname = "127.0.0.1";
     proxied.port = String(await proxy.start());
-    const server = await boot({ DATABASE_URL: proxied.toString(), DATABASE_POOL_MAX: "4" });
+    const server = await boot({ DATABASE_URL: proxied.toString(), DATABASE_POOL_MAX: "4", ...env });
     return { ...database, proxy, server };
   }
 
@@ -370,9 +370,7 @@ describe("database outage", () => {
   // The database stops answering without an error (a black hole: connections are accepted and
   // never answered). Open pool connections are dropped here, so every request has to connect again
   // and is bounded by the pool's connect timeout (5 s) or Prisma's transaction start limit (2 s).
-  // Open connections that stall instead (proxy.hang() without options) are not bounded today: the
-  // pool sets no query timeout, so a query already sent waits until the network heals (the README's
-  // fault-suite row says so).
+  // The next test stalls the open connections instead.
   it("hang (connections accepted, never answered): /ready, reads and writes answer 503 and webhooks a 5xx within a bounded time; it recovers without a restart", async () => {
     const { url, proxy, server } = await behindProxy();
     try {
@@ -409,6 +407,68 @@ describe("database outage", () => {
     } finally {
       proxy.restore();
       await server.stop();
+      await proxy.close();
+    }
+  });
+  // Open connections go silent mid-query (proxy.hang() without options: nothing is forwarded either
+  // way, no error, no reset). The pool's query guard (DATABASE_QUERY_TIMEOUT_MS) destroys a
+  // connection whose query is not answered in time, so requests fail within that bound instead of
+  // waiting for the network to heal, and no connection goes back to the pool mid-transaction.
+  it("stall (open connections stop answering): reads, writes and webhooks answer 503 within the query timeout; it recovers without a restart and the webhook is applied once", async () => {
+    const { url, proxy, server } = await behindProxy({ DATABASE_QUERY_TIMEOUT_MS: "2000" });
+    try {
+      const call = client(server);
+      const { billId, requests } = await billAwaitingPayment(call);
+      const event = paymentEvent(requests[0]);
+      // Every pooled connection is open (and idle) before the stall.
+      await Promise.all(Array.from({ length: 8 }, () => call("GET", `/bills/${billId}`)));
+
+      proxy.hang();
+      const [read, write, refused] = await Promise.all([
+        call("GET", `/bills/${billId}`, undefined, 20_000),
+        call("POST", "/bills", { totalAmount: "10.00", currency: "USD" }, 20_000),
+        sendWebhook(server, event, 20_000),
+      ]);
+      expectProblem(read, 503, "database_unavailable");
+      expect(read.ms).toBeLessThan(8_000);
+      expectProblem(write, 503, "database_unavailable");
+      expect(write.ms).toBeLessThan(8_000);
+      expect(refused.status).toBeGreaterThanOrEqual(500);
+      expect(refused.ms).toBeLessThan(8_000);
+      expect(server.child.exitCode).toBeNull();
+
+      proxy.restore();
+      await until("ready again", async () => ((await fetch(`${server.url}/ready`)).status === 200 ? true : undefined));
+      expect((await call("POST", "/bills", { totalAmount: "10.00", currency: "USD" })).status).toBe(201);
+      expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "applied" } });
+      expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "duplicate" } });
+      const db = await connectTo(url);
+      expect((await db.query(`SELECT outcome FROM payment_events WHERE id = $1`, [event.id])).rows).toEqual([{ outcome: "applied" }]);
+      expect((await historyOf(db, billId)).filter((h) => h.entity_type === "participant" && h.new_status === "paid")).toHaveLength(1);
+    } finally {
+      proxy.restore();
+      await server.stop();
+      await proxy.close();
+    }
+  });
+
+  it("SIGTERM while the database is silent still exits, within the shutdown timeout", async () => {
+    const { proxy, server } = await behindProxy({ DATABASE_QUERY_TIMEOUT_MS: "60000", SHUTDOWN_TIMEOUT_MS: "2000" });
+    try {
+      const call = client(server);
+      await call("POST", "/bills", { totalAmount: "10.00", currency: "USD" });
+      proxy.hang();
+      const stuck = call("GET", "/bills", undefined, 30_000).catch((err: Error) => err);
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      const code = await server.stop("SIGTERM");
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(code).toBe(0);
+      expect(server.logs().some((l) => l.msg === "In-flight requests did not finish in time; closing their connections")).toBe(true);
+      expect(server.logs().some((l) => l.msg === "Shutdown complete")).toBe(true);
+      await stuck;
+    } finally {
+      proxy.restore();
       await proxy.close();
     }
   });

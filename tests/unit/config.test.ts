@@ -16,7 +16,8 @@ describe("loadConfig", () => {
 
   it("when DATABASE_URL is set, then it uses that PostgreSQL server", () => {
     const config = loadConfig({ DATABASE_URL: "postgresql://u:p@db:5432/chillbill", DATABASE_POOL_MAX: "4" });
-    expect(config.database).toEqual({ url: "postgresql://u:p@db:5432/chillbill", poolMax: 4 });
+    expect(config.database).toEqual({ url: "postgresql://u:p@db:5432/chillbill", poolMax: 4, queryTimeoutMs: 15_000 });
+    expect(loadConfig({ DATABASE_URL: "postgresql://u:p@db/c", DATABASE_QUERY_TIMEOUT_MS: "0" }).database).toMatchObject({ queryTimeoutMs: 0 });
   });
 
   it("treats empty variables as unset", () => {

@@ -76,6 +76,9 @@ describe("toProblem maps every kind of error to one problem shape", () => {
     expect(toProblem({ name: "PrismaClientInitializationError" })).toMatchObject({ status: 503, headers: { "Retry-After": "5" } });
     expect(toProblem(new Error("Connection terminated unexpectedly"))).toMatchObject({ status: 503 });
     expect(toProblem(new Error("timeout exceeded when trying to connect"))).toMatchObject({ status: 503 });
+    // The pool's query guard destroys a silent connection with ETIMEDOUT; Prisma gives up starting a transaction with P2028.
+    expect(toProblem(Object.assign(new Error("Query read timeout: the database did not answer within 15000 ms"), { code: "ETIMEDOUT" }))).toMatchObject({ status: 503 });
+    expect(toProblem({ name: "PrismaClientKnownRequestError", code: "P2028" })).toMatchObject({ status: 503, code: "database_unavailable" });
     expect(toProblem(new Error("Connection to the database was fine"))).toMatchObject({ status: 500 });
   });
 
