@@ -20,7 +20,7 @@ import { ImagesService } from "./modules/images/images.service";
 import { createAdapters, type Adapters } from "./adapters";
 import { AI_SIGNATURE_HEADER } from "./adapters/ai/mock-ai-service";
 import { verifySignedBody } from "./http/signed-body";
-import { apiHeaders, apiRateLimit, docsHeaders } from "./http/security";
+import { apiHeaders, docsHeaders, refusedAuthRateLimit, userRateLimit } from "./http/security";
 import { registerParticipantRoutes } from "./modules/participants/participants.router";
 import { ParticipantsService } from "./modules/participants/participants.service";
 import { registerSplitRoutes } from "./modules/split/split.router";
@@ -69,7 +69,8 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  const api = new ApiRouter(registry, API_BASE, requireUser(verifier));
+  const authenticate = requireUser(verifier, { limitRefusals: refusedAuthRateLimit(config.rateLimitPerMinute) });
+  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute)]);
 
   const idempotency = new IdempotencyService(prisma, clock, config.idempotencyTtlHours);
   const publicBaseUrl = deps.publicBaseUrl ?? (() => config.publicBaseUrl);
@@ -154,7 +155,6 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   for (const signed of ["/internal", "/webhook"]) {
     app.use(API_BASE + signed, express.raw({ type: () => true, limit: "1mb" }));
   }
-  app.use(API_BASE, apiRateLimit(config.rateLimitPerMinute));
   app.use(API_BASE, express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] }));
   app.use(API_BASE, api.router);
   app.use((req, _res, next) => {

@@ -62,7 +62,8 @@ export class ApiRouter {
   constructor(
     private readonly registry: OpenAPIRegistry,
     private readonly basePath: string,
-    private readonly authenticate: RequestHandler,
+    /** Runs first on every route that needs a user: authentication, then the per-user limit. */
+    private readonly authenticate: RequestHandler[],
   ) {}
 
   route<P extends AnyObject | undefined = undefined, Q extends AnyObject | undefined = undefined, B extends ZodType | undefined = undefined, H extends AnyObject | undefined = undefined>(
@@ -74,7 +75,7 @@ export class ApiRouter {
     this.registry.registerPath(toOpenApi(spec, fullPath, audience));
 
     const chain: RequestHandler[] = [];
-    if ((spec.auth ?? "user") === "user") chain.push(this.authenticate);
+    if ((spec.auth ?? "user") === "user") chain.push(...this.authenticate);
     chain.push(...(spec.before ?? []));
     if (spec.body && !spec.bodyContentType) chain.push(requireJsonBody);
     chain.push(async (req: Request, res: Response, _next: NextFunction) => {

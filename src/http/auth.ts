@@ -67,14 +67,26 @@ function readAlgorithm(token: string): string {
   throw new Unauthorized("The bearer token is malformed", "invalid_token");
 }
 
-/** Express middleware: requires a valid bearer token and sets req.user. */
-export function requireUser(verifier: TokenVerifier) {
-  return async (req: Request, _res: Response, next: NextFunction) => {
+/**
+ * Express middleware: requires a valid bearer token and sets req.user. A refused request first
+ * passes `limitRefusals` (a rate limit on refusals), which may answer 429 instead of 401.
+ */
+export function requireUser(verifier: TokenVerifier, options: { limitRefusals?: (req: Request, res: Response, next: NextFunction) => unknown } = {}) {
+  const authenticate = async (req: Request): Promise<AuthUser> => {
     const header = req.headers.authorization;
     if (!header) throw new Unauthorized("An Authorization: Bearer token is required", "missing_token");
     const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header.trim());
     if (!match) throw new Unauthorized("The Authorization header must be 'Bearer <JWT>'", "invalid_token");
-    req.user = await verifier.verify(match[1]);
+    return verifier.verify(match[1]);
+  };
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      req.user = await authenticate(req);
+    } catch (refused) {
+      if (!options.limitRefusals) throw refused;
+      await options.limitRefusals(req, res, (limited?: unknown) => next(limited ?? refused));
+      return;
+    }
     next();
   };
 }

@@ -1,6 +1,5 @@
 // Security headers (helmet) and rate limiting. The API answers JSON, so its policy forbids
 // everything; the docs page needs Swagger UI's scripts and styles from this origin.
-import { createHash } from "node:crypto";
 import type { Request, RequestHandler } from "express";
 import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import helmet from "helmet";
@@ -25,24 +24,39 @@ export const docsHeaders: RequestHandler = helmet({
 });
 
 /**
- * Per client: the bearer token (hashed) when there is one, else the address. The AI callbacks and
- * payment webhooks are not limited here: they are signed, and the payment system may burst.
+ * Per user, once the bearer token is verified: RATE_LIMIT_PER_MINUTE requests a minute each. It
+ * runs after authentication so that only a verified subject is a key: keyed on the raw header, a
+ * client could mint a new made-up token for every request and never be limited. The AI callbacks
+ * and payment webhooks have no user and are not limited: they are signed, and the payment system
+ * may burst.
  */
-export function apiRateLimit(perMinute: number): RequestHandler {
+export function userRateLimit(perMinute: number): RequestHandler {
   if (perMinute <= 0) return (_req, _res, next) => next();
+  return limiter(perMinute, {
+    keyGenerator: (req: Request) => `user:${req.user?.id ?? "?"}`,
+  });
+}
+
+/**
+ * Per address, for refused credentials only (requireUser's limitRefusals): a flood of made-up or
+ * expired tokens from one address gets 429 at the same rate, while users behind the same address
+ * (a bank's gateway) who present valid tokens never meet this limit.
+ */
+export function refusedAuthRateLimit(perMinute: number): RequestHandler | undefined {
+  if (perMinute <= 0) return undefined;
+  return limiter(perMinute, { keyGenerator: (req: Request) => `ip:${ipKeyGenerator(req.ip ?? "unknown")}` });
+}
+
+function limiter(perMinute: number, options: Partial<Parameters<typeof rateLimit>[0]>): RequestHandler {
   return rateLimit({
     windowMs: 60_000,
     limit: perMinute,
     standardHeaders: "draft-7",
     legacyHeaders: false,
-    skip: (req: Request) => req.path.startsWith("/internal/") || req.path.startsWith("/webhook/"),
-    keyGenerator: (req: Request) => {
-      const auth = req.headers.authorization;
-      return auth ? `t:${createHash("sha256").update(auth).digest("hex").slice(0, 32)}` : `ip:${ipKeyGenerator(req.ip ?? "unknown")}`;
-    },
-    handler: (req, _res, next, options) => {
+    ...options,
+    handler: (req, _res, next, opts) => {
       const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      const seconds = resetTime ? (resetTime.getTime() - Date.now()) / 1000 : options.windowMs / 1000;
+      const seconds = resetTime ? (resetTime.getTime() - Date.now()) / 1000 : opts.windowMs / 1000;
       next(new TooManyRequests(`Too many requests: at most ${perMinute} a minute; try again shortly`, seconds));
     },
   });

@@ -73,6 +73,28 @@ it("answers 429 with Retry-After and the problem shape past the limit, per clien
   expect((await as(t, await t.tokenFor(newUserId())).get("/bills")).status).toBe(200);
 });
 
+describe("made-up tokens from one address", () => {
+  let flooded: TestApp;
+  beforeAll(async () => {
+    flooded = await createTestApp({ env: { RATE_LIMIT_PER_MINUTE: "3" } });
+  });
+  afterAll(() => flooded.close());
+
+  it("are limited like a user (a new token per request does not escape the limit), while valid tokens from the same address are not", async () => {
+    const garbage = (i: number) => `Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4${i}In0.${"A".repeat(43)}`;
+    // Valid requests of five users from the same address do not count towards it.
+    for (let i = 0; i < 5; i += 1) expect((await as(flooded, await flooded.tokenFor(newUserId())).get("/bills")).status).toBe(200);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) statuses.push((await request(flooded.app).get(`${API}/bills`).set("Authorization", garbage(i))).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    const limited = await request(flooded.app).get(`${API}/bills`).set("Authorization", garbage(99));
+    expectProblem(limited, 429, "rate_limited");
+    expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
+    // A user with a valid token from the same address is judged on their own count, not the address's.
+    expect((await as(flooded, await flooded.tokenFor(newUserId())).get("/bills")).status).toBe(200);
+  });
+});
+
 it("does not limit the signed callbacks", async () => {
   const results = await Promise.all(
     Array.from({ length: 8 }, () => request(t.app).post(`${API}/webhook/payment-callback`).set("Content-Type", "application/json").send("{}")),
