@@ -7,7 +7,7 @@
 // created on it and dropped at the end), BENCH_DURATION (seconds per scenario, default 10),
 // BENCH_WARMUP (seconds, default 2), BENCH_CONNECTIONS (default 50), BENCH_FLOW_WORKERS (default 50),
 // BENCH_WEBHOOK_PAYMENTS (payments seeded for the webhook runs; default: 1,000 for the warm-up, then
-// 1.5x what the warm-up rate needs for the measured run), BENCH_KEEP_DB=1, DATABASE_POOL_MAX.
+// 2.5x what the warm-up rate needs for the measured run), BENCH_KEEP_DB=1, DATABASE_POOL_MAX.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -25,7 +25,8 @@ import {
   inParallel,
   LoadGenerator,
   machineLine,
-  postgresCpuSeconds,
+  postgresCpu,
+  cpuSecondsBetween,
   RssSampler,
   stamp,
   startService,
@@ -105,14 +106,14 @@ function line(
 async function sampled<T>(work: () => Promise<T>): Promise<{ result: T; peakRssMb: number; cpuPercent: number; postgresCpuPercent: number | undefined }> {
   const sampler = new RssSampler().begin(20);
   const cpu0 = process.cpuUsage();
-  const pg0 = postgresCpuSeconds();
+  const pg0 = postgresCpu();
   const t0 = performance.now();
   const result = await work();
   const cpu = process.cpuUsage(cpu0);
-  const pg1 = postgresCpuSeconds();
+  const pg1 = postgresCpu();
   const ms = performance.now() - t0;
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / ms) * 100;
-  const postgresCpuPercent = pg0 === undefined || pg1 === undefined ? undefined : ((pg1 - pg0) * 1000 * 100) / ms;
+  const postgresCpuPercent = pg0 === undefined || pg1 === undefined ? undefined : (cpuSecondsBetween(pg0, pg1) * 1000 * 100) / ms;
   return { result, peakRssMb: sampler.end().peakMb, cpuPercent, postgresCpuPercent };
 }
 
@@ -210,7 +211,8 @@ async function main(): Promise<void> {
     const warm = await load.run({ kind: "webhook", url: webhookUrl, secret: WEBHOOK_SECRET, payments: firstBatch, eventPrefix: "evt_bench_warm_", connections, durationS: warmupS });
     let rest = firstBatch.slice(warm.prepared.length);
     const warmRate = warm.prepared.length / warm.durationS;
-    const needed = Math.ceil(warmRate * durationS * 1.5) + 20 * connections;
+    // The warm-up runs cold (JIT, plan caches), so the measured run is faster: seed well above its rate.
+    const needed = Math.ceil(warmRate * durationS * 2.5) + 20 * connections;
     if (fixedPayments === undefined && rest.length < needed) rest = [...rest, ...(await seedPayments(needed - rest.length))];
     const hook = await sampled(() => load!.run({ kind: "webhook", url: webhookUrl, secret: WEBHOOK_SECRET, payments: rest, eventPrefix: "evt_bench_run_", connections, durationS }));
     overallPeakMb = Math.max(overallPeakMb, hook.peakRssMb);

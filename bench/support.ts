@@ -84,31 +84,38 @@ export function machineLine(title: string, m: Machine): string {
 }
 
 /**
- * CPU seconds used so far by the PostgreSQL server's processes on this machine (from /proc), or
- * undefined where there is no /proc or no local server. Processes that ended in between are missed,
- * so this is a lower bound; the server's backends live as long as the pools' connections.
+ * CPU use of the PostgreSQL server's processes on this machine (from /proc), per process, or
+ * undefined where there is no /proc or no local server. Compare two readings with cpuSecondsBetween.
  */
-export function postgresCpuSeconds(): number | undefined {
-  let ticks = 0;
-  let found = false;
+export function postgresCpu(): Map<string, number> | undefined {
   let pids: string[];
   try {
     pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
   } catch {
     return undefined;
   }
+  const ticks = new Map<string, number>();
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       if (!stat.includes("(postgres)")) continue;
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
-      found = true;
+      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime + stime
     } catch {
       // the process ended meanwhile
     }
   }
-  return found ? ticks / CLOCK_TICKS_PER_SECOND : undefined;
+  return ticks.size ? ticks : undefined;
+}
+
+/**
+ * CPU seconds the server used between two readings: what each process used meanwhile (all of it for
+ * a process that started in between). A process that ended in between is missed: a lower bound.
+ */
+export function cpuSecondsBetween(before: Map<string, number>, after: Map<string, number>): number {
+  let ticks = 0;
+  for (const [pid, now] of after) ticks += now - (before.get(pid) ?? 0);
+  return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
 // Linux's USER_HZ: 100 on every mainstream kernel (getconf CLK_TCK).
