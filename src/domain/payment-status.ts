@@ -42,3 +42,8 @@ export function isSettled(p: { paymentStatus: string; amountToPay: DecimalLike |
 export function everyoneSettled(participants: readonly { paymentStatus: string; amountToPay: DecimalLike | null }[]): boolean {
   return participants.length > 0 && participants.every(isSettled);
 }
+
+/** A participant who was asked to pay goes back to pending, to be asked again, once no request of theirs is open. */
+export function returnsToPending(participantStatus: string, openRequestsLeft: number): boolean {
+  return participantStatus === "requested" && openRequestsLeft === 0;
+}

@@ -1,5 +1,5 @@
 import Decimal from "decimal.js";
-import { applyPaymentEvent, canRequestTransition, everyoneSettled, isSettled } from "../../src/domain/payment-status";
+import { applyPaymentEvent, canRequestTransition, everyoneSettled, isSettled, returnsToPending } from "../../src/domain/payment-status";
 
 describe("payment request status", () => {
   it("lets an open request be paid, failed, expired or cancelled, and nothing leave paid", () => {
@@ -39,5 +39,14 @@ describe("who is settled, and when a bill is complete", () => {
     expect(everyoneSettled([])).toBe(false);
     expect(everyoneSettled([{ paymentStatus: "paid", amountToPay: "5.00" }, { paymentStatus: "pending", amountToPay: "0" }])).toBe(true);
     expect(everyoneSettled([{ paymentStatus: "paid", amountToPay: "5.00" }, { paymentStatus: "requested", amountToPay: "5.00" }])).toBe(false);
+  });
+});
+
+describe("asking again", () => {
+  it("returns a participant to pending only when they were asked and no request of theirs is open", () => {
+    expect(returnsToPending("requested", 0)).toBe(true);
+    expect(returnsToPending("requested", 1)).toBe(false);
+    expect(returnsToPending("paid", 0)).toBe(false);
+    expect(returnsToPending("pending", 0)).toBe(false);
   });
 });

@@ -13,7 +13,7 @@ import { assertEditable } from "../../domain/bill-status";
 import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { buildEmvPayload, emvCurrencySupported } from "../../domain/emv-qr";
 import { formatAmount, toDecimal, type DecimalLike } from "../../domain/money";
-import { applyPaymentEvent, everyoneSettled, type WebhookEventType } from "../../domain/payment-status";
+import { applyPaymentEvent, everyoneSettled, returnsToPending, type WebhookEventType } from "../../domain/payment-status";
 import type { AuthUser } from "../../http/auth";
 import type { BillRow, BillsRepository } from "../bills/bills.repository";
 import { listParticipants, type ParticipantRow } from "../participants/participants.repository";
@@ -308,7 +308,7 @@ export class PaymentsService {
         paid = { billId: bill.id, participantId: participant.id, completed, notices };
       } else {
         // The request is closed now; with no other open request the participant can be asked again.
-        if (participant.paymentStatus === "requested" && otherOpenRequests === 0) {
+        if (returnsToPending(participant.paymentStatus, otherOpenRequests)) {
           writes.push(participantStatusStatement(participant.id, "pending", now));
           writes.push(change({ participantId: participant.id, entityType: "participant", previousStatus: "requested", newStatus: "pending", reason: `payment ${type}; can be asked again` }));
         }
@@ -365,7 +365,7 @@ export class PaymentsService {
 
   private async reopenParticipant(tx: Tx, participant: ParticipantRow, changedBy: ChangedBy, reason: string): Promise<void> {
     if (participant.paymentStatus !== "requested") return;
-    if ((await openRequestsOf(tx, participant.id)).length > 0) return;
+    if (!returnsToPending(participant.paymentStatus, (await openRequestsOf(tx, participant.id)).length)) return;
     await tx.participant.update({ where: { id: participant.id }, data: { paymentStatus: "pending" } });
     await recordStatusChange(tx, { billId: participant.billId, participantId: participant.id, entityType: "participant", previousStatus: "requested", newStatus: "pending", changedBy, reason: `${reason}; can be asked again` });
   }
