@@ -26,6 +26,28 @@ describe("token verification with the development secret (HS256)", () => {
     await expectRefused(verifier.verify(token), "token_expired");
   });
 
+  describe("remembering verified tokens", () => {
+    afterEach(() => jest.useRealTimers());
+
+    it("does not answer from memory once the token has expired", async () => {
+      const remembering = createTokenVerifier({ secret });
+      const token = await signDevelopmentToken(secret, "alice", { expiresIn: "30s" });
+      await expect(remembering.verify(token)).resolves.toEqual({ id: "alice" });
+      jest.useFakeTimers({ now: Date.now() + 40_000, doNotFake: ["nextTick", "setImmediate", "queueMicrotask"] });
+      await expectRefused(remembering.verify(token), "token_expired");
+    });
+
+    it("does not remember a refusal, nor let a remembered token vouch for a tampered copy", async () => {
+      const remembering = createTokenVerifier({ secret });
+      const token = await signDevelopmentToken(secret, "alice");
+      await expect(remembering.verify(token)).resolves.toEqual({ id: "alice" });
+      const [h, , sig] = token.split(".");
+      await expectRefused(remembering.verify(`${h}.${b64({ sub: "mallory", exp: 4102444800 })}.${sig}`), "invalid_token");
+      await expectRefused(remembering.verify(`${h}.${b64({ sub: "mallory", exp: 4102444800 })}.${sig}`), "invalid_token");
+      await expect(remembering.verify(token)).resolves.toEqual({ id: "alice" });
+    });
+  });
+
   it("refuses a token signed with another secret", async () => {
     await expectRefused(verifier.verify(await signDevelopmentToken("another-secret-that-is-also-32-chars-long", "alice")), "invalid_token");
   });
