@@ -327,6 +327,22 @@ describe("database outage", () => {
     return { ...database, proxy, server };
   }
 
+  /**
+   * After an outage: ready again without a restart, a write goes through, and the webhook the
+   * payment system retries is applied once (then a duplicate), checked in the database.
+   */
+  async function expectRecovered(server: ServerProcess, url: string, billId: string, event: ReturnType<typeof paymentEvent>, participantId: string) {
+    await until("ready again", async () => ((await fetch(`${server.url}/ready`)).status === 200 ? true : undefined));
+    expect((await client(server)("POST", "/bills", { totalAmount: "10.00", currency: "USD" })).status).toBe(201);
+    expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "applied" } });
+    expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "duplicate" } });
+    expect(server.child.exitCode).toBeNull();
+    const db = await connectTo(url);
+    expect((await db.query(`SELECT outcome FROM payment_events WHERE id = $1`, [event.id])).rows).toEqual([{ outcome: "applied" }]);
+    const paid = (await historyOf(db, billId)).filter((h) => h.entity_type === "participant" && h.new_status === "paid");
+    expect(paid).toEqual([expect.objectContaining({ participant_id: participantId })]);
+  }
+
   it("cut: reads and writes answer 503 problems within seconds, /ready is not ready, webhooks are refused; it recovers without a restart and the retried webhook is applied once", async () => {
     const { url, proxy, server } = await behindProxy();
     try {
@@ -350,16 +366,7 @@ describe("database outage", () => {
       expect(refused.ms).toBeLessThan(6_000);
 
       proxy.restore();
-      await until("ready again", async () => ((await fetch(`${server.url}/ready`)).status === 200 ? true : undefined));
-      expect((await call("POST", "/bills", { totalAmount: "10.00", currency: "USD" })).status).toBe(201);
-      expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "applied" } });
-      expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "duplicate" } });
-      expect(server.child.exitCode).toBeNull();
-
-      const db = await connectTo(url);
-      expect((await db.query(`SELECT outcome FROM payment_events WHERE id = $1`, [event.id])).rows).toEqual([{ outcome: "applied" }]);
-      const paid = (await historyOf(db, billId)).filter((h) => h.entity_type === "participant" && h.new_status === "paid");
-      expect(paid).toEqual([expect.objectContaining({ participant_id: requests[0].participantId })]);
+      await expectRecovered(server, url, billId, event, requests[0].participantId);
       expect((await call("GET", `/bills/${billId}/status`)).body.totals).toMatchObject({ paidCount: 1, unpaidCount: 1 });
     } finally {
       await server.stop();
@@ -396,14 +403,7 @@ describe("database outage", () => {
       expect(refused.status).toBeGreaterThanOrEqual(500);
       expect(refused.ms).toBeLessThan(8_000);
 
-      await until("ready again", async () => ((await fetch(`${server.url}/ready`)).status === 200 ? true : undefined));
-      expect((await call("GET", "/bills")).status).toBe(200);
-      expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "applied" } });
-      expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "duplicate" } });
-      const db = await connectTo(url);
-      expect((await db.query(`SELECT outcome FROM payment_events WHERE id = $1`, [event.id])).rows).toEqual([{ outcome: "applied" }]);
-      expect((await historyOf(db, billId)).filter((h) => h.entity_type === "participant" && h.new_status === "paid")).toHaveLength(1);
-      expect(server.child.exitCode).toBeNull();
+      await expectRecovered(server, url, billId, event, requests[0].participantId);
     } finally {
       proxy.restore();
       await server.stop();
@@ -438,13 +438,7 @@ describe("database outage", () => {
       expect(server.child.exitCode).toBeNull();
 
       proxy.restore();
-      await until("ready again", async () => ((await fetch(`${server.url}/ready`)).status === 200 ? true : undefined));
-      expect((await call("POST", "/bills", { totalAmount: "10.00", currency: "USD" })).status).toBe(201);
-      expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "applied" } });
-      expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "duplicate" } });
-      const db = await connectTo(url);
-      expect((await db.query(`SELECT outcome FROM payment_events WHERE id = $1`, [event.id])).rows).toEqual([{ outcome: "applied" }]);
-      expect((await historyOf(db, billId)).filter((h) => h.entity_type === "participant" && h.new_status === "paid")).toHaveLength(1);
+      await expectRecovered(server, url, billId, event, requests[0].participantId);
     } finally {
       proxy.restore();
       await server.stop();
