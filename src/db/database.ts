@@ -41,33 +41,40 @@ function guardedClient(queryTimeoutMs: number): typeof pg.Client {
   if (queryTimeoutMs <= 0) return pg.Client;
   type Callback = (err: Error | null, result?: unknown) => void;
   return class GuardedClient extends pg.Client {
-    // pg's query() has many overloads (text, config, Query objects, callbacks or a promise); this
-    // only watches for the answer, whichever form it takes, and passes everything on unchanged.
+    // pg's query() takes text or a config object, with the answer in a callback (an argument or
+    // config.callback) or in the returned promise; this watches for that answer and passes
+    // everything on unchanged. A custom Query object without a callback (a cursor) answers through
+    // events and is left unguarded; none is used here.
     override query(...args: unknown[]): never {
-      const timer = setTimeout(() => {
-        const err = Object.assign(new Error(`Query read timeout: the database did not answer within ${queryTimeoutMs} ms`), { code: "ETIMEDOUT" });
-        (this as unknown as { connection?: { stream?: { destroy(e: Error): void } } }).connection?.stream?.destroy(err);
-      }, queryTimeoutMs);
+      let timer: NodeJS.Timeout | undefined;
       const answered = () => clearTimeout(timer);
       const wrap = (callback: Callback): Callback => (err, result) => {
         answered();
         callback(err, result);
       };
-      const [config, values, callback] = args as [{ submit?: unknown; callback?: Callback; once?: (e: string, f: () => void) => void }, unknown, unknown];
+      const [config, values, callback] = args as [{ submit?: unknown; callback?: Callback } | string | null | undefined, unknown, unknown];
+      let watched = true;
       if (typeof callback === "function") args[2] = wrap(callback as Callback);
       else if (typeof values === "function") args[1] = wrap(values as Callback);
-      else if (config && typeof config.submit === "function") {
-        if (typeof config.callback === "function") config.callback = wrap(config.callback);
-        else {
-          config.once?.("end", answered);
-          config.once?.("error", answered);
-        }
-      }
+      else if (config && typeof config === "object" && typeof config.callback === "function") config.callback = wrap(config.callback);
+      else if (config && typeof config === "object" && typeof config.submit === "function") watched = false;
       const result = (pg.Client.prototype.query as (...a: unknown[]) => unknown).apply(this, args);
       if (result && typeof (result as Promise<unknown>).then === "function") (result as Promise<unknown>).then(answered, answered);
+      if (watched) {
+        timer = setTimeout(() => {
+          const err = Object.assign(new Error(`Query read timeout: the database did not answer within ${queryTimeoutMs} ms`), { code: "ETIMEDOUT" });
+          (this as unknown as { connection?: { stream?: { destroy(e: Error): void } } }).connection?.stream?.destroy(err);
+        }, queryTimeoutMs);
+        timer.unref();
+      }
       return result as never;
     }
   } as unknown as typeof pg.Client;
+}
+
+/** A little below the client's guard: a fifth of it, at most a second. */
+export function serverStatementTimeout(queryTimeoutMs: number): number {
+  return Math.max(1, Math.round(queryTimeoutMs - Math.min(1_000, queryTimeoutMs / 5)));
 }
 
 function openPostgres(url: string, poolMax: number, queryTimeoutMs: number): Database {
@@ -80,6 +87,9 @@ function openPostgres(url: string, poolMax: number, queryTimeoutMs: number): Dat
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     Client: guardedClient(queryTimeoutMs),
+    // The server gives up a little before the guard, so a statement stuck on a lock is cancelled
+    // where it runs (57014 -> 503) instead of living on after its connection was dropped.
+    ...(queryTimeoutMs > 0 ? { options: `-c statement_timeout=${serverStatementTimeout(queryTimeoutMs)}` } : {}),
   });
   // An idle connection the server drops must not crash the process; the next query reports the outage.
   pool.on("error", () => undefined);

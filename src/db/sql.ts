@@ -24,7 +24,8 @@ export interface Statement {
 /**
  * Several independent writes as one statement, one round trip: each becomes a data-modifying CTE.
  * They all run against the same snapshot, so none may depend on another's effect, and no two may
- * change the same row (PostgreSQL leaves the outcome of that undefined).
+ * change the same row (PostgreSQL leaves the outcome of that undefined). Placeholders are renumbered
+ * textually: a statement must not contain "$<digits>" inside a string literal or dollar quotes.
  */
 export function batch(statements: readonly Statement[]): Statement {
   if (statements.length === 0) throw new Error("batch() needs at least one statement");

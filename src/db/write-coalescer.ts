@@ -16,11 +16,6 @@ export class WriteCoalescer<T> {
     return done;
   }
 
-  /** Resolves when nothing is waiting or being written (shutdown). */
-  async idle(): Promise<void> {
-    while (this.writing) await this.writing;
-  }
-
   private async drain(): Promise<void> {
     while (this.waiting.length > 0) {
       const group = this.waiting;

@@ -47,3 +47,16 @@ export function everyoneSettled(participants: readonly { paymentStatus: string; 
 export function returnsToPending(participantStatus: string, openRequestsLeft: number): boolean {
   return participantStatus === "requested" && openRequestsLeft === 0;
 }
+
+/**
+ * The bill's status changes once every participant has settled: a bill still `created` (everyone
+ * paid before any request was sent) passes through `active`, so the history shows both steps.
+ * None when the bill is already completed or cancelled.
+ */
+export function completionSteps(billStatus: string): { previousStatus: string; newStatus: "active" | "completed"; reason: string }[] {
+  if (billStatus !== "created" && billStatus !== "active") return [];
+  return [
+    ...(billStatus === "created" ? [{ previousStatus: "created", newStatus: "active" as const, reason: "everyone paid before payment requests were sent" }] : []),
+    { previousStatus: "active", newStatus: "completed", reason: "every participant has paid" },
+  ];
+}

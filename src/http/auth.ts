@@ -1,6 +1,7 @@
 // Bearer-token authentication. The banking app issues the JWT; `sub` is the bank user's id.
 // Development verifies HS256 with a shared secret; production verifies against the bank's JWKS.
 // Algorithms are pinned per key type, so `none` and HS/RS confusion are refused by construction.
+import { createHash } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from "jose";
 import { Unauthorized } from "../domain/errors";
@@ -35,16 +36,19 @@ export function createTokenVerifier(options: AuthOptions): TokenVerifier {
   // A verified token is remembered until it expires, for a minute at most: a client's next calls
   // with the same token skip the signature check (14 µs for HS256, several times that for RS256).
   // Refusals are not remembered. A key the bank withdraws stops being trusted within that minute.
+  // Keyed by the token's hash: a token may be kilobytes long.
   const verified = new Map<string, { user: AuthUser; until: number }>();
 
   return {
     async verify(token) {
       const now = Date.now();
-      const known = verified.get(token);
+      const key = createHash("sha256").update(token).digest("base64url");
+      const known = verified.get(key);
       if (known && known.until > now) return known.user;
+      if (known) verified.delete(key);
       const user = await verifyToken(token);
       if (verified.size >= MAX_REMEMBERED_TOKENS) verified.delete(verified.keys().next().value!);
-      verified.set(token, { user: { id: user.id }, until: Math.min(now + REMEMBER_MS, user.expiresAt) });
+      verified.set(key, { user: { id: user.id }, until: Math.min(now + REMEMBER_MS, user.expiresAt) });
       return { id: user.id };
     },
   };

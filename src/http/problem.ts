@@ -30,7 +30,7 @@ export function zodIssues(err: ZodError, prefix?: string): FieldIssue[] {
   );
 }
 
-const DB_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01"]);
+const DB_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57014"]);
 
 interface HeaderCarrier {
   headers?: Record<string, string>;
@@ -95,12 +95,12 @@ const DB_UNAVAILABLE_MESSAGES = /^(Connection terminated|connect ECONNREFUSED|ti
 
 function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   if (!err || typeof err !== "object" || depth > 4) return false;
-  const e = err as { code?: unknown; name?: unknown; cause?: unknown; errorCode?: unknown; message?: unknown };
+  const e = err as { code?: unknown; name?: unknown; cause?: unknown; errorCode?: unknown; originalCode?: unknown; message?: unknown; meta?: { driverAdapterError?: unknown } };
   if (typeof e.message === "string" && DB_UNAVAILABLE_MESSAGES.test(e.message)) return true;
-  if (typeof e.code === "string" && DB_UNAVAILABLE_CODES.has(e.code)) return true;
-  if (typeof e.errorCode === "string" && DB_UNAVAILABLE_CODES.has(e.errorCode)) return true;
+  for (const code of [e.code, e.errorCode, e.originalCode]) if (typeof code === "string" && DB_UNAVAILABLE_CODES.has(code)) return true;
   if (e.name === "PrismaClientInitializationError") return true;
-  return isDatabaseUnavailable(e.cause, depth + 1);
+  // Prisma keeps the driver's error (and PostgreSQL's own code) under meta.driverAdapterError.cause.
+  return isDatabaseUnavailable(e.cause, depth + 1) || isDatabaseUnavailable(e.meta?.driverAdapterError, depth + 1);
 }
 
 export function problemHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {

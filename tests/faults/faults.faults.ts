@@ -446,6 +446,35 @@ describe("database outage", () => {
     }
   });
 
+  it("a bill lock held past the query timeout: the waiting write and webhook are cancelled on the server and answer 503, reads go on, and the webhook applies once the lock is gone", async () => {
+    const { url, name } = await freshDatabase();
+    const locker = await connectTo(url);
+    const server = await boot({ DATABASE_URL: url, DATABASE_QUERY_TIMEOUT_MS: "1500" });
+    try {
+      const call = client(server);
+      const { billId, requests } = await billAwaitingPayment(call);
+      const event = paymentEvent(requests[0]);
+      await locker.query("BEGIN");
+      await locker.query("SELECT id FROM bills WHERE id = $1 FOR UPDATE", [billId]);
+
+      const [write, refused] = await Promise.all([call("PUT", `/bills/${billId}`, { note: "waits for the lock" }), sendWebhook(server, event)]);
+      expectProblem(write, 503, "database_unavailable");
+      expect(write.ms).toBeLessThan(5_000);
+      expect(refused.status).toBe(503);
+      expect(refused.ms).toBeLessThan(5_000);
+      // Cancelled where they ran (statement_timeout), not left waiting behind a dropped connection.
+      expect(await lockWaiters(name)).toHaveLength(0);
+      expect((await call("GET", `/bills/${billId}`)).status).toBe(200);
+
+      await locker.query("ROLLBACK");
+      expect(await sendWebhook(server, event)).toMatchObject({ status: 200, body: { outcome: "applied" } });
+      expect((await call("PUT", `/bills/${billId}`, { note: "after the lock" })).status).toBe(200);
+    } finally {
+      await locker.query("ROLLBACK").catch(() => undefined);
+      await server.stop();
+    }
+  });
+
   it("SIGTERM while the database is silent still exits, within the shutdown timeout", async () => {
     const { proxy, server } = await behindProxy({ DATABASE_QUERY_TIMEOUT_MS: "60000", SHUTDOWN_TIMEOUT_MS: "2000" });
     try {

@@ -1,5 +1,5 @@
 import Decimal from "decimal.js";
-import { applyPaymentEvent, canRequestTransition, everyoneSettled, isSettled, returnsToPending } from "../../src/domain/payment-status";
+import { applyPaymentEvent, canRequestTransition, completionSteps, everyoneSettled, isSettled, returnsToPending } from "../../src/domain/payment-status";
 
 describe("payment request status", () => {
   it("lets an open request be paid, failed, expired or cancelled, and nothing leave paid", () => {
@@ -48,5 +48,14 @@ describe("asking again", () => {
     expect(returnsToPending("requested", 1)).toBe(false);
     expect(returnsToPending("paid", 0)).toBe(false);
     expect(returnsToPending("pending", 0)).toBe(false);
+  });
+});
+
+describe("completing a bill", () => {
+  it("goes active -> completed, passes through active from created, and does nothing to a closed bill", () => {
+    expect(completionSteps("active").map((s) => [s.previousStatus, s.newStatus])).toEqual([["active", "completed"]]);
+    expect(completionSteps("created").map((s) => [s.previousStatus, s.newStatus])).toEqual([["created", "active"], ["active", "completed"]]);
+    expect(completionSteps("completed")).toEqual([]);
+    expect(completionSteps("cancelled")).toEqual([]);
   });
 });

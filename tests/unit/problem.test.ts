@@ -79,6 +79,10 @@ describe("toProblem maps every kind of error to one problem shape", () => {
     // The pool's query guard destroys a silent connection with ETIMEDOUT; Prisma gives up starting a transaction with P2028.
     expect(toProblem(Object.assign(new Error("Query read timeout: the database did not answer within 15000 ms"), { code: "ETIMEDOUT" }))).toMatchObject({ status: 503 });
     expect(toProblem({ name: "PrismaClientKnownRequestError", code: "P2028" })).toMatchObject({ status: 503, code: "database_unavailable" });
+    // A statement the server cancelled (statement_timeout) inside a Prisma raw query: PostgreSQL's code under meta.
+    const cancelled = (originalCode: string) => ({ name: "PrismaClientKnownRequestError", code: "P2010", meta: { driverAdapterError: { name: "DriverAdapterError", cause: { kind: "postgres", originalCode } } } });
+    expect(toProblem(cancelled("57014"))).toMatchObject({ status: 503, code: "database_unavailable" });
+    expect(toProblem(cancelled("22P02"))).toMatchObject({ status: 500, code: "internal_error" });
     expect(toProblem(new Error("Connection to the database was fine"))).toMatchObject({ status: 500 });
   });
 

@@ -26,7 +26,6 @@ describe("WriteCoalescer", () => {
     expect(writes).toEqual([[1], [2, 3, 4]]);
     hold.open();
     await Promise.all([second, third]);
-    await coalescer.idle();
     expect(writes).toEqual([[1], [2, 3, 4]]);
   });
 

@@ -33,11 +33,16 @@ export function insertPendingStatement(rows: readonly PlannedNotification[]): St
   };
 }
 
+// The first send's result. Only a row still untried is marked: if the retry sweep has taken it over
+// meanwhile (the send took longer than the sweep waits), the sweep's result stands.
 export async function markSent(sql: SqlClient, ids: readonly string[], at: Date): Promise<void> {
   if (ids.length === 0) return;
-  await sql.query("UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = $2::timestamptz, error = NULL WHERE id = ANY($1::uuid[])", [ids, at]);
+  await sql.query(
+    "UPDATE notifications SET status = 'sent', attempts = 1, sent_at = $2::timestamptz, error = NULL WHERE id = ANY($1::uuid[]) AND status = 'pending' AND attempts = 0",
+    [ids, at],
+  );
 }
 
 export async function markFailed(sql: SqlClient, id: string, error: string): Promise<void> {
-  await sql.query("UPDATE notifications SET status = 'failed', attempts = attempts + 1, error = $2 WHERE id = $1::uuid", [id, error.slice(0, 500)]);
+  await sql.query("UPDATE notifications SET status = 'failed', attempts = 1, error = $2 WHERE id = $1::uuid AND status = 'pending' AND attempts = 0", [id, error.slice(0, 500)]);
 }

@@ -16,8 +16,11 @@ import type { BillsRepository } from "../bills/bills.repository";
 import { decodeCursor, encodeCursor } from "../bills/bills.service";
 import { insertPendingStatement, markFailed, markSent, type PlannedNotification } from "./notifications.repository";
 
-/** A pending row this old that was never tried was left by a process that stopped before sending it. */
-const NEVER_TRIED_AFTER_MS = 60_000;
+/**
+ * A pending row this old that was never tried was left by a process that stopped before sending it
+ * (a send in progress finishes long before: the channels time out sooner).
+ */
+const NEVER_TRIED_AFTER_MS = 10 * 60_000;
 
 export type NotificationType = "payment_request" | "reminder" | "payment_received" | "bill_completed" | "bill_cancelled";
 
@@ -267,7 +270,10 @@ export class NotificationsService {
     }));
   }
 
-  /** Sends pending rows on their channels and records each result; a failed channel never throws. */
+  /**
+   * Sends pending rows on their channels and records each result. Never throws: a failed channel is
+   * recorded as failed, and a row whose result could not be recorded stays pending for the sweep.
+   */
   async deliver(rows: readonly PlannedNotification[]): Promise<void> {
     const sent: string[] = [];
     for (const n of rows) {
@@ -276,10 +282,10 @@ export class NotificationsService {
         sent.push(n.id);
       } catch (err) {
         this.logger.warn({ err, billId: n.billId, channel: n.channel }, "notification failed");
-        await markFailed(this.sql, n.id, (err as Error).message);
+        await markFailed(this.sql, n.id, (err as Error).message).catch((dbErr) => this.logger.error({ err: dbErr, notificationId: n.id }, "could not record a failed notification"));
       }
     }
-    await this.sentMarks.add(sent);
+    await this.sentMarks.add(sent).catch((err) => this.logger.error({ err, notificationIds: sent }, "could not record sent notifications; the sweep will send them again"));
   }
 }
 

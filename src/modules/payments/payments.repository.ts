@@ -37,7 +37,7 @@ export interface ClaimedEvent {
  * one at a time.
  */
 export async function claimEventAndLockBill(tx: SqlClient, event: WebhookEventRecord): Promise<ClaimedEvent> {
-  const [row] = await tx.query<{ claimed: boolean; request_id: string | null }>(
+  const [row] = await tx.query<{ claimed: boolean; request_id: string | null; locked: string | number }>(
     `WITH request AS (
        SELECT r.id, r.bill_id FROM payment_requests r
        WHERE r.payment_id = $3 OR r.reference = $6
@@ -55,6 +55,8 @@ export async function claimEventAndLockBill(tx: SqlClient, event: WebhookEventRe
             (SELECT count(*) FROM locked) AS locked`,
     [event.id, event.type, event.paymentId, event.amount, event.currency, event.reference],
   );
+  // The lock is what makes the read after it safe: never go on without it.
+  if (row.claimed && row.request_id && Number(row.locked) !== 1) throw new Error(`the bill of payment request ${row.request_id} was not locked`);
   return { claimed: row.claimed, requestId: row.request_id };
 }
 

@@ -13,7 +13,7 @@ import { assertEditable } from "../../domain/bill-status";
 import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { buildEmvPayload, emvCurrencySupported } from "../../domain/emv-qr";
 import { formatAmount, toDecimal, type DecimalLike } from "../../domain/money";
-import { applyPaymentEvent, everyoneSettled, returnsToPending, type WebhookEventType } from "../../domain/payment-status";
+import { applyPaymentEvent, completionSteps, everyoneSettled, returnsToPending, type WebhookEventType } from "../../domain/payment-status";
 import type { AuthUser } from "../../http/auth";
 import type { BillRow, BillsRepository } from "../bills/bills.repository";
 import { listParticipants, type ParticipantRow } from "../participants/participants.repository";
@@ -290,11 +290,11 @@ export class PaymentsService {
           writes.push(change({ participantId: participant.id, entityType: "participant", previousStatus: participant.paymentStatus, newStatus: "paid", reason: `paid ${formatAmount(request.amount, request.currency)} ${request.currency} (payment ${data.paymentId})` }));
         }
         const afterThis = participants.map((p) => (p.id === participant.id ? { ...p, paymentStatus: "paid" } : p));
-        const completed = (bill.status === "created" || bill.status === "active") && everyoneSettled(afterThis);
+        const steps = completionSteps(bill.status);
+        const completed = steps.length > 0 && everyoneSettled(afterThis);
         if (completed) {
           writes.push(billCompletedStatement(bill.id, now));
-          if (bill.status === "created") writes.push(change({ entityType: "bill", previousStatus: "created", newStatus: "active", reason: "everyone paid before payment requests were sent" }));
-          writes.push(change({ entityType: "bill", previousStatus: "active", newStatus: "completed", reason: "every participant has paid" }));
+          for (const step of steps) writes.push(change({ entityType: "bill", ...step }));
         }
         const notices = this.notifications.paymentReceivedNotices({
           billId: bill.id,
@@ -372,14 +372,10 @@ export class PaymentsService {
 
   /** When the last participant has paid, the bill is completed in the same transaction. */
   private async completeIfAllPaid(tx: Tx, bill: BillRow, changedBy: ChangedBy): Promise<boolean> {
-    if (bill.status !== "created" && bill.status !== "active") return false;
-    if (!everyoneSettled(await listParticipants(tx, bill.id))) return false;
-    if (bill.status === "created") {
-      await tx.bill.update({ where: { id: bill.id }, data: { status: "active" } });
-      await recordStatusChange(tx, { billId: bill.id, entityType: "bill", previousStatus: "created", newStatus: "active", changedBy, reason: "everyone paid before payment requests were sent" });
-    }
+    const steps = completionSteps(bill.status);
+    if (steps.length === 0 || !everyoneSettled(await listParticipants(tx, bill.id))) return false;
     await tx.bill.update({ where: { id: bill.id }, data: { status: "completed", completedAt: this.clock.now() } });
-    await recordStatusChange(tx, { billId: bill.id, entityType: "bill", previousStatus: "active", newStatus: "completed", changedBy, reason: "every participant has paid" });
+    for (const step of steps) await recordStatusChange(tx, { billId: bill.id, entityType: "bill", changedBy, ...step });
     return true;
   }
 
