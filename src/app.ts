@@ -70,7 +70,8 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const registry = new OpenAPIRegistry();
   registry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   const authenticate = requireUser(verifier, { limitRefusals: refusedAuthRateLimit(config.rateLimitPerMinute) });
-  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute)]);
+  const readJsonBody = express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] });
+  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute)], readJsonBody);
 
   const idempotency = new IdempotencyService(prisma, clock, config.idempotencyTtlHours);
   const publicBaseUrl = deps.publicBaseUrl ?? (() => config.publicBaseUrl);
@@ -155,7 +156,6 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   for (const signed of ["/internal", "/webhook"]) {
     app.use(API_BASE + signed, express.raw({ type: () => true, limit: "1mb" }));
   }
-  app.use(API_BASE, express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] }));
   app.use(API_BASE, api.router);
   app.use((req, _res, next) => {
     next(new NotFound(`No route for ${req.method} ${req.path}`, "route_not_found"));

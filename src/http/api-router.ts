@@ -64,6 +64,8 @@ export class ApiRouter {
     private readonly basePath: string,
     /** Runs first on every route that needs a user: authentication, then the per-user limit. */
     private readonly authenticate: RequestHandler[],
+    /** Reads a JSON body; only routes that take one run it, after authentication. */
+    private readonly readJsonBody: RequestHandler,
   ) {}
 
   route<P extends AnyObject | undefined = undefined, Q extends AnyObject | undefined = undefined, B extends ZodType | undefined = undefined, H extends AnyObject | undefined = undefined>(
@@ -77,7 +79,8 @@ export class ApiRouter {
     const chain: RequestHandler[] = [];
     if ((spec.auth ?? "user") === "user") chain.push(...this.authenticate);
     chain.push(...(spec.before ?? []));
-    if (spec.body && !spec.bodyContentType) chain.push(requireJsonBody);
+    // The body is read only once the caller is known (and within their limit), and only where one is expected.
+    if (spec.body && !spec.bodyContentType) chain.push(requireJsonBody, this.readJsonBody);
     chain.push(async (req: Request, res: Response, _next: NextFunction) => {
       const input = {
         params: parsePart(spec.params, req.params, "params"),

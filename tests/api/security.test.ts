@@ -95,6 +95,15 @@ describe("made-up tokens from one address", () => {
   });
 });
 
+it("reads no request body before the caller is authenticated: a stranger's malformed or oversized JSON gets 401, not 400 or 413", async () => {
+  const malformed = await request(t.app).post(`${API}/bills`).set("Content-Type", "application/json").send("{");
+  expectProblem(malformed, 401, "missing_token");
+  const oversized = await request(t.app).post(`${API}/bills`).set("Content-Type", "application/json").send(JSON.stringify({ note: "x".repeat(200_000) }));
+  expectProblem(oversized, 401, "missing_token");
+  // The same bodies from a user are read and judged.
+  expectProblem(await as(t, await t.tokenFor(newUserId())).post("/bills").set("Content-Type", "application/json").send("{"), 400, "malformed_json");
+});
+
 it("does not limit the signed callbacks", async () => {
   const results = await Promise.all(
     Array.from({ length: 8 }, () => request(t.app).post(`${API}/webhook/payment-callback`).set("Content-Type", "application/json").send("{}")),
