@@ -57,6 +57,22 @@ describe("MockPaymentSystem", () => {
     }
   });
 
+  it("does not collect by itself a payment already paid through the pay page", async () => {
+    const r = receiver();
+    const url = await listen(r.server);
+    const mock = new MockPaymentSystem({ secret, delayMs: 30, logger, publicBaseUrl: () => "x" });
+    try {
+      const created = await mock.createPayment(input(url));
+      mock.settle({ paymentId: created.paymentId, reference: "CBREF123", amount: "33.34", currency: "USD", webhookUrl: url });
+      await until(() => r.received.length === 1);
+      await new Promise((res) => setTimeout(res, 120)); // well past the delay
+      expect(r.events().map((e) => e.type)).toEqual(["payment.succeeded"]);
+    } finally {
+      await mock.close();
+      r.server.close();
+    }
+  });
+
   it("with delay 0 never pays by itself", async () => {
     const r = receiver();
     const url = await listen(r.server);

@@ -49,13 +49,22 @@ export class MockPaymentSystem implements PaymentSystem {
     const paymentId = `pay_${uuidv7().replace(/-/g, "")}`;
     this.byRequest.set(input.paymentRequestId, paymentId);
     if (this.options.delayMs > 0) {
-      this.settle({ paymentId, reference: input.reference, amount: input.amount, currency: input.currency, webhookUrl: input.webhookUrl }, this.options.delayMs);
+      const payment = { paymentId, reference: input.reference, amount: input.amount, currency: input.currency, webhookUrl: input.webhookUrl };
+      this.automatic.set(paymentId, setTimeout(() => this.settle(payment), this.options.delayMs));
     }
     return { paymentId, paymentLink: `${this.options.publicBaseUrl()}/pay/${input.payToken}` };
   }
 
-  /** The payer pressed "Pay now" (pay page), or the delay ran out: report the outcome. */
+  /** Payments the mock will collect by itself when their delay runs out, unless paid before. */
+  private readonly automatic = new Map<string, NodeJS.Timeout>();
+
+  /**
+   * The payer pressed "Pay now" (pay page), or the delay ran out: report the outcome. A payment paid
+   * through the pay page is not collected again when its delay runs out, as with a real system.
+   */
   settle(payment: PaymentRef, delayMs = 0): void {
+    clearTimeout(this.automatic.get(payment.paymentId));
+    this.automatic.delete(payment.paymentId);
     const type = this.behaviour.fail ? "payment.failed" : "payment.succeeded";
     this.send(payment, type, delayMs, this.behaviour.fail ? "card declined" : undefined);
     if (this.behaviour.outOfOrder && type === "payment.succeeded") {
@@ -77,6 +86,8 @@ export class MockPaymentSystem implements PaymentSystem {
   }
 
   close(): Promise<void> {
+    for (const timer of this.automatic.values()) clearTimeout(timer);
+    this.automatic.clear();
     return this.sender.close();
   }
 }
