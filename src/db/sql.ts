@@ -15,6 +15,11 @@ export interface Sql extends SqlClient {
   transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T>;
 }
 
+/** A json column as an object: both drivers parse json, but a json value can also arrive as text. */
+export function jsonColumn<T>(value: T | string): T {
+  return typeof value === "string" ? (JSON.parse(value) as T) : value;
+}
+
 /** One statement of a batch, with its own placeholders $1, $2, ... */
 export interface Statement {
   text: string;

@@ -327,6 +327,20 @@ describe("database outage", () => {
     return { ...database, proxy, server };
   }
 
+  /** A server behind the proxy with a bill awaiting payment, and the event that pays its first share. */
+  async function awaitingPaymentBehindProxy(env: Record<string, string> = {}) {
+    const setup = await behindProxy(env);
+    try {
+      const call = client(setup.server);
+      const { billId, requests } = await billAwaitingPayment(call);
+      return { ...setup, call, billId, requests, event: paymentEvent(requests[0]) };
+    } catch (err) {
+      await setup.server.stop();
+      await setup.proxy.close();
+      throw err;
+    }
+  }
+
   /**
    * After an outage: ready again without a restart, a write goes through, and the webhook the
    * payment system retries is applied once (then a duplicate), checked in the database.
@@ -344,11 +358,8 @@ describe("database outage", () => {
   }
 
   it("cut: reads and writes answer 503 problems within seconds, /ready is not ready, webhooks are refused; it recovers without a restart and the retried webhook is applied once", async () => {
-    const { url, proxy, server } = await behindProxy();
+    const { url, proxy, server, call, billId, requests, event } = await awaitingPaymentBehindProxy();
     try {
-      const call = client(server);
-      const { billId, requests } = await billAwaitingPayment(call);
-      const event = paymentEvent(requests[0]);
 
       proxy.cut();
       const read = await call("GET", "/bills");
@@ -379,11 +390,8 @@ describe("database outage", () => {
   // and is bounded by the pool's connect timeout (5 s) or Prisma's transaction start limit (2 s).
   // The next test stalls the open connections instead.
   it("hang (connections accepted, never answered): /ready, reads and writes answer 503 and webhooks a 5xx within a bounded time; it recovers without a restart", async () => {
-    const { url, proxy, server } = await behindProxy();
+    const { url, proxy, server, call, billId, requests, event } = await awaitingPaymentBehindProxy();
     try {
-      const call = client(server);
-      const { billId, requests } = await billAwaitingPayment(call);
-      const event = paymentEvent(requests[0]);
 
       proxy.hang({ open: "drop" });
       const started = Date.now();
@@ -415,11 +423,8 @@ describe("database outage", () => {
   // connection whose query is not answered in time, so requests fail within that bound instead of
   // waiting for the network to heal, and no connection goes back to the pool mid-transaction.
   it("stall (open connections stop answering): reads, writes and webhooks answer 503 within the query timeout; it recovers without a restart and the webhook is applied once", async () => {
-    const { url, proxy, server } = await behindProxy({ DATABASE_QUERY_TIMEOUT_MS: "2000" });
+    const { url, proxy, server, call, billId, requests, event } = await awaitingPaymentBehindProxy({ DATABASE_QUERY_TIMEOUT_MS: "2000" });
     try {
-      const call = client(server);
-      const { billId, requests } = await billAwaitingPayment(call);
-      const event = paymentEvent(requests[0]);
       // Every pooled connection is open (and idle) before the stall.
       await Promise.all(Array.from({ length: 8 }, () => call("GET", `/bills/${billId}`)));
 

@@ -1,7 +1,7 @@
 // Queries for bills. No rules here: the service decides, this reads and writes. Prisma, except for
 // reading one bill with its participants, the most frequent call, which is one plain SQL statement.
 import type { Db, Tx } from "../../db/database";
-import type { Sql } from "../../db/sql";
+import { jsonColumn, type Sql } from "../../db/sql";
 import type { BillStatus, ParticipantPaymentStatus, Prisma, SplitMethod } from "../../generated/prisma/client";
 
 export type BillRow = Prisma.BillGetPayload<object>;
@@ -45,6 +45,9 @@ export interface VisibleBill {
   participants: VisibleParticipant[];
 }
 
+/** A participant as the statement below sends them, in JSON: the payment time as text. */
+type VisibleParticipantJson = Omit<VisibleParticipant, "paidAt"> & { paidAt: string | null };
+
 // The participants come back as one JSON array, so the bill is one statement and one round trip.
 // Exported for the benchmark's raw-pg baseline, which must run exactly this SQL.
 export const VISIBLE_BILL_SQL = `
@@ -81,7 +84,7 @@ interface VisibleBillRow {
   updated_at: Date;
   completed_at: Date | null;
   cancelled_at: Date | null;
-  participants: string | (Omit<VisibleParticipant, "paidAt"> & { paidAt: string | null })[];
+  participants: VisibleParticipantJson[] | string;
 }
 
 export interface BillCursor {
@@ -129,7 +132,6 @@ export class BillsRepository {
   async findVisible(billId: string, userId: string): Promise<VisibleBill | undefined> {
     const [row] = await this.sql.query<VisibleBillRow>(VISIBLE_BILL_SQL, [billId, userId]);
     if (!row) return undefined;
-    const participants = typeof row.participants === "string" ? JSON.parse(row.participants) : row.participants;
     return {
       id: row.id,
       creatorUserId: row.creator_user_id,
@@ -149,10 +151,7 @@ export class BillsRepository {
       updatedAt: row.updated_at,
       completedAt: row.completed_at,
       cancelledAt: row.cancelled_at,
-      participants: (participants as (Omit<VisibleParticipant, "paidAt"> & { paidAt: string | null })[]).map((p) => ({
-        ...p,
-        paidAt: p.paidAt === null ? null : new Date(p.paidAt),
-      })),
+      participants: jsonColumn(row.participants).map((p) => ({ ...p, paidAt: p.paidAt === null ? null : new Date(p.paidAt) })),
     };
   }
 

@@ -1,7 +1,7 @@
 // Queries for payment requests, participants' payment state and webhook events. Prisma for the
 // use cases; plain SQL (db/sql.ts) for the webhook, whose throughput is bounded by statements.
 import type { Tx } from "../../db/database";
-import type { SqlClient, Statement } from "../../db/sql";
+import { jsonColumn, type SqlClient, type Statement } from "../../db/sql";
 import type { PaymentRequestStatus } from "../../domain/payment-status";
 import type { Prisma } from "../../generated/prisma/client";
 
@@ -93,7 +93,7 @@ export async function readPaymentState(tx: SqlClient, requestId: string): Promis
     bill_status: string;
     merchant_name: string | null;
     creator_user_id: string;
-    participants: PaymentState["participants"];
+    participants: PaymentState["participants"] | string;
     other_open_requests: number;
   }>(
     `SELECT r.id, r.bill_id, r.participant_id, r.status::text AS status, r.amount::text AS amount, r.currency, r.payment_id,
@@ -114,7 +114,7 @@ export async function readPaymentState(tx: SqlClient, requestId: string): Promis
     request: { id: row.id, billId: row.bill_id, participantId: row.participant_id, status: row.status, amount: row.amount, currency: row.currency, paymentId: row.payment_id },
     participant: { id: row.participant_id, name: row.participant_name, paymentStatus: row.participant_status },
     bill: { id: row.bill_id, status: row.bill_status, merchantName: row.merchant_name, creatorUserId: row.creator_user_id },
-    participants: typeof row.participants === "string" ? JSON.parse(row.participants) : row.participants,
+    participants: jsonColumn(row.participants),
     otherOpenRequests: Number(row.other_open_requests),
   };
 }
