@@ -6,6 +6,7 @@ import { createApp } from "./app";
 import { ConfigError, loadConfig, readEnvironment, type Config } from "./config";
 import { openDatabase, type Database } from "./db/database";
 import { createLogger } from "./logger";
+import { BackgroundRuns, ShutdownDeadline } from "./shutdown";
 
 export interface RunningServer {
   server: Server;
@@ -47,12 +48,22 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   boundUrl = `http://127.0.0.1:${port}`;
   boundPublicUrl = `http://localhost:${port}`;
 
+  // Background sweeps run on timers; each run is tracked so that shutdown can wait for it (within
+  // its deadline).
+  const background = new BackgroundRuns();
+  const every = (ms: number, run: () => Promise<void>) => {
+    const timer = setInterval(() => void background.start(run), ms);
+    timer.unref();
+    return timer;
+  };
   // Image jobs left pending or processing by an earlier run (or an AI that never answered).
   const { images } = app.locals.services;
-  const sweep = () => images.recoverStaleJobs().catch((err) => logger.error({ err }, "image job recovery failed"));
-  const firstSweep = sweep();
-  const sweepTimer = setInterval(sweep, Math.max(1_000, Math.floor(config.ai.jobTimeoutMs / 2)));
-  sweepTimer.unref();
+  const sweep = () => images.recoverStaleJobs().then(
+    () => undefined,
+    (err) => logger.error({ err }, "image job recovery failed"),
+  );
+  void background.start(sweep);
+  const sweepTimer = every(Math.max(1_000, Math.floor(config.ai.jobTimeoutMs / 2)), sweep);
   // Payment requests past their expiry date (their participants can be asked again), and requests
   // that never reached the payment system.
   const { payments } = app.locals.services;
@@ -60,9 +71,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await payments.expireOverdue().catch((err) => logger.error({ err }, "payment request expiry sweep failed"));
     await payments.handOverStalePending().catch((err) => logger.error({ err }, "payment hand-over sweep failed"));
   };
-  const firstExpiry = expire();
-  const expiryTimer = setInterval(expire, config.payments.expirySweepMs);
-  expiryTimer.unref();
+  void background.start(expire);
+  const expiryTimer = every(config.payments.expirySweepMs, expire);
   // Failed notifications are sent again (bounded); reminders go out on a schedule when enabled.
   const { notifications } = app.locals.services;
   const schedule = config.notifications.reminderScheduleMs;
@@ -74,38 +84,43 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await notifications.remindDue().catch((err) => logger.error({ err }, "automatic reminders failed"));
     }
   };
-  const notifyTimer = setInterval(notify, Math.min(60_000, schedule || 60_000));
-  notifyTimer.unref();
+  const notifyTimer = every(Math.min(60_000, schedule || 60_000), notify);
 
   let stopping: Promise<void> | undefined;
   const stop = (reason = "stop requested") => {
     stopping ??= (async () => {
+      // One deadline for every wait below: the process exits within SHUTDOWN_TIMEOUT_MS whatever
+      // the database, a sweep or a client is doing.
+      const deadline = new ShutdownDeadline(config.shutdownTimeoutMs, logger);
       logger.info(`Shutting down: ${reason}`);
       clearInterval(sweepTimer);
       clearInterval(expiryTimer);
       clearInterval(notifyTimer);
       app.locals.events.closeAll();
-      await Promise.all([firstSweep, firstExpiry]);
-      await app.locals.adapters.ai.close();
-      await app.locals.adapters.payments.close();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // A keep-alive connection is closed as soon as its last request has been answered, not when
-      // the client next sends something or its keep-alive time runs out.
+      // Stop accepting at once; a keep-alive connection is closed as soon as its last request has
+      // been answered, not when the client next sends something or its keep-alive time runs out.
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const idleCloser = setInterval(() => server.closeIdleConnections(), 50);
-      const forced = setTimeout(() => {
-        logger.warn("In-flight requests did not finish in time; closing their connections");
-        server.closeAllConnections();
-      }, config.shutdownTimeoutMs);
-      await closed;
-      clearTimeout(forced);
-      clearInterval(idleCloser);
-      // A database that stopped answering must not keep the process alive: close it, but not forever.
-      const dbClosed = await Promise.race([
-        db.close().then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), config.shutdownTimeoutMs).unref()),
-      ]);
-      if (!dbClosed) logger.warn("The database connections did not close in time; leaving them");
+      try {
+        // Sweeps in flight finish first (they may hand work to the adapters), then the adapters
+        // stop their pending callbacks; requests in flight go on meanwhile.
+        await deadline.within(
+          "Background work",
+          background.settled().then(() => Promise.all([app.locals.adapters.ai.close(), app.locals.adapters.payments.close()])),
+        );
+        if (!(await deadline.within("In-flight requests", httpClosed))) {
+          logger.warn("In-flight requests did not finish in time; closing their connections");
+          server.closeAllConnections();
+        }
+      } finally {
+        clearInterval(idleCloser);
+      }
+      // A database that stopped answering must not keep the process alive: close it, but only
+      // within what is left of the deadline.
+      if (!(await deadline.within("Closing the database", db.close()))) {
+        logger.warn("The database connections did not close in time; leaving them");
+      }
       logger.info("Shutdown complete");
     })();
     return stopping;

@@ -324,7 +324,7 @@ describe("database outage", () => {
     proxied.hostname = "127.0.0.1";
     proxied.port = String(await proxy.start());
     const server = await boot({ DATABASE_URL: proxied.toString(), DATABASE_POOL_MAX: "4", ...env });
-    return { ...database, proxy, server };
+    return { ...database, proxiedUrl: proxied.toString(), proxy, server };
   }
 
   /** A server behind the proxy with a bill awaiting payment, and the event that pays its first share. */
@@ -490,12 +490,48 @@ describe("database outage", () => {
       await new Promise((r) => setTimeout(r, 300));
       const started = Date.now();
       const code = await server.stop("SIGTERM");
+      // The deadline is 2 s; the margin covers signal delivery and process exit on a loaded 2-CPU
+      // machine, and stays far below the 60 s query timeout that a missed deadline would take.
       expect(Date.now() - started).toBeLessThan(10_000);
       expect(code).toBe(0);
       expect(server.logs().some((l) => l.msg === "In-flight requests did not finish in time; closing their connections")).toBe(true);
       expect(server.logs().some((l) => l.msg === "Shutdown complete")).toBe(true);
       await stuck;
     } finally {
+      proxy.restore();
+      await proxy.close();
+    }
+  });
+  it("SIGTERM while a background sweep is mid-query and the database goes silent exits within the shutdown deadline", async () => {
+    // The first image-job sweep runs as soon as the server listens. The test holds an exclusive
+    // lock on image_jobs, so that sweep is stopped mid-query at a known point (seen waiting in
+    // pg_stat_activity); then the database goes silent. Shutdown must not wait for the query
+    // timeout (60 s here), only for SHUTDOWN_TIMEOUT_MS.
+    const shutdownTimeoutMs = 2_000;
+    const env = { DATABASE_QUERY_TIMEOUT_MS: "60000", SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) };
+    const { proxy, server: first, url, name, proxiedUrl } = await behindProxy(env);
+    expect(await first.stop("SIGTERM")).toBe(0); // the schema is in place; the next start migrates nothing
+    const locker = await connectTo(url);
+    await locker.query("BEGIN");
+    await locker.query("LOCK TABLE image_jobs IN ACCESS EXCLUSIVE MODE");
+    try {
+      const server = await boot({ DATABASE_URL: proxiedUrl, DATABASE_POOL_MAX: "4", ...env });
+      await until("the first sweep waiting on image_jobs", async () =>
+        (await lockWaiters(name)).some((w) => /image_jobs/.test(w.query)) ? true : undefined,
+      );
+      proxy.hang();
+      const started = Date.now();
+      const code = await server.stop("SIGTERM");
+      const elapsed = Date.now() - started;
+      // The deadline is 2 s; the margin of 6 s covers signal delivery and process exit on a loaded
+      // 2-CPU machine. Before the fix this took the 60 s query timeout, so the bound still tells.
+      expect(elapsed).toBeLessThan(shutdownTimeoutMs + 6_000);
+      expect(code).toBe(0);
+      const messages = server.logs().map((l) => l.msg);
+      expect(messages).toContain("Background work did not finish before the shutdown deadline; leaving it");
+      expect(messages).toContain("Shutdown complete");
+    } finally {
+      await locker.query("ROLLBACK");
       proxy.restore();
       await proxy.close();
     }
