@@ -25,6 +25,13 @@ import {
 } from "../support/routes";
 import { createTestApp, newUserId, TEST_JWT_SECRET, type TestApp } from "../support/test-app";
 
+/**
+ * The generated tests send a fixed number of requests; how long that takes depends on the machine's
+ * load (a loaded 2-CPU CI machine took over 30 s, Jest's default). This bound only has to catch a
+ * hang, so it is generous: about 10x the time on an idle machine.
+ */
+const GENERATED_TIMEOUT_MS = 180_000;
+
 let t: TestApp;
 let routes: DeclaredRoute[];
 /** The OpenAPI operation of each declared route (public and internal documents together). */
@@ -460,7 +467,7 @@ describe("generated requests", () => {
       ),
       { numRuns: 250 },
     );
-  });
+  }, GENERATED_TIMEOUT_MS);
 
   it("never answers a correctly signed callback or webhook with a 5xx, whatever its body", async () => {
     const owner = await activeBill();
@@ -537,7 +544,7 @@ describe("generated requests", () => {
       }),
       { numRuns: 150 },
     );
-  });
+  }, GENERATED_TIMEOUT_MS);
 
   it("never answers a generated request to the pay page, /health, /ready or an undeclared method with a 5xx", async () => {
     const owner = await activeBill();
@@ -573,5 +580,5 @@ describe("generated requests", () => {
       }),
       { numRuns: 120 },
     );
-  });
+  }, GENERATED_TIMEOUT_MS);
 });
