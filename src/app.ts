@@ -29,7 +29,11 @@ import { PAYMENT_SIGNATURE_HEADER } from "./adapters/payments/payment-system";
 import { MockPaymentSystem } from "./adapters/payments/mock-payment-system";
 import { payPageRouter } from "./modules/payments/pay-page";
 import { registerPaymentRoutes } from "./modules/payments/payments.router";
-import { PaymentsService } from "./modules/payments/payments.service";
+import { PaymentRequestsService } from "./modules/payments/payment-requests.service";
+import { PaymentHandOver } from "./modules/payments/hand-over";
+import { OfflinePaymentsService } from "./modules/payments/offline-payments.service";
+import { PaymentWebhookService } from "./modules/payments/webhook.service";
+import { Ledger } from "./ledger/ledger";
 import { NotificationsService } from "./modules/notifications/notifications.service";
 import { registerStatusRoutes } from "./modules/status/status.router";
 import { registerEventRoutes } from "./modules/status/events.router";
@@ -56,7 +60,8 @@ export interface AppDeps {
 
 export interface AppInfo {
   declaredRoutes: DeclaredRoute[];
-  services: { images: ImagesService; payments: PaymentsService; notifications: NotificationsService };
+  services: { images: ImagesService; payments: PaymentRequestsService; notifications: NotificationsService };
+  ledger: Ledger;
   events: BillEvents;
   adapters: Adapters;
 }
@@ -90,33 +95,27 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     config.notifications.reminderIntervalMs,
     config.notifications.maxAttempts,
   );
-  const bills = new BillsService(billsRepository, idempotency, clock, (work) => prisma.$transaction(work), notifications, events);
+  // The one writer of money state (docs/money.md).
+  const ledger = new Ledger(db.sql, clock, logger, { requestTtlHours: config.payments.requestTtlHours }, notifications, events, adapters.payments);
+  const handOver = new PaymentHandOver(db.sql, adapters.payments, clock, logger, { webhookUrl, emv: config.payments.emv }, notifications);
+  ledger.setHandOver((ids) => handOver.handOver(ids));
+  const bills = new BillsService(billsRepository, idempotency, clock, ledger);
   registerBillRoutes(api, bills);
 
   const images = new ImagesService(prisma, billsRepository, adapters.files, adapters.ai, adapters.directory, clock, logger, {
     jobTimeoutMs: config.ai.jobTimeoutMs,
     maxAttempts: config.ai.maxAttempts,
     callbackBaseUrl,
-  }, events);
-  registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory));
-  const payments = new PaymentsService(
-    prisma,
-    db.sql,
-    billsRepository,
-    adapters.payments,
-    clock,
-    logger,
-    { requestTtlHours: config.payments.requestTtlHours, publicBaseUrl, webhookUrl, emv: config.payments.emv },
-    notifications,
-    events,
-  );
+  }, db.sql, ledger, events);
+  registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory, ledger));
+  const payments = new PaymentRequestsService(db.sql, ledger, handOver, clock, publicBaseUrl);
   registerPaymentRoutes(
     api,
-    payments,
+    { requests: payments, offline: new OfflinePaymentsService(ledger, events, clock), webhook: new PaymentWebhookService(db.sql, ledger, events, clock, logger) },
     bills,
     verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
   );
-  registerSplitRoutes(api, new SplitService(prisma, billsRepository));
+  registerSplitRoutes(api, new SplitService(prisma, db.sql, billsRepository, ledger));
   const status = new StatusService(prisma, billsRepository);
   registerStatusRoutes(api, status);
   registerEventRoutes(api, status, events);
@@ -132,6 +131,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   app.set("trust proxy", false);
   app.locals.declaredRoutes = api.declared;
   app.locals.services = { images, payments, notifications };
+  app.locals.ledger = ledger;
   app.locals.events = events;
   app.locals.adapters = adapters;
 

@@ -230,7 +230,7 @@ describe("GET /bills/:billId", () => {
       ["Alice", "30.00"],
       ["Bob", "60.00"],
     ]);
-    expect(res.body.totals).toEqual({ participantCount: 2, assignedAmount: "90.00", paidAmount: "30.00", unpaidAmount: "60.00" });
+    expect(res.body.totals).toEqual({ participantCount: 2, assignedAmount: "90.00", paidAmount: "30.00", unpaidAmount: "60.00", receivedAmount: "30.00", refundDueAmount: "0.00" });
   });
 
   it("answers 404 to another user, never the bill", async () => {
@@ -354,9 +354,10 @@ describe("DELETE /bills/:billId", () => {
     expect(res.body).toMatchObject({ status: "cancelled", cancelledAt: expect.any(String) });
     expect(await t.db.prisma.bill.count({ where: { id: bill.id } })).toBe(1);
     expect((await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId: bill.id } })).status).toBe("cancelled");
-    expect((await history(bill.id)).map((h) => [h.previousStatus, h.newStatus, h.changedBy, h.reason])).toEqual([
-      [null, "created", alice.id, "bill created"],
-      ["created", "cancelled", alice.id, "cancelled by the creator: wrong restaurant"],
+    expect((await history(bill.id)).map((h) => [h.entityType, h.previousStatus, h.newStatus, h.changedBy, h.reason])).toEqual([
+      ["bill", null, "created", alice.id, "bill created"],
+      ["bill", "created", "cancelled", alice.id, "cancelled by the creator: wrong restaurant"],
+      ["payment_request", "sent", "cancelled", alice.id, expect.stringMatching(/: the bill was cancelled$/)],
     ]);
   });
 

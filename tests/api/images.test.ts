@@ -496,7 +496,7 @@ describe("POST /internal/bills/:billId/group-result", () => {
       expect.objectContaining({ name: "Alice", userId: alice.userId, isBankCustomer: true, phone: alice.phone, email: alice.email, paymentStatus: "pending" }),
       expect.objectContaining({ name: "Bob", userId: null, isBankCustomer: false, phone: null }),
     ]);
-    const faces = await t.db.prisma.participant.findMany({ where: { billId: b.id }, select: { aiFaceId: true }, orderBy: { createdAt: "asc" } });
+    const faces = await t.db.prisma.participant.findMany({ where: { billId: b.id }, select: { aiFaceId: true }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
     expect(faces.map((f) => f.aiFaceId).sort()).toEqual(["face-alice", "face-bob"]);
     const history = await t.db.prisma.statusHistory.findMany({ where: { billId: b.id, entityType: "participant" } });
     expect(history).toHaveLength(2);
@@ -509,7 +509,7 @@ describe("POST /internal/bills/:billId/group-result", () => {
     await insertParticipant(t, b.id, { name: "Alice B.", userId: SEEDED_BANK_USERS[0].userId });
     const job = await uploaded(creator.token, b.id, "group");
     await signedCallback(t, `/internal/bills/${b.id}/group-result`, { jobId: job.jobId, status: "completed", result: people });
-    const rows = await t.db.prisma.participant.findMany({ where: { billId: b.id }, orderBy: { createdAt: "asc" } });
+    const rows = await t.db.prisma.participant.findMany({ where: { billId: b.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
     expect(rows.map((p) => [p.name, p.aiFaceId])).toEqual([
       ["Alice B.", "face-alice"],
       ["Bob", "face-bob"],
@@ -543,7 +543,7 @@ describe("POST /internal/bills/:billId/group-result", () => {
       status: "completed",
       result: { participants: [...people.participants, { face_id: "face-carol", email: "carol@example.com" }] },
     });
-    const rows = await t.db.prisma.participant.findMany({ where: { billId: b.id }, orderBy: { createdAt: "asc" } });
+    const rows = await t.db.prisma.participant.findMany({ where: { billId: b.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
     expect(rows.map((p) => [p.name, p.isBankCustomer])).toEqual([
       ["Alice", true],
       ["Bob", false],

@@ -22,7 +22,11 @@ async function add(token: string, billId: string, body: Record<string, unknown>)
   return res.body as { id: string; amountToPay: string | null; paymentStatus: string; isCreator: boolean };
 }
 
-const markPaid = (id: string) => t.db.prisma.participant.update({ where: { id }, data: { paymentStatus: "paid", paidAt: new Date() } });
+/** The creator records an offline payment for them (the bill must be split). */
+async function markPaid(token: string, billId: string, id: string) {
+  const res = await as(t, token).put(`/bills/${billId}/participants/${id}/mark-as-paid`).send({ method: "cash" });
+  if (res.status !== 200) throw new Error(`mark-as-paid: ${res.status} ${JSON.stringify(res.body)}`);
+}
 
 describe("POST /bills/:billId/participants", () => {
   it("adds a person who is not a bank customer", async () => {
@@ -147,7 +151,7 @@ describe("keeping the split true", () => {
     const a = await add(me.token, bill.id, { name: "A" });
     await add(me.token, bill.id, { name: "B" });
     await as(t, me.token).post(`/bills/${bill.id}/split/equal`).send({});
-    await markPaid(a.id);
+    await markPaid(me.token, bill.id, a.id);
     expectProblem(await as(t, me.token).post(`/bills/${bill.id}/participants`).send({ name: "C" }), 409, "split_locked");
     expect(await t.db.prisma.participant.count({ where: { billId: bill.id } })).toBe(2);
   });
@@ -178,12 +182,17 @@ describe("PUT and DELETE /bills/:billId/participants/:participantId", () => {
     const bill = await createBill(t, me.token);
     const a = await add(me.token, bill.id, { name: "A" });
     const b = await add(me.token, bill.id, { name: "B" });
-    await markPaid(a.id);
+    const split = await as(t, me.token).post(`/bills/${bill.id}/split/custom-amount`).send({ amounts: [{ participantId: a.id, amount: "40.00" }, { participantId: b.id, amount: "60.00" }] });
+    expect(split.status).toBe(200);
+    await markPaid(me.token, bill.id, a.id);
     expectProblem(await as(t, me.token).delete(`/bills/${bill.id}/participants/${a.id}`), 409, "participant_paid");
+    // A custom split is not recomputed: removing B leaves A's share (and payment) as it was.
     expect((await as(t, me.token).delete(`/bills/${bill.id}/participants/${b.id}`)).status).toBe(204);
-    const history = await t.db.prisma.statusHistory.findMany({ where: { billId: bill.id, entityType: "participant" }, orderBy: { createdAt: "asc" } });
-    expect(history.map((h) => h.newStatus)).toEqual(["pending", "pending", "removed"]);
-    expect(history[2].reason).toBe("B removed by the creator");
+    const history = await t.db.prisma.statusHistory.findMany({ where: { billId: bill.id, entityType: "participant" }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+    expect(history.map((h) => [h.participantName, h.newStatus])).toEqual([["A", "pending"], ["B", "pending"], ["A", "paid"], ["B", "removed"]]);
+    expect(history[3].reason).toBe("B removed by the creator");
+    const listed = await as(t, me.token).get(`/bills/${bill.id}/status-history`);
+    expect(listed.body.items.filter((i: { entity: string }) => i.entity === "participant").map((i: { participantName: string }) => i.participantName)).toEqual(["A", "B", "A", "B"]);
   });
 
   it("answers 404 for a participant of another bill", async () => {
@@ -203,13 +212,13 @@ describe("GET participants and unpaid", () => {
     const a = await add(me.token, bill.id, { name: "A" });
     await add(me.token, bill.id, { name: "B" });
     await as(t, me.token).post(`/bills/${bill.id}/split/equal`).send({});
-    await markPaid(a.id);
+    await markPaid(me.token, bill.id, a.id);
     const res = await as(t, me.token).get(`/bills/${bill.id}/participants/unpaid`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ currency: "USD", unpaidAmount: "30.00" });
     expect(res.body.items.map((p: { name: string; amountOwed: string }) => [p.name, p.amountOwed])).toEqual([["B", "30.00"]]);
     const details = await as(t, me.token).get(`/bills/${bill.id}`);
-    expect(details.body.totals).toEqual({ participantCount: 3, assignedAmount: "90.00", paidAmount: "60.00", unpaidAmount: "30.00" });
+    expect(details.body.totals).toEqual({ participantCount: 3, assignedAmount: "90.00", paidAmount: "60.00", unpaidAmount: "30.00", receivedAmount: "30.00", refundDueAmount: "0.00" });
   });
 
   it("lets a bank-customer participant read, and nobody else", async () => {

@@ -116,11 +116,12 @@ describe("POST /webhook/payment-callback", () => {
       "active by user",
       "completed by webhook",
     ]);
-    expect(rows.filter((h) => h.participantId === byName.B).map((h) => [h.previousStatus, h.newStatus, h.changedBy === "webhook"])).toEqual([
-      [null, "pending", false],
-      ["pending", "requested", false],
-      ["sent", "paid", true],
-      ["requested", "paid", true],
+    expect(rows.filter((h) => h.participantId === byName.B).map((h) => [h.entityType, h.previousStatus, h.newStatus, h.changedBy === "webhook"])).toEqual([
+      ["participant", null, "pending", false],
+      ["payment_request", null, "pending", false],
+      ["participant", "pending", "requested", false],
+      ["payment_request", "sent", "paid", true],
+      ["participant", "requested", "paid", true],
     ]);
   });
 
@@ -135,6 +136,7 @@ describe("POST /webhook/payment-callback", () => {
     const second = await postWebhook(t, paymentEvent(requests[0]));
     expect(second.body.outcome).toBe("ignored");
     expect(await t.db.prisma.statusHistory.count({ where: { participantId: requests[0].participantId, newStatus: "paid" } })).toBe(2);
+    expect(await t.db.prisma.payment.count({ where: { participantId: requests[0].participantId } })).toBe(1);
   });
 
   it("accepts out-of-order delivery: a failure after the success changes nothing", async () => {
@@ -178,14 +180,21 @@ describe("POST /webhook/payment-callback", () => {
     expect(again.body.requests[0]).toMatchObject({ retryCount: 1 });
   });
 
-  it("records a wrong amount or currency and marks nobody paid", async () => {
+  it("counts a partial payment toward the share and asks the remainder next; refuses another currency", async () => {
     const { token, billId } = await splitBill(t, ["A", "B"]);
     const { requests } = await requestAll(token, billId);
-    expect((await postWebhook(t, paymentEvent(requests[0], "payment.succeeded", { amount: "49.99" }))).body.outcome).toBe("mismatch");
     expect((await postWebhook(t, paymentEvent(requests[0], "payment.succeeded", { currency: "EUR" }))).body.outcome).toBe("mismatch");
     expect((await participant(requests[0].participantId)).paymentStatus).toBe("requested");
-    const events = await t.db.prisma.paymentEvent.findMany({ where: { paymentRequestId: requests[0].id } });
-    expect(events.map((e) => e.detail)).toEqual(expect.arrayContaining(["expected 50.00 USD, got 49.99 USD", "expected 50.00 USD, got 50.00 EUR"]));
+    expect((await postWebhook(t, paymentEvent(requests[0], "payment.succeeded", { amount: "49.99" }))).body.outcome).toBe("applied");
+    expect(await participant(requests[0].participantId)).toMatchObject({ paymentStatus: "pending" });
+    expect((await participant(requests[0].participantId)).outstandingAmount.toString()).toBe("0.01");
+    const events = await t.db.prisma.paymentEvent.findMany({ where: { paymentRequestId: requests[0].id }, orderBy: { receivedAt: "asc" } });
+    expect(events.map((e) => [e.outcome, e.detail])).toEqual([
+      ["mismatch", "expected an amount in USD, got 50.00 EUR"],
+      ["applied", "49.99 USD received for a request of 50.00 USD"],
+    ]);
+    const again = await as(t, token).post(`/bills/${billId}/participants/${requests[0].participantId}/request-payment`);
+    expect(again.body.requests[0]).toMatchObject({ amount: "0.01" });
   });
 
   it("records an event for an unknown payment without failing", async () => {
@@ -223,9 +232,13 @@ describe("PUT .../participants/:participantId/mark-as-paid", () => {
     expect(res.body.participants.find((p: { id: string }) => p.id === byName.A)).toMatchObject({ paymentStatus: "paid" });
     expect(await participant(byName.A)).toMatchObject({ paymentMethod: "cash", paymentNote: "paid at the table" });
     expect((await t.db.prisma.paymentRequest.findUniqueOrThrow({ where: { id: requests[0].id } })).status).toBe("cancelled");
+    // The payment system collected it anyway: the money counts once, as refund due, never as a second share.
     const late = await postWebhook(t, paymentEvent(requests[0]));
-    expect(late.body.outcome).toBe("closed_request");
-    expect(await t.db.prisma.statusHistory.count({ where: { participantId: byName.A, newStatus: "paid" } })).toBe(1);
+    expect(late.body.outcome).toBe("applied");
+    expect(await participant(byName.A)).toMatchObject({ paymentStatus: "paid" });
+    const a = await participant(byName.A);
+    expect([a.paidAmount.toString(), a.outstandingAmount.toString(), a.refundDue.toString()]).toEqual(["100", "0", "50"]);
+    expect(await t.db.prisma.statusHistory.count({ where: { participantId: byName.A, entityType: "participant", newStatus: "paid" } })).toBe(1);
   });
 
   it("completes the bill when the last person is marked paid, even before any request was sent", async () => {
@@ -349,7 +362,7 @@ describe("notifications", () => {
     await as(t, token).post(`/bills/${bill.id}/split/equal`).send({});
     const { requests } = await requestAll(token, bill.id);
 
-    const asked = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "payment_request" }, orderBy: { createdAt: "asc" } });
+    const asked = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "payment_request" }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
     expect(asked.map((n) => [n.participantId === alice.id ? "Alice" : "Bob", n.channel, n.status])).toEqual([
       ["Alice", "in_app", "sent"],
       ["Bob", "sms", "sent"],
@@ -377,7 +390,7 @@ describe("notifications", () => {
     } finally {
       channels.sms.failWith = undefined;
     }
-    const rows = await t.db.prisma.notification.findMany({ where: { billId }, orderBy: { createdAt: "asc" } });
+    const rows = await t.db.prisma.notification.findMany({ where: { billId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
     expect(rows.map((n) => [n.channel, n.status, n.error])).toEqual([
       ["sms", "failed", "SMS gateway down"],
       ["email", "sent", null],

@@ -104,7 +104,7 @@ describe("POST /bills/:billId/split/*", () => {
     const { token, billId } = await billWith(["me", "B"]);
     await as(t, token).post(`/bills/${billId}/split/equal`).send({});
     const details = await as(t, token).get(`/bills/${billId}`);
-    expect(details.body.totals).toEqual({ participantCount: 2, assignedAmount: "100.00", paidAmount: "50.00", unpaidAmount: "50.00" });
+    expect(details.body.totals).toEqual({ participantCount: 2, assignedAmount: "100.00", paidAmount: "50.00", unpaidAmount: "50.00", receivedAmount: "0.00", refundDueAmount: "0.00" });
     // The creator's "paid" does not lock the split.
     expect((await as(t, token).post(`/bills/${billId}/split/equal`).send({})).status).toBe(200);
   });
@@ -125,7 +125,7 @@ describe("POST /bills/:billId/split/*", () => {
     it("after someone has paid: 409, and nothing moves", async () => {
       const { token, billId, people } = await billWith(["A", "B"]);
       await as(t, token).post(`/bills/${billId}/split/equal`).send({});
-      await t.db.prisma.participant.update({ where: { id: people[0].id }, data: { paymentStatus: "paid" } });
+      expect((await as(t, token).put(`/bills/${billId}/participants/${people[0].id}/mark-as-paid`).send({ method: "cash" })).status).toBe(200);
       const res = await as(t, token)
         .post(`/bills/${billId}/split/custom-amount`)
         .send({ amounts: [{ participantId: people[0].id, amount: "10" }, { participantId: people[1].id, amount: "90" }] });

@@ -59,11 +59,12 @@ describe("GET /bills/:billId/status-history", () => {
     expect(items[0]).toMatchObject({ entity: "bill", previousStatus: null, newStatus: "created", changedBy: userId });
     expect(items.map((i) => i.at)).toEqual([...items.map((i) => i.at)].sort());
     expect(items.filter((i) => i.entity === "bill").map((i) => i.newStatus)).toEqual(["created", "active"]);
-    expect(items.filter((i) => i.participantName === "A").map((i) => [i.newStatus, i.changedBy === "webhook" ? "webhook" : "user"])).toEqual([
-      ["pending", "user"],
-      ["requested", "user"],
-      ["paid", "webhook"],
-      ["paid", "webhook"],
+    expect(items.filter((i) => i.participantName === "A").map((i) => [i.entity, i.newStatus, i.changedBy === "webhook" ? "webhook" : "user"])).toEqual([
+      ["participant", "pending", "user"],
+      ["payment_request", "pending", "user"],
+      ["participant", "requested", "user"],
+      ["payment_request", "paid", "webhook"],
+      ["participant", "paid", "webhook"],
     ]);
   });
 
@@ -98,8 +99,8 @@ describe("GET /reports/summary", () => {
     const res = await as(t, token).get("/reports/summary");
     expect(res.status).toBe(200);
     expect(res.body.currencies).toEqual([
-      { currency: "USD", billCount: 1, totalAmount: "90.00", owedToYou: "60.00", collected: "30.00", outstanding: "30.00" },
-      { currency: "VND", billCount: 1, totalAmount: "100000", owedToYou: "100000", collected: "0", outstanding: "100000" },
+      { currency: "USD", billCount: 1, totalAmount: "90.00", owedToYou: "60.00", collected: "30.00", outstanding: "30.00", received: "30.00", refundDue: "0.00" },
+      { currency: "VND", billCount: 1, totalAmount: "100000", owedToYou: "100000", collected: "0", outstanding: "100000", received: "0", refundDue: "0" },
     ]);
     const future = await as(t, token).get("/reports/summary?from=2999-01-01");
     expect(future.body.currencies).toEqual([]);
@@ -116,9 +117,9 @@ describe("GET /bills/:billId/export.csv", () => {
     expect(res.headers["content-type"]).toMatch(/^text\/csv/);
     expect(res.headers["content-disposition"]).toContain(`bill-${billId}.csv`);
     const lines = res.text.trim().split("\r\n");
-    expect(lines[0]).toBe("participant,phone,email,bank_customer,amount_to_pay,currency,payment_status,paid_at,payment_method");
-    expect(lines[1]).toBe(`"'=HYPERLINK(""x"")",,,no,5.00,USD,pending,,`);
-    expect(lines[2]).toBe(`"Bob, Jr.",,,no,5.00,USD,pending,,`);
+    expect(lines[0]).toBe("participant,phone,email,bank_customer,amount_to_pay,currency,payment_status,paid_at,payment_method,paid_amount,outstanding,refund_due");
+    expect(lines[1]).toBe(`"'=HYPERLINK(""x"")",,,no,5.00,USD,pending,,,0.00,5.00,0.00`);
+    expect(lines[2]).toBe(`"Bob, Jr.",,,no,5.00,USD,pending,,,0.00,5.00,0.00`);
   });
 
   it("quotes cells per RFC 4180 and defuses formulas", () => {

@@ -1,5 +1,6 @@
-import Decimal from "decimal.js";
-import { applyPaymentEvent, canRequestTransition, completionSteps, everyoneSettled, isSettled, returnsToPending } from "../../src/domain/payment-status";
+// The payment request state machine and the bill's completion steps; the rules that apply payments
+// are the ledger's (tests/unit/ledger-decide.test.ts).
+import { canRequestTransition, completionSteps } from "../../src/domain/payment-status";
 
 describe("payment request status", () => {
   it("lets an open request be paid, failed, expired or cancelled, and nothing leave paid", () => {
@@ -7,47 +8,6 @@ describe("payment request status", () => {
     expect(canRequestTransition("pending", "cancelled")).toBe(true);
     expect(canRequestTransition("paid", "failed")).toBe(false);
     expect(canRequestTransition("expired", "paid")).toBe(false);
-  });
-
-  it("ignores events that arrive after the request was settled", () => {
-    expect(applyPaymentEvent("sent", "succeeded")).toEqual({ to: "paid" });
-    expect(applyPaymentEvent("paid", "failed")).toEqual({ ignored: "already_paid" });
-    expect(applyPaymentEvent("paid", "succeeded")).toEqual({ ignored: "already_paid" });
-    expect(applyPaymentEvent("cancelled", "succeeded")).toEqual({ ignored: "closed_request" });
-    expect(applyPaymentEvent("expired", "expired")).toEqual({ ignored: "already_final" });
-    expect(applyPaymentEvent("sent", "expired")).toEqual({ to: "expired" });
-  });
-
-  it("lets a success win over a failure or expiry that arrived first, but not over a cancellation", () => {
-    expect(applyPaymentEvent("failed", "succeeded")).toEqual({ to: "paid" });
-    expect(applyPaymentEvent("expired", "succeeded")).toEqual({ to: "paid" });
-    expect(applyPaymentEvent("cancelled", "succeeded")).toEqual({ ignored: "closed_request" });
-    expect(applyPaymentEvent("failed", "expired")).toEqual({ ignored: "already_final" });
-  });
-});
-
-describe("who is settled, and when a bill is complete", () => {
-  it("counts a participant as settled when paid or when their share is zero, whatever its form", () => {
-    expect(isSettled({ paymentStatus: "paid", amountToPay: "12.50" })).toBe(true);
-    expect(isSettled({ paymentStatus: "pending", amountToPay: "0.000" })).toBe(true);
-    expect(isSettled({ paymentStatus: "requested", amountToPay: new Decimal(0) })).toBe(true);
-    expect(isSettled({ paymentStatus: "requested", amountToPay: "0.001" })).toBe(false);
-    expect(isSettled({ paymentStatus: "pending", amountToPay: null })).toBe(false);
-  });
-
-  it("completes a bill only when it has participants and every one is settled", () => {
-    expect(everyoneSettled([])).toBe(false);
-    expect(everyoneSettled([{ paymentStatus: "paid", amountToPay: "5.00" }, { paymentStatus: "pending", amountToPay: "0" }])).toBe(true);
-    expect(everyoneSettled([{ paymentStatus: "paid", amountToPay: "5.00" }, { paymentStatus: "requested", amountToPay: "5.00" }])).toBe(false);
-  });
-});
-
-describe("asking again", () => {
-  it("returns a participant to pending only when they were asked and no request of theirs is open", () => {
-    expect(returnsToPending("requested", 0)).toBe(true);
-    expect(returnsToPending("requested", 1)).toBe(false);
-    expect(returnsToPending("paid", 0)).toBe(false);
-    expect(returnsToPending("pending", 0)).toBe(false);
   });
 });
 

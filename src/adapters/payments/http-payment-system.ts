@@ -1,5 +1,6 @@
 // The real payment system over HTTP: POST <PAYMENT_API_URL>/payments with JSON; it answers with
-// its payment id and the payment link, and reports by the signed webhook.
+// its payment id and the payment link, and reports by the signed webhook. POST
+// <PAYMENT_API_URL>/payments/{id}/cancel stops collecting one.
 import type { CreatedPayment, CreatePaymentInput, PaymentSystem } from "./payment-system";
 
 export class HttpPaymentSystem implements PaymentSystem {
@@ -29,6 +30,17 @@ export class HttpPaymentSystem implements PaymentSystem {
       throw new Error("The payment system's answer has no payment id or link");
     }
     return { paymentId: body.id, paymentLink: body.paymentLink };
+  }
+
+  async cancelPayment(paymentId: string): Promise<void> {
+    const res = await fetch(`${this.baseUrl.replace(/\/$/, "")}/payments/${encodeURIComponent(paymentId)}/cancel`, {
+      method: "POST",
+      headers: { "idempotency-key": `cancel-${paymentId}` },
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    // 404: it never existed there; 409: it already ended (paid or cancelled): nothing left to stop.
+    if (!res.ok && res.status !== 404 && res.status !== 409) throw new Error(`The payment system did not cancel payment ${paymentId}: HTTP ${res.status}`);
   }
 
   async close(): Promise<void> {}

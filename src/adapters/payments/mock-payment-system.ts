@@ -55,6 +55,19 @@ export class MockPaymentSystem implements PaymentSystem {
     return { paymentId, paymentLink: `${this.options.publicBaseUrl()}/pay/${input.payToken}` };
   }
 
+  /** Payments cancelled by us: never collected, by the delay or by "Pay now". */
+  private readonly cancelled = new Set<string>();
+
+  async cancelPayment(paymentId: string): Promise<void> {
+    this.cancelled.add(paymentId);
+    clearTimeout(this.automatic.get(paymentId));
+    this.automatic.delete(paymentId);
+  }
+
+  isCancelled(paymentId: string): boolean {
+    return this.cancelled.has(paymentId);
+  }
+
   /** Payments the mock will collect by itself when their delay runs out, unless paid before. */
   private readonly automatic = new Map<string, NodeJS.Timeout>();
 
@@ -65,6 +78,10 @@ export class MockPaymentSystem implements PaymentSystem {
   settle(payment: PaymentRef, delayMs = 0): void {
     clearTimeout(this.automatic.get(payment.paymentId));
     this.automatic.delete(payment.paymentId);
+    if (this.cancelled.has(payment.paymentId)) {
+      this.options.logger.info({ paymentId: payment.paymentId }, "mock payment system: payment was cancelled; not collected");
+      return;
+    }
     const type = this.behaviour.fail ? "payment.failed" : "payment.succeeded";
     this.send(payment, type, delayMs, this.behaviour.fail ? "card declined" : undefined);
     if (this.behaviour.outOfOrder && type === "payment.succeeded") {

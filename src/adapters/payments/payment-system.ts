@@ -30,5 +30,10 @@ export interface PaymentEventBody {
 
 export interface PaymentSystem {
   createPayment(input: CreatePaymentInput): Promise<CreatedPayment>;
+  /**
+   * Stops collecting a payment we no longer want (superseded by a new amount, paid another way, or
+   * its bill cancelled). Cancelling one that is already cancelled, or unknown, is not an error.
+   */
+  cancelPayment(paymentId: string): Promise<void>;
   close(): Promise<void>;
 }

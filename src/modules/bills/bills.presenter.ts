@@ -1,6 +1,7 @@
 // Shapes bill rows for the wire: amounts as strings in the currency's minor units, dates as ISO.
 import Decimal from "decimal.js";
 import { formatMaybe, toDecimal, type DecimalLike } from "../../domain/money";
+import { totalsOf } from "../../ledger/report";
 import { presentParticipant } from "../participants/participants.presenter";
 import type { BillRow, VisibleBill } from "./bills.repository";
 
@@ -34,23 +35,24 @@ export function presentBill(bill: BillFields) {
 
 export function presentBillDetails(bill: VisibleBill) {
   let assigned = new Decimal(0);
-  let paid = new Decimal(0);
   let anyAssigned = false;
   for (const p of bill.participants) {
     if (p.amountToPay === null) continue;
     anyAssigned = true;
-    const amount = toDecimal(p.amountToPay);
-    assigned = assigned.plus(amount);
-    if (p.paymentStatus === "paid") paid = paid.plus(amount);
+    assigned = assigned.plus(toDecimal(p.amountToPay));
   }
+  const t = totalsOf(bill.participants);
   return {
     ...presentBill(bill),
     participants: bill.participants.map((p) => presentParticipant(p, bill.currency)),
     totals: {
       participantCount: bill.participants.length,
       assignedAmount: anyAssigned ? formatMaybe(assigned, bill.currency) : null,
-      paidAmount: anyAssigned ? formatMaybe(paid, bill.currency) : null,
-      unpaidAmount: anyAssigned ? formatMaybe(assigned.minus(paid), bill.currency) : null,
+      // Settled (applied plus the creator's own share) and outstanding, as in the status report.
+      paidAmount: anyAssigned ? formatMaybe(t.applied.plus(t.creatorShare), bill.currency) : null,
+      unpaidAmount: anyAssigned ? formatMaybe(t.outstanding, bill.currency) : null,
+      receivedAmount: formatMaybe(t.received, bill.currency),
+      refundDueAmount: formatMaybe(t.refundDue, bill.currency),
     },
   };
 }

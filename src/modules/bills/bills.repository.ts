@@ -21,6 +21,10 @@ export interface VisibleParticipant {
   paymentStatus: ParticipantPaymentStatus;
   paidAt: Date | null;
   paymentMethod: string | null;
+  /** The ledger's amounts (docs/money.md). */
+  paidAmount: string;
+  outstandingAmount: string;
+  refundDue: string;
 }
 
 /** A bill with its participants (in the order they were added), as reading a bill returns it. */
@@ -59,7 +63,8 @@ export const VISIBLE_BILL_SQL = `
                     'id', p.id, 'name', p.name, 'userId', p.user_id, 'phone', p.phone, 'email', p.email,
                     'isBankCustomer', p.is_bank_customer, 'isCreator', p.is_creator, 'amountToPay', p.amount_to_pay::text,
                     'percentage', p.percentage::text, 'shareWeight', p.share_weight::text, 'paymentStatus', p.payment_status,
-                    'paidAt', p.paid_at, 'paymentMethod', p.payment_method)
+                    'paidAt', p.paid_at, 'paymentMethod', p.payment_method, 'paidAmount', p.paid_amount::text,
+                    'outstandingAmount', p.outstanding_amount::text, 'refundDue', p.refund_due::text)
                   ORDER BY p.created_at, p.id)
              FROM participants p WHERE p.bill_id = b.id), '[]') AS participants
     FROM bills b
@@ -97,6 +102,11 @@ export class BillsRepository {
     private readonly db: Db,
     private readonly sql: Sql,
   ) {}
+
+  /** The Prisma client, for reads outside a transaction. */
+  get client(): Db {
+    return this.db;
+  }
 
   create(tx: Tx, data: Prisma.BillUncheckedCreateInput): Promise<BillRow> {
     return tx.bill.create({ data });
@@ -172,14 +182,5 @@ export class BillsRepository {
 
   update(tx: Tx, billId: string, data: Prisma.BillUncheckedUpdateInput): Promise<BillRow> {
     return tx.bill.update({ where: { id: billId }, data });
-  }
-
-  /** Cancels the payment requests still open on a bill; returns how many. */
-  async cancelOpenPaymentRequests(tx: Tx, billId: string): Promise<number> {
-    const { count } = await tx.paymentRequest.updateMany({
-      where: { billId, status: { in: ["pending", "sent"] } },
-      data: { status: "cancelled" },
-    });
-    return count;
   }
 }

@@ -68,6 +68,9 @@ export const participantSummary = z
     shareWeight: z.string().nullable(),
     paymentStatus: z.enum(["pending", "requested", "paid"]),
     paidAt: z.string().nullable(),
+    paidAmount: z.string().nullable().meta({ description: "Received from them: the sum of their payments (docs/money.md)" }),
+    outstandingAmount: z.string().nullable().meta({ description: "What they still owe" }),
+    refundDue: z.string().nullable().meta({ description: "Received beyond their share, or everything once the bill is cancelled: owed back to them" }),
   })
   .meta({ id: "Participant" });
 
@@ -97,8 +100,10 @@ export const billDetailsSchema = billSchema
     totals: z.object({
       participantCount: z.number().int(),
       assignedAmount: z.string().nullable(),
-      paidAmount: z.string().nullable(),
-      unpaidAmount: z.string().nullable(),
+      paidAmount: z.string().nullable().meta({ description: "Settled: received and applied, plus the creator's own share" }),
+      unpaidAmount: z.string().nullable().meta({ description: "Outstanding: what participants still owe" }),
+      receivedAmount: z.string().nullable().meta({ description: "Every payment received (applied + refund due)" }),
+      refundDueAmount: z.string().nullable().meta({ description: "Owed back to participants" }),
     }),
   })
   .meta({ id: "BillDetails" });

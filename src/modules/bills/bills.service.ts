@@ -1,15 +1,11 @@
 // Bill split requests: create, list, read, change details, cancel. Each use case owns its transaction.
 import { v7 as uuidv7 } from "uuid";
 import type { Clock } from "../../clock";
-import type { Tx } from "../../db/database";
-import { assertEditable, assertTransition } from "../../domain/bill-status";
-import { BadRequest, billNotFound, Conflict, NotFound, ValidationFailed } from "../../domain/errors";
-import { amountProblem, toDecimal, type DecimalLike } from "../../domain/money";
+import { BadRequest, billNotFound, ValidationFailed } from "../../domain/errors";
+import { amountProblem } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
+import type { Ledger } from "../../ledger/ledger";
 import type { IdempotencyService, StoredResponse } from "../idempotency/idempotency.service";
-import type { BillEvents } from "../../events/bill-events";
-import type { NotificationsService } from "../notifications/notifications.service";
-import { rebalanceSplit } from "../split/split.service";
 import { recordStatusChange } from "../status/status-history.repository";
 import { presentBill, presentBillDetails, type BillDetailsResponse, type BillResponse } from "./bills.presenter";
 import type { BillCursor, BillsRepository } from "./bills.repository";
@@ -21,9 +17,7 @@ export class BillsService {
     private readonly bills: BillsRepository,
     private readonly idempotency: IdempotencyService,
     private readonly clock: Clock,
-    private readonly inTransaction: <T>(work: (tx: Tx) => Promise<T>) => Promise<T>,
-    private readonly notifications?: NotificationsService,
-    private readonly events?: BillEvents,
+    private readonly ledger: Ledger,
   ) {}
 
   async createBill(user: AuthUser, input: CreateBillInput, idempotencyKey?: string): Promise<StoredResponse<BillResponse>> {
@@ -77,65 +71,35 @@ export class BillsService {
   }
 
   async updateBill(user: AuthUser, billId: string, input: UpdateBillInput): Promise<BillDetailsResponse> {
-    await this.inTransaction(async (tx) => {
-      const bill = await this.bills.lockOwned(tx, billId, user.id);
-      if (!bill) throw billNotFound();
-      assertEditable(bill.status);
-
-      const currency = input.currency === undefined ? bill.currency : input.currency;
-      const total = input.totalAmount === undefined ? bill.totalAmount?.toString() ?? null : input.totalAmount;
-      if (total !== null && currency === null) {
-        throw new ValidationFailed([{ path: "currency", message: "is required when the bill has a total amount" }]);
-      }
-      if (input.totalAmount !== undefined || input.currency !== undefined) checkAmount(total ?? undefined, currency ?? undefined);
-
-      const moneyChanged =
-        (input.totalAmount !== undefined && !sameAmount(input.totalAmount, bill.totalAmount)) ||
-        (input.currency !== undefined && input.currency !== bill.currency);
-      if (moneyChanged && bill.status !== "created") {
-        throw new Conflict(
-          "The total and currency cannot change once payment requests have been sent",
-          "bill_amount_locked",
-          { currentStatus: bill.status },
-        );
-      }
-
-      await this.bills.update(tx, billId, {
+    const current = await this.bills.findOwned(this.bills.client, billId, user.id);
+    if (!current) throw billNotFound();
+    const currency = input.currency === undefined ? current.currency : input.currency;
+    const total = input.totalAmount === undefined ? current.totalAmount?.toString() ?? null : input.totalAmount;
+    if (total !== null && currency === null) {
+      throw new ValidationFailed([{ path: "currency", message: "is required when the bill has a total amount" }]);
+    }
+    if (input.totalAmount !== undefined || input.currency !== undefined) checkAmount(total ?? undefined, currency ?? undefined);
+    // The ledger re-checks under the bill's lock (status, and a split computed for another total).
+    await this.ledger.run(billId, user.id, user.id, {
+      kind: "update_bill",
+      details: {
         ...(input.totalAmount !== undefined ? { totalAmount: input.totalAmount } : {}),
         ...(input.currency !== undefined ? { currency: input.currency } : {}),
         ...(input.merchantName !== undefined ? { merchantName: input.merchantName } : {}),
-        ...(input.billDate !== undefined
-          ? { billDate: input.billDate === null ? null : new Date(`${input.billDate}T00:00:00Z`) }
-          : {}),
+        ...(input.billDate !== undefined ? { billDate: input.billDate === null ? null : new Date(`${input.billDate}T00:00:00Z`) } : {}),
         ...(input.note !== undefined ? { note: input.note } : {}),
-        userSetFields: userSetFieldsAfter(bill.userSetFields, input),
-      });
-      // A split computed for another total no longer adds up: recompute an equal one, flag the rest.
-      if (moneyChanged) await rebalanceSplit(tx, billId, "refuse");
+        userSetFields: userSetFieldsAfter(current.userSetFields, input),
+      },
     });
     return this.getBill(user, billId);
   }
 
-  /** Cancels the bill (a status change, never a deletion) and closes its open payment requests. */
+  /**
+   * Cancels the bill (a status change, never a deletion): its open requests are cancelled here and
+   * at the payment system, nobody owes anything, what was received is refund due, people are told.
+   */
   async cancelBill(user: AuthUser, billId: string, reason?: string): Promise<BillDetailsResponse> {
-    await this.inTransaction(async (tx) => {
-      const bill = await this.bills.lockOwned(tx, billId, user.id);
-      if (!bill) throw billNotFound();
-      assertTransition(bill.status, "cancelled");
-      const now = this.clock.now();
-      await this.bills.update(tx, billId, { status: "cancelled", cancelledAt: now });
-      await this.bills.cancelOpenPaymentRequests(tx, billId);
-      await recordStatusChange(tx, {
-        billId,
-        entityType: "bill",
-        previousStatus: bill.status,
-        newStatus: "cancelled",
-        changedBy: user.id,
-        reason: reason ? `cancelled by the creator: ${reason}` : "cancelled by the creator",
-      });
-    });
-    this.events?.publish(billId, "bill.status", { status: "cancelled" }, this.clock.now());
-    await this.notifications?.billCancelled(billId).catch(() => undefined);
+    await this.ledger.run(billId, user.id, user.id, { kind: "cancel_bill", reason });
     return this.getBill(user, billId);
   }
 }
@@ -160,11 +124,6 @@ function checkAmount(total: string | undefined, currency: string | undefined): v
   }
   const problem = amountProblem(total, currency);
   if (problem) throw new ValidationFailed([{ path: "totalAmount", message: problem }]);
-}
-
-function sameAmount(a: string | null, b: DecimalLike | null): boolean {
-  if (a === null || b === null) return a === b;
-  return toDecimal(a).equals(toDecimal(b));
 }
 
 export function encodeCursor(cursor: BillCursor): string {

@@ -7,16 +7,18 @@ import type { UserDirectory, BankUser } from "../../adapters/directory/user-dire
 import type { FileStore } from "../../adapters/storage/file-store";
 import type { Clock } from "../../clock";
 import type { BillEvents } from "../../events/bill-events";
-import type { Db, Tx } from "../../db/database";
+import type { Db } from "../../db/database";
 import { assertEditable } from "../../domain/bill-status";
 import { billNotFound, Conflict, NotFound, UnsupportedMediaType } from "../../domain/errors";
 import { looksComplete, sniffImageType, SNIFF_BYTES, TAIL_BYTES } from "../../domain/image-type";
 import { amountProblem, toDecimal } from "../../domain/money";
 import type { Prisma } from "../../generated/prisma/client";
 import type { AuthUser } from "../../http/auth";
-import type { BillRow, BillsRepository } from "../bills/bills.repository";
-import { insertParticipant, listParticipants, settleCreatorShare } from "../participants/participants.repository";
-import { rebalanceSplit } from "../split/split.service";
+import type { BillsRepository } from "../bills/bills.repository";
+import type { Sql, SqlClient } from "../../db/sql";
+import type { Ledger } from "../../ledger/ledger";
+import type { BillDetails, Decision, NewPerson } from "../../ledger/model";
+import { lockBill, readState } from "../../ledger/store";
 import type { BillResult, GroupResult, RecognisedPerson } from "./images.schemas";
 
 type ImageJobRow = Prisma.ImageJobGetPayload<object>;
@@ -48,6 +50,8 @@ export class ImagesService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: ImagesOptions,
+    private readonly sql: Sql,
+    private readonly ledger: Ledger,
     private readonly events?: BillEvents,
   ) {}
 
@@ -160,34 +164,36 @@ export class ImagesService {
   }
 
   async applyBillResult(billId: string, callback: BillResult) {
-    return this.publishResult(billId, "bill", await this.applyCallback(billId, "bill", callback, async (tx, bill) => {
-      if (callback.status !== "completed") return;
+    return this.publishResult(billId, "bill", await this.applyCallback(billId, "bill", callback, async (tx) => {
+      if (callback.status !== "completed") return [];
       const ai = callback.result;
+      const { bill } = await readState(tx, billId);
       const canFill = (field: string) => !bill.userSetFields.includes(field);
-      // Once payment requests are out, the amounts people were asked for must not move.
-      const moneyOpen = bill.status === "created";
-      const data: Prisma.BillUncheckedUpdateInput = { aiProcessed: true };
-      // Total and currency move together: the pair must stay valid, and a total the user set by
-      // hand keeps its currency.
-      if (moneyOpen) {
-        const total = canFill("totalAmount") && ai.total_amount !== undefined ? ai.total_amount : bill.totalAmount?.toString() ?? null;
-        const currencyFree = canFill("currency") && (canFill("totalAmount") || bill.totalAmount === null);
+      const details: BillDetails = {};
+      // Once payment requests are out, the amounts people were asked for must not move. Total and
+      // currency move together: the pair must stay valid, and a total set by hand keeps its currency.
+      if (bill.status === "created") {
+        const total = canFill("totalAmount") && ai.total_amount !== undefined ? ai.total_amount : bill.total?.toFixed() ?? null;
+        const currencyFree = canFill("currency") && (canFill("totalAmount") || bill.total === null);
         const currency = currencyFree && ai.currency ? ai.currency : bill.currency;
         if (total !== null && currency === null) {
           this.logger.warn({ billId }, "AI total without a currency; not applied");
         } else if (total !== null && currency !== null && amountProblem(total, currency) !== undefined) {
           this.logger.warn({ billId, total, currency }, "AI total does not fit the currency; not applied");
         } else {
-          if (currency !== bill.currency) data.currency = currency;
-          if (total !== null && (bill.totalAmount === null || !toDecimal(bill.totalAmount).equals(toDecimal(total)))) data.totalAmount = total;
+          if (currency !== bill.currency) details.currency = currency;
+          if (total !== null && (bill.total === null || !bill.total.equals(toDecimal(total)))) details.totalAmount = total;
         }
       }
-      if (canFill("merchantName") && ai.merchant_name) data.merchantName = ai.merchant_name;
-      if (canFill("billDate") && ai.bill_date) data.billDate = new Date(`${ai.bill_date}T00:00:00Z`);
-      if (ai.line_items) data.lineItems = ai.line_items as Prisma.InputJsonValue;
-      const moneyChanged = data.currency !== undefined || data.totalAmount !== undefined;
-      await tx.bill.update({ where: { id: billId }, data });
-      if (moneyChanged) await rebalanceSplit(tx, billId, "flag");
+      if (canFill("merchantName") && ai.merchant_name) details.merchantName = ai.merchant_name;
+      if (canFill("billDate") && ai.bill_date) details.billDate = new Date(`${ai.bill_date}T00:00:00Z`);
+      await tx.query("UPDATE bills SET ai_processed = true, line_items = COALESCE($2::jsonb, line_items), updated_at = $3::timestamptz WHERE id = $1::uuid", [
+        billId,
+        ai.line_items ? JSON.stringify(ai.line_items) : null,
+        this.clock.now(),
+      ]);
+      // A new total reaches the split through the ledger (an equal split is recomputed, others flagged).
+      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "update_bill", details, whenPaid: "flag" })];
     }));
   }
 
@@ -202,14 +208,14 @@ export class ImagesService {
       callback.status === "completed"
         ? await Promise.all(callback.result.participants.map((p) => this.lookUp(p)))
         : [];
-    return this.publishResult(billId, "group", await this.applyCallback(billId, "group", callback, async (tx, bill) => {
-      if (callback.status !== "completed") return;
-      const existing = await listParticipants(tx, billId);
-      let added = 0;
+    return this.publishResult(billId, "group", await this.applyCallback(billId, "group", callback, async (tx) => {
+      if (callback.status !== "completed") return [];
+      const { bill, participants } = await readState(tx, billId);
+      const existing: { userId: string | null; phone: string | null; email: string | null; aiFaceId?: string | null; id?: string }[] = [...participants];
+      const people: NewPerson[] = [];
       for (const [i, person] of callback.result.participants.entries()) {
         const bankUser = known[i];
-        const sameFace = existing.find((p) => p.aiFaceId === person.face_id);
-        if (sameFace) continue;
+        if (existing.some((p) => p.aiFaceId === person.face_id)) continue;
         // Compare on the values we would store (the directory may add a phone or email).
         const phone = person.phone ?? bankUser?.phone ?? null;
         const email = person.email ?? bankUser?.email ?? null;
@@ -217,33 +223,27 @@ export class ImagesService {
           (p) => (bankUser && p.userId === bankUser.userId) || (phone && p.phone === phone) || (email && p.email === email),
         );
         if (samePerson) {
-          if (!samePerson.aiFaceId) {
-            await tx.participant.update({ where: { id: samePerson.id }, data: { aiFaceId: person.face_id } });
+          if (!samePerson.aiFaceId && samePerson.id) {
+            await tx.query("UPDATE participants SET ai_face_id = $2 WHERE id = $1::uuid", [samePerson.id, person.face_id]);
             samePerson.aiFaceId = person.face_id;
           }
           continue;
         }
-        const created = await insertParticipant(
-          tx,
-          billId,
-          {
-            name: person.name ?? bankUser?.name ?? `Guest ${existing.length + 1}`,
-            userId: bankUser?.userId,
-            phone,
-            email,
-            isBankCustomer: Boolean(bankUser),
-            isCreator: bankUser?.userId === bill.creatorUserId,
-            aiFaceId: person.face_id,
-          },
-          "system",
-          "recognised in the group photo",
-        );
-        if (created.isCreator) await settleCreatorShare(tx, billId, created.id, "system");
-        existing.push(created);
-        added += 1;
+        const newPerson: NewPerson = {
+          name: person.name ?? bankUser?.name ?? `Guest ${existing.length + 1}`,
+          userId: bankUser?.userId ?? null,
+          phone,
+          email,
+          isBankCustomer: Boolean(bankUser),
+          isCreator: bankUser?.userId === bill.creatorUserId,
+          aiFaceId: person.face_id,
+        };
+        people.push(newPerson);
+        existing.push(newPerson);
       }
-      await tx.bill.update({ where: { id: billId }, data: { aiProcessed: true } });
-      if (added > 0) await rebalanceSplit(tx, billId, "flag");
+      await tx.query("UPDATE bills SET ai_processed = true, updated_at = $2::timestamptz WHERE id = $1::uuid", [billId, this.clock.now()]);
+      if (people.length === 0) return [];
+      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "add_participants", people, reason: "recognised in the group photo", whenPaid: "flag" })];
     }));
   }
 
@@ -251,39 +251,35 @@ export class ImagesService {
     return this.directory.find({ userId: person.bank_user_id, phone: person.phone, email: person.email });
   }
 
-  /** The shared part of both callbacks: current job only, each job applied once, in one transaction. */
-  private async applyCallback(
-    billId: string,
-    kind: ImageKind,
-    callback: BillResult | GroupResult,
-    apply: (tx: Tx, bill: BillRow) => Promise<void>,
-  ) {
-    return this.db.$transaction(async (tx) => {
-      const bill = await this.bills.lock(tx, billId);
-      if (!bill) throw new NotFound("No bill with this id", "bill_not_found");
-      if (bill[jobColumn(kind)] !== callback.jobId) {
+  /**
+   * The shared part of both callbacks: current job only, each job applied once, in one transaction
+   * with the bill's lock; money changes go through the ledger in that same transaction.
+   */
+  private async applyCallback(billId: string, kind: ImageKind, callback: BillResult | GroupResult, apply: (tx: SqlClient) => Promise<Decision[]>) {
+    let decisions: Decision[] = [];
+    const answer = await this.sql.transaction(async (tx) => {
+      if (!(await lockBill(tx, billId, null))) throw new NotFound("No bill with this id", "bill_not_found");
+      const [row] = await tx.query<{ status: string; current_job: string | null; state: string | null }>(
+        `SELECT b.status::text AS status, ${kind === "bill" ? "b.bill_image_job_id" : "b.group_image_job_id"} AS current_job, j.state::text AS state
+           FROM bills b LEFT JOIN image_jobs j ON j.id = $2::uuid WHERE b.id = $1::uuid`,
+        [billId, callback.jobId],
+      );
+      if (row.current_job !== callback.jobId) {
         throw new Conflict(`Job ${callback.jobId} is not the bill's current ${kind} image job`, "job_not_current");
       }
-      const job = await tx.imageJob.findUniqueOrThrow({ where: { id: callback.jobId } });
-      if (job.state === "completed" || job.state === "failed") {
-        return { jobId: job.id, state: job.state, applied: false };
-      }
+      if (row.state === "completed" || row.state === "failed") return { jobId: callback.jobId, state: row.state, applied: false };
       // A closed bill keeps what it has; the job is still recorded as answered.
-      const closed = bill.status === "completed" || bill.status === "cancelled";
-      if (!closed) await apply(tx, bill);
+      const closed = row.status === "completed" || row.status === "cancelled";
+      if (!closed) decisions = await apply(tx);
       const now = this.clock.now();
-      const state = callback.status;
-      await tx.imageJob.update({
-        where: { id: job.id },
-        data: {
-          state,
-          completedAt: now,
-          error: callback.status === "failed" ? callback.error : null,
-          result: callback.status === "completed" ? (callback.result as Prisma.InputJsonValue) : undefined,
-        },
-      });
-      return { jobId: job.id, state, applied: !closed };
+      await tx.query(
+        "UPDATE image_jobs SET state = $2::image_job_state, completed_at = $3::timestamptz, error = $4, result = COALESCE($5::jsonb, result), updated_at = $3::timestamptz WHERE id = $1::uuid",
+        [callback.jobId, callback.status, now, callback.status === "failed" ? callback.error : null, callback.status === "completed" ? JSON.stringify(callback.result) : null],
+      );
+      return { jobId: callback.jobId, state: callback.status, applied: !closed };
     });
+    for (const decision of decisions) await this.ledger.afterCommit(billId, decision);
+    return answer;
   }
 
   /**

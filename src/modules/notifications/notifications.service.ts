@@ -81,8 +81,10 @@ export class NotificationsService {
   async billCancelled(billId: string): Promise<void> {
     const bill = await this.db.bill.findUnique({ where: { id: billId }, include: { participants: true } });
     if (!bill) return;
-    for (const p of bill.participants.filter((x) => !x.isCreator && x.paymentStatus !== "paid")) {
-      await this.send(billId, "bill_cancelled", asRecipient(p), `${merchant(bill)}: the bill was cancelled. You owe nothing for it.`);
+    for (const p of bill.participants.filter((x) => !x.isCreator)) {
+      // Whoever had paid is told what is owed back to them (the ledger's refund due).
+      const refund = bill.currency && !toDecimal(p.refundDue).isZero() ? ` ${formatAmount(p.refundDue, bill.currency)} ${bill.currency} you paid is owed back to you.` : "";
+      await this.send(billId, "bill_cancelled", asRecipient(p), `${merchant(bill)}: the bill was cancelled. You owe nothing for it.${refund}`);
     }
   }
 

@@ -1,13 +1,25 @@
 // Participants on the wire: amounts in the bill's currency, dates as ISO strings.
 import { formatMaybe, toDecimal, type DecimalLike } from "../../domain/money";
-import type { ParticipantRow } from "./participants.repository";
+import type { LedgerParticipant } from "../../ledger/model";
 
-/** What the wire shows of a participant: a Prisma row or one read with its bill. */
-type ParticipantFields = Pick<ParticipantRow, "id" | "name" | "userId" | "phone" | "email" | "isBankCustomer" | "isCreator" | "paymentStatus" | "paidAt"> & {
+/** What the wire shows of a participant, whichever way it was read. */
+export interface ParticipantFields {
+  id: string;
+  name: string;
+  userId: string | null;
+  phone: string | null;
+  email: string | null;
+  isBankCustomer: boolean;
+  isCreator: boolean;
+  paymentStatus: string;
+  paidAt: Date | null;
   amountToPay: DecimalLike | null;
   percentage: DecimalLike | null;
   shareWeight: DecimalLike | null;
-};
+  paidAmount: DecimalLike;
+  outstandingAmount: DecimalLike;
+  refundDue: DecimalLike;
+}
 
 export function presentParticipant(p: ParticipantFields, currency: string | null) {
   return {
@@ -23,6 +35,23 @@ export function presentParticipant(p: ParticipantFields, currency: string | null
     shareWeight: p.shareWeight === null ? null : toDecimal(p.shareWeight).toString(),
     paymentStatus: p.paymentStatus,
     paidAt: p.paidAt ? p.paidAt.toISOString() : null,
+    /** Received from them (every payment applied); what they still owe; what is owed back to them. */
+    paidAmount: formatMaybe(p.paidAmount, currency),
+    outstandingAmount: formatMaybe(p.outstandingAmount, currency),
+    refundDue: formatMaybe(p.refundDue, currency),
+  };
+}
+
+/** A participant as the ledger holds them, in the presenter's terms. */
+export function fromLedger(p: LedgerParticipant): ParticipantFields {
+  return {
+    ...p,
+    paymentStatus: p.status,
+    amountToPay: p.share,
+    shareWeight: p.weight,
+    paidAmount: p.paid,
+    outstandingAmount: p.outstanding,
+    refundDue: p.refundDue,
   };
 }
 

@@ -70,10 +70,14 @@ export function payPageRouter(db: Db, mock: MockPaymentSystem | undefined, webho
       page(res, 200, "Paid", `<h1>Paid, thank you</h1><p>${who}'s share of ${merchant} (${escapeHtml(amount)}) has been paid.</p>`);
       return;
     }
+    // A superseded request says why: the amount owed changed and a new link was sent for it.
+    const why = request.statusReason ? ` (${request.statusReason})` : "";
     const closed: Record<string, string> = {
       expired: "This payment request has expired. Ask for a new link.",
       failed: "This payment did not go through. Ask for a new link to try again.",
-      cancelled: "This payment request was cancelled; nothing is owed through it.",
+      cancelled: request.statusReason?.startsWith("superseded")
+        ? `This link is no longer valid: the amount owed changed${why}. Use the newest link you received.`
+        : `This payment request was cancelled${why}; nothing is owed through it.`,
     };
     if (request.bill.status === "cancelled" || closed[request.status]) {
       const text = request.bill.status === "cancelled" ? "This bill was cancelled; nothing is owed." : closed[request.status];

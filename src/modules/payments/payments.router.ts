@@ -5,10 +5,18 @@ import type { ApiRouter } from "../../http/api-router";
 import { problems } from "../../http/common-schemas";
 import { billDetailsSchema, billIdParams } from "../bills/bills.schemas";
 import type { BillsService } from "../bills/bills.service";
-import type { PaymentsService } from "./payments.service";
+import type { OfflinePaymentsService } from "./offline-payments.service";
+import type { PaymentRequestsService } from "./payment-requests.service";
+import type { PaymentWebhookService } from "./webhook.service";
+
+export interface PaymentServices {
+  requests: PaymentRequestsService;
+  offline: OfflinePaymentsService;
+  webhook: PaymentWebhookService;
+}
 import { markAsPaidBody, participantIdParams, paymentEventBody, requestPaymentsResult, webhookAnswer } from "./payments.schemas";
 
-export function registerPaymentRoutes(api: ApiRouter, payments: PaymentsService, bills: BillsService, verifyPaymentSignature: RequestHandler): void {
+export function registerPaymentRoutes(api: ApiRouter, payments: PaymentServices, bills: BillsService, verifyPaymentSignature: RequestHandler): void {
   api
     .route({
       method: "post",
@@ -19,7 +27,7 @@ export function registerPaymentRoutes(api: ApiRouter, payments: PaymentsService,
       params: billIdParams,
       responses: { 200: { description: "The requests created, and who was skipped and why", schema: requestPaymentsResult }, ...problems(400, 401, 404, 409) },
       handler: async ({ user, params }, _req, res) => {
-        res.json(await payments.requestPayments(user, params.billId));
+        res.json(await payments.requests.requestPayments(user, params.billId));
       },
     })
     .route({
@@ -30,7 +38,7 @@ export function registerPaymentRoutes(api: ApiRouter, payments: PaymentsService,
       params: participantIdParams,
       responses: { 200: { description: "The request created, or why not", schema: requestPaymentsResult }, ...problems(400, 401, 404, 409) },
       handler: async ({ user, params }, _req, res) => {
-        res.json(await payments.requestPaymentFor(user, params.billId, params.participantId));
+        res.json(await payments.requests.requestPaymentFor(user, params.billId, params.participantId));
       },
     })
     .route({
@@ -42,7 +50,7 @@ export function registerPaymentRoutes(api: ApiRouter, payments: PaymentsService,
       body: markAsPaidBody,
       responses: { 200: { description: "The bill after the payment", schema: billDetailsSchema }, ...problems(400, 401, 404, 409) },
       handler: async ({ user, params, body }, _req, res) => {
-        await payments.markPaid(user, params.billId, params.participantId, body);
+        await payments.offline.markPaid(user, params.billId, params.participantId, body);
         res.json(await bills.getBill(user, params.billId));
       },
     })
@@ -59,7 +67,7 @@ export function registerPaymentRoutes(api: ApiRouter, payments: PaymentsService,
       bodyContentType: "application/json",
       responses: { 200: { description: "Applied, or recorded as changing nothing", schema: webhookAnswer }, ...problems(400, 401) },
       handler: async ({ body }, _req, res) => {
-        res.json(await payments.handleWebhook(body as PaymentEventBody));
+        res.json(await payments.webhook.handleWebhook(body as PaymentEventBody));
       },
     });
 }

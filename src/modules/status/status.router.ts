@@ -17,9 +17,29 @@ const billStatusSchema = z
     needsResplit: z.boolean(),
     images: z.object({ billImage: z.string(), groupImage: z.string(), aiProcessed: z.boolean() }),
     participants: z.array(
-      z.object({ id: z.uuid(), name: z.string(), isCreator: z.boolean(), paymentStatus: z.string(), amountToPay: money, paidAt: z.string().nullable() }),
+      z.object({
+        id: z.uuid(),
+        name: z.string(),
+        isCreator: z.boolean(),
+        paymentStatus: z.string(),
+        amountToPay: money,
+        paidAmount: z.string().meta({ description: "Received from them: the sum of their payments" }),
+        outstandingAmount: z.string().meta({ description: "What they still owe" }),
+        refundDue: z.string().meta({ description: "Received beyond their share (everything, on a cancelled bill): owed back" }),
+        paidAt: z.string().nullable(),
+      }),
     ),
-    totals: z.object({ paidAmount: z.string(), unpaidAmount: z.string(), paidCount: z.number().int(), unpaidCount: z.number().int() }),
+    totals: z.object({
+      paidAmount: z.string().meta({ description: "Settled: appliedAmount plus the creator's own share" }),
+      unpaidAmount: z.string().meta({ description: "The same as outstandingAmount" }),
+      creatorShareAmount: z.string(),
+      receivedAmount: z.string().meta({ description: "Every payment received: appliedAmount + refundDueAmount" }),
+      appliedAmount: z.string().meta({ description: "Received and counted toward the bill" }),
+      outstandingAmount: z.string(),
+      refundDueAmount: z.string(),
+      paidCount: z.number().int(),
+      unpaidCount: z.number().int(),
+    }),
     completedAt: z.string().nullable(),
   })
   .meta({ id: "BillStatus" });
@@ -51,7 +71,16 @@ const summarySchema = z
     from: z.string().nullable(),
     to: z.string().nullable(),
     currencies: z.array(
-      z.object({ currency: z.string(), billCount: z.number().int(), totalAmount: z.string(), owedToYou: z.string(), collected: z.string(), outstanding: z.string() }),
+      z.object({
+        currency: z.string(),
+        billCount: z.number().int().meta({ description: "Bills not cancelled" }),
+        totalAmount: z.string(),
+        owedToYou: z.string().meta({ description: "Others' shares of the bills not cancelled" }),
+        collected: z.string().meta({ description: "Received and applied to those shares" }),
+        outstanding: z.string(),
+        received: z.string().meta({ description: "Every payment received, cancelled bills included" }),
+        refundDue: z.string().meta({ description: "Owed back: overpayments, and everything received on cancelled bills" }),
+      }),
     ),
   })
   .meta({ id: "SummaryReport" });

@@ -2,10 +2,11 @@
 // exact totals; its history; the caller's summary across bills; and a CSV export of one bill.
 import Decimal from "decimal.js";
 import type { Db } from "../../db/database";
-import { billNotFound, NotFound } from "../../domain/errors";
+import { billNotFound } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
+import { totalsOf } from "../../ledger/report";
 
 
 export class StatusService {
@@ -22,20 +23,7 @@ export class StatusService {
     const state = (id: string | null) => jobs.find((j) => j.id === id)?.state ?? "none";
     const currency = bill.currency;
     const money = (v: Decimal) => (currency ? formatAmount(v, currency) : v.toString());
-    let paid = new Decimal(0);
-    let unpaid = new Decimal(0);
-    let paidCount = 0;
-    let unpaidCount = 0;
-    for (const p of bill.participants) {
-      const amount = p.amountToPay === null ? new Decimal(0) : toDecimal(p.amountToPay);
-      if (p.paymentStatus === "paid") {
-        paid = paid.plus(amount);
-        paidCount += 1;
-      } else {
-        unpaid = unpaid.plus(amount);
-        unpaidCount += 1;
-      }
-    }
+    const t = totalsOf(bill.participants);
     return {
       billId: bill.id,
       status: bill.status,
@@ -50,9 +38,24 @@ export class StatusService {
         isCreator: p.isCreator,
         paymentStatus: p.paymentStatus,
         amountToPay: p.amountToPay === null ? null : money(toDecimal(p.amountToPay)),
+        paidAmount: money(toDecimal(p.paidAmount)),
+        outstandingAmount: money(toDecimal(p.outstandingAmount)),
+        refundDue: money(toDecimal(p.refundDue)),
         paidAt: p.paidAt?.toISOString() ?? null,
       })),
-      totals: { paidAmount: money(paid), unpaidAmount: money(unpaid), paidCount, unpaidCount },
+      totals: {
+        // Settled: money applied plus the creator's own share (settled by definition); with
+        // unpaidAmount (= outstanding) it makes up the total of a split bill.
+        paidAmount: money(t.applied.plus(t.creatorShare)),
+        unpaidAmount: money(t.outstanding),
+        creatorShareAmount: money(t.creatorShare),
+        receivedAmount: money(t.received),
+        appliedAmount: money(t.applied),
+        outstandingAmount: money(t.outstanding),
+        refundDueAmount: money(t.refundDue),
+        paidCount: t.paidCount,
+        unpaidCount: t.unpaidCount,
+      },
       completedAt: bill.completedAt?.toISOString() ?? null,
     };
   }
@@ -71,7 +74,7 @@ export class StatusService {
         at: h.createdAt.toISOString(),
         entity: h.entityType,
         participantId: h.participantId,
-        participantName: h.participant?.name ?? null,
+        participantName: h.participantName ?? h.participant?.name ?? null,
         previousStatus: h.previousStatus,
         newStatus: h.newStatus,
         changedBy: h.changedBy,
@@ -85,24 +88,30 @@ export class StatusService {
     const from = range.from ? new Date(`${range.from}T00:00:00Z`) : new Date("1970-01-01T00:00:00Z");
     const to = range.to ? nextDay(range.to) : new Date("9999-12-31T00:00:00Z");
     // One aggregate in the database: the creator's own share is not owed to them.
-    const rows = await this.db.$queryRaw<{ currency: string; bill_count: bigint; total: unknown; owed: unknown; collected: unknown }[]>`
+    const rows = await this.db.$queryRaw<{ currency: string; bill_count: bigint; total: unknown; owed: unknown; collected: unknown; outstanding: unknown; received: unknown; refund_due: unknown }[]>`
       SELECT b.currency,
-             count(*) AS bill_count,
-             coalesce(sum(b.total_amount), 0) AS total,
-             coalesce(sum(p.owed), 0) AS owed,
-             coalesce(sum(p.collected), 0) AS collected
+             count(*) FILTER (WHERE b.status <> 'cancelled') AS bill_count,
+             coalesce(sum(b.total_amount) FILTER (WHERE b.status <> 'cancelled'), 0) AS total,
+             coalesce(sum(p.owed) FILTER (WHERE b.status <> 'cancelled'), 0) AS owed,
+             coalesce(sum(p.applied) FILTER (WHERE b.status <> 'cancelled'), 0) AS collected,
+             coalesce(sum(p.outstanding) FILTER (WHERE b.status <> 'cancelled'), 0) AS outstanding,
+             coalesce(sum(p.received), 0) AS received,
+             coalesce(sum(p.refund_due), 0) AS refund_due
         FROM bills b
         LEFT JOIN LATERAL (
           SELECT sum(amount_to_pay) AS owed,
-                 sum(amount_to_pay) FILTER (WHERE payment_status = 'paid') AS collected
+                 sum(paid_amount - refund_due) AS applied,
+                 sum(outstanding_amount) AS outstanding,
+                 sum(paid_amount) AS received,
+                 sum(refund_due) AS refund_due
             FROM participants
            WHERE bill_id = b.id AND NOT is_creator
         ) p ON true
        WHERE b.creator_user_id = ${user.id}
-         AND b.status <> 'cancelled'
          AND b.currency IS NOT NULL
          AND b.created_at >= ${from} AND b.created_at < ${to}
        GROUP BY b.currency
+      HAVING count(*) FILTER (WHERE b.status <> 'cancelled') > 0 OR coalesce(sum(p.refund_due), 0) > 0
        ORDER BY b.currency`;
     const dec = (v: unknown) => toDecimal(String(v ?? 0));
     return {
@@ -114,7 +123,9 @@ export class StatusService {
         totalAmount: formatAmount(dec(r.total), r.currency),
         owedToYou: formatAmount(dec(r.owed), r.currency),
         collected: formatAmount(dec(r.collected), r.currency),
-        outstanding: formatAmount(dec(r.owed).minus(dec(r.collected)), r.currency),
+        outstanding: formatAmount(dec(r.outstanding), r.currency),
+        received: formatAmount(dec(r.received), r.currency),
+        refundDue: formatAmount(dec(r.refund_due), r.currency),
       })),
     };
   }
@@ -123,7 +134,8 @@ export class StatusService {
   async exportCsv(user: AuthUser, billId: string): Promise<string> {
     const bill = await this.bills.findVisible(billId, user.id);
     if (!bill) throw billNotFound();
-    const header = ["participant", "phone", "email", "bank_customer", "amount_to_pay", "currency", "payment_status", "paid_at", "payment_method"];
+    const header = ["participant", "phone", "email", "bank_customer", "amount_to_pay", "currency", "payment_status", "paid_at", "payment_method", "paid_amount", "outstanding", "refund_due"];
+    const amount = (v: string) => (bill.currency ? formatAmount(v, bill.currency) : toDecimal(v).toString());
     const lines = bill.participants.map((p) => [
       p.name,
       p.phone ?? "",
@@ -134,6 +146,9 @@ export class StatusService {
       p.paymentStatus,
       p.paidAt?.toISOString() ?? "",
       p.paymentMethod ?? "",
+      amount(p.paidAmount),
+      amount(p.outstandingAmount),
+      amount(p.refundDue),
     ]);
     return [header, ...lines].map((row) => row.map(csvCell).join(",")).join("\r\n") + "\r\n";
   }

@@ -1,0 +1,144 @@
+// The one writer of money state (docs/money.md): lock the bill, read its state once, ask decide(),
+// write every change in one batch with its history rows and outbox notifications, commit; then,
+// only after the commit, the outside calls: live events, the payment system, notifications.
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { v7 as uuidv7 } from "uuid";
+import type { PaymentSystem } from "../adapters/payments/payment-system";
+import type { Clock } from "../clock";
+import type { Sql, SqlClient } from "../db/sql";
+import { billNotFound } from "../domain/errors";
+import { formatAmount } from "../domain/money";
+import type { BillEvents } from "../events/bill-events";
+import type { PlannedNotification } from "../modules/notifications/notifications.repository";
+import type { NotificationsService } from "../modules/notifications/notifications.service";
+import { decide, type DecideContext } from "./decide";
+import type { Decision, LedgerCommand, LedgerState } from "./model";
+import { isEmpty, lockBill, readState, writeChanges } from "./store";
+
+const REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/** A short, unambiguous reference (no 0/O, 1/I) that fits the EMV reference field. */
+export function newReference(): string {
+  const bytes = randomBytes(12);
+  return `CB${Array.from(bytes, (b) => REFERENCE_ALPHABET[b % REFERENCE_ALPHABET.length]).join("")}`;
+}
+
+export interface LedgerOptions {
+  requestTtlHours: number;
+}
+
+/** Hands new payment requests to the payment system (payments/hand-over.ts); returns those sent. */
+export type HandOver = (requestIds: string[]) => Promise<string[]>;
+
+export interface Committed<R> {
+  decision: Decision<R>;
+  billId: string;
+}
+
+export class Ledger {
+  private handOver: HandOver = async () => [];
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: LedgerOptions,
+    private readonly notifications: NotificationsService,
+    private readonly events: BillEvents,
+    private readonly paymentSystem: PaymentSystem,
+  ) {}
+
+  /** The hand-over lives with the payments module; it is wired once at start. */
+  setHandOver(handOver: HandOver): void {
+    this.handOver = handOver;
+  }
+
+  /**
+   * Runs one command on a bill: its creator's (`userId`; another user's bill is not found) or any
+   * (`userId` null: the system). `changedBy` goes into the history rows.
+   */
+  async run<R = unknown>(billId: string, userId: string | null, changedBy: string, command: LedgerCommand): Promise<Decision<R>> {
+    const decision = await this.sql.transaction(async (tx) => {
+      if (!(await lockBill(tx, billId, userId))) throw billNotFound();
+      return this.decideAndWrite<R>(tx, billId, changedBy, command);
+    });
+    await this.afterCommit(billId, decision);
+    return decision;
+  }
+
+  /**
+   * Inside a transaction that already holds the bill's lock: read, decide, write. The webhook uses
+   * it after its own claim-and-lock statement, so one event is four round trips.
+   */
+  async decideAndWrite<R>(
+    tx: SqlClient,
+    billId: string,
+    changedBy: string,
+    command: LedgerCommand,
+    event?: { id: string; outcome?: (result: R) => { outcome: string; detail: string | null } },
+  ): Promise<Decision<R>> {
+    const state = await readState(tx, billId, command.kind === "payment_event" ? command.requestId : null);
+    const decision = decide(state, command, this.context()) as Decision<R>;
+    const notices = this.receivedNotices(state, decision);
+    const outcome = event?.outcome?.(decision.result);
+    if (!isEmpty(decision.changes) || notices.length || outcome) {
+      await writeChanges(tx, billId, changedBy, decision.changes, {
+        notifications: notices,
+        now: this.clock.now(),
+        event: event && outcome ? { id: event.id, ...outcome } : undefined,
+      });
+    }
+    (decision as Decision<R> & { notices?: PlannedNotification[] }).notices = notices;
+    return decision;
+  }
+
+  /** After the commit: live events, the payment system, and the notifications the change caused. */
+  async afterCommit(billId: string, decision: Decision): Promise<void> {
+    const { changes } = decision;
+    const now = this.clock.now();
+    for (const r of changes.effects.received) this.events.publish(billId, "payment.received", { participantId: r.participantId, method: "payment_system" }, now);
+    for (const h of changes.history.filter((x) => x.entityType === "bill")) this.events.publish(billId, "bill.status", { status: h.newStatus }, now);
+    const notices = (decision as Decision & { notices?: PlannedNotification[] }).notices ?? [];
+    await this.safely("notifications after a money change", async () => {
+      if (notices.length) await this.notifications.deliver(notices);
+      if (changes.effects.completed) await this.notifications.billCompleted(billId);
+      if (changes.effects.cancelled) await this.notifications.billCancelled(billId);
+    });
+    // Closed here, so no longer collectable there: the pay page refuses them at once in any case.
+    for (const c of changes.effects.cancelAtPaymentSystem) {
+      if (!c.paymentId) continue;
+      await this.safely(`cancelling payment ${c.paymentId} at the payment system`, () => this.paymentSystem.cancelPayment(c.paymentId!));
+    }
+    if (changes.effects.handOver.length) await this.safely("payment hand-over", async () => void (await this.handOver(changes.effects.handOver)));
+  }
+
+  private async safely(what: string, work: () => Promise<void>): Promise<void> {
+    // The change is committed: nothing after it may fail the request. Sweeps retry what failed here.
+    await work().catch((err) => this.logger.error({ err }, `${what} failed`));
+  }
+
+  private receivedNotices(state: LedgerState, decision: Decision): PlannedNotification[] {
+    const { bill } = state;
+    return decision.changes.effects.received.flatMap((r) =>
+      this.notifications.paymentReceivedNotices({
+        billId: bill.id,
+        creatorUserId: bill.creatorUserId,
+        merchantName: bill.merchantName,
+        participantName: r.participantName,
+        amount: formatAmount(r.amount, bill.currency ?? "USD"),
+        currency: bill.currency ?? "",
+      }),
+    );
+  }
+
+  private context(): DecideContext {
+    return {
+      now: this.clock.now(),
+      newId: () => uuidv7(),
+      newReference,
+      newPayToken: () => randomBytes(24).toString("base64url"),
+      requestTtlMs: this.options.requestTtlHours * 3_600_000,
+    };
+  }
+}
