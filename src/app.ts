@@ -98,7 +98,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   // The one writer of money state (docs/money.md).
   const ledger = new Ledger(db.sql, clock, logger, { requestTtlHours: config.payments.requestTtlHours }, notifications, events, adapters.payments);
   const handOver = new PaymentHandOver(db.sql, adapters.payments, clock, logger, { webhookUrl, emv: config.payments.emv }, notifications);
-  ledger.setHandOver((ids) => handOver.handOver(ids));
+  ledger.setHandOver((items) => handOver.handOverItems(items));
   const bills = new BillsService(billsRepository, idempotency, clock, ledger);
   registerBillRoutes(api, bills);
 

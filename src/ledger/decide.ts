@@ -5,7 +5,7 @@
 import Decimal from "decimal.js";
 import { assertEditable, assertTransition } from "../domain/bill-status";
 import { BusinessRule, Conflict, NotFound } from "../domain/errors";
-import { formatAmount } from "../domain/money";
+import { amountProblem, formatAmount } from "../domain/money";
 import { completionSteps } from "../domain/payment-status";
 import { planSplit, type Allocation, type SplitRequest } from "../domain/split";
 import type {
@@ -145,6 +145,7 @@ class Draft {
       expiryDate: new Date(this.ctx.now.getTime() + this.ctx.requestTtlMs),
       paidAt: null,
       createdAt: this.ctx.now,
+      counted: false,
     };
     this.requests.push(r);
     this.newRequests.add(r.id);
@@ -208,9 +209,16 @@ class Draft {
     const { bill } = this;
     if (!bill.splitMethod) return;
     const received = this.participants.filter((p) => !p.isCreator && p.paid.gt(0));
+    if (received.length > 0) {
+      // Shares that money was paid against do not move. A user's change is refused; a change the
+      // AI brings (a recognised face) joins with a share of 0, so the split still covers the total
+      // and the bill can still complete (never a "needs re-split" that could not be re-split).
+      if (whenPaid === "refuse") throw splitLocked(received);
+      for (const p of this.participants) if (p.share === null) p.share = ZERO;
+      return;
+    }
     const canRecompute = bill.splitMethod === "equal" && this.participants.length > 0 && bill.total !== null && bill.currency !== null;
-    if (canRecompute && received.length > 0 && whenPaid === "refuse") throw splitLocked(received);
-    if (canRecompute && received.length === 0) {
+    if (canRecompute) {
       this.applyPlan(planSplit({ total: bill.total!, currency: bill.currency!, participantIds: this.participants.map((p) => p.id), seed: bill.id }, { method: "equal" }));
       bill.splitMethod = "equal";
       return;
@@ -364,7 +372,7 @@ function resolveLineItems(bill: LedgerBill, request: SplitRequest | ItemizedByLi
 
 // ---------------------------------------------------------------------------------------------
 
-export type PaymentOutcome = { outcome: "applied" | "ignored" | "closed_request" | "mismatch"; detail: string | null };
+export type PaymentOutcome = { outcome: "applied" | "ignored" | "mismatch" | "unknown_payment"; detail: string | null };
 export type RequestResult = { created: string[]; skipped: { participantId: string; name: string; reason: string }[] };
 
 export function decide(state: LedgerState, command: LedgerCommand, ctx: DecideContext): Decision {
@@ -379,11 +387,18 @@ function apply(d: Draft, command: LedgerCommand): unknown {
     case "update_bill": {
       assertEditable(bill.status);
       const { details } = command;
-      const total = details.totalAmount === undefined ? bill.total : details.totalAmount === null ? null : new Decimal(details.totalAmount);
-      const currency = details.currency === undefined ? bill.currency : details.currency;
-      const moneyChanged = !eq(total, bill.total) || currency !== bill.currency;
+      let total = details.totalAmount === undefined ? bill.total : details.totalAmount === null ? null : new Decimal(details.totalAmount);
+      let currency = details.currency === undefined ? bill.currency : details.currency;
+      let moneyChanged = !eq(total, bill.total) || currency !== bill.currency;
       if (moneyChanged && bill.status !== "created") {
         throw new Conflict("The total and currency cannot change once payment requests have been sent", "bill_amount_locked", { currentStatus: bill.status });
+      }
+      const received = d.participants.filter((p) => !p.isCreator && p.paid.gt(0));
+      if (moneyChanged && bill.splitMethod && received.length > 0) {
+        // Money was paid against this total: it stays. A user's change is refused; an AI reading
+        // that arrives late leaves the amounts as they are (its other details still apply).
+        if ((command.whenPaid ?? "refuse") === "refuse") throw splitLocked(received);
+        [total, currency, moneyChanged] = [bill.total, bill.currency, false];
       }
       bill.total = total;
       bill.currency = currency;
@@ -542,7 +557,8 @@ function apply(d: Draft, command: LedgerCommand): unknown {
 
 function applyPaymentEvent(d: Draft, e: Extract<LedgerCommand, { kind: "payment_event" }>): PaymentOutcome {
   const r = d.requests.find((x) => x.id === e.requestId);
-  if (!r) throw new Error(`payment request ${e.requestId} is not in the state read for its event`);
+  // Its participant was removed between the claim and the lock (the request went with them).
+  if (!r) return { outcome: "unknown_payment", detail: "the payment request was removed with its participant" };
   const p = d.participant(r.participantId);
   if (e.type !== "succeeded") {
     if (!isOpen(r)) return { outcome: "ignored", detail: `request is ${r.status}` };
@@ -556,17 +572,19 @@ function applyPaymentEvent(d: Draft, e: Extract<LedgerCommand, { kind: "payment_
   } catch {
     amount = ZERO;
   }
-  if (e.currency !== r.currency || !amount.isFinite() || amount.lte(0)) {
+  // Another currency, or more decimals than the currency has, cannot be applied as it is.
+  if (e.currency !== r.currency || !amount.isFinite() || amount.lte(0) || amountProblem(e.amount, r.currency) !== undefined) {
     return { outcome: "mismatch", detail: `expected an amount in ${r.currency}, got ${e.amount} ${e.currency}` };
   }
   // A request is one payment at the payment system (one payment id): a second success for a paid
   // request reports the same money again, under another event id. Counted once.
-  if (r.status === "paid") return { outcome: "ignored", detail: "the payment of this request was already counted" };
+  if (r.status === "paid" || r.counted) return { outcome: "ignored", detail: "the payment of this request was already counted" };
   // Money that arrived counts, whatever became of the request: a superseded, expired or cancelled
   // request's payment still goes to the participant's balance (any excess is refund due).
   const before = r.status;
   d.payments.push({ id: d.ctx.newId(), participantId: p.id, paymentRequestId: r.id, amount, currency: r.currency, source: "payment_system", eventId: e.eventId, method: "payment_system", note: null });
   p.paid = p.paid.plus(amount);
+  r.counted = true;
   d.effects.received.push({ participantId: p.id, participantName: p.name, amount });
   if (before !== "cancelled") d.setRequestStatus(r, "paid", `payment system: succeeded (${d.money(amount)})`, { paidAt: d.ctx.now, paymentId: e.paymentId });
   d.settle({

@@ -12,6 +12,7 @@ import { formatAmount } from "../domain/money";
 import type { BillEvents } from "../events/bill-events";
 import type { PlannedNotification } from "../modules/notifications/notifications.repository";
 import type { NotificationsService } from "../modules/notifications/notifications.service";
+import type { HandedOver, HandOverItem } from "../modules/payments/hand-over";
 import { decide, type DecideContext } from "./decide";
 import type { Decision, LedgerCommand, LedgerState } from "./model";
 import { isEmpty, lockBill, readState, writeChanges } from "./store";
@@ -29,15 +30,14 @@ export interface LedgerOptions {
 }
 
 /** Hands new payment requests to the payment system (payments/hand-over.ts); returns those sent. */
-export type HandOver = (requestIds: string[]) => Promise<string[]>;
+export type HandOver = (items: HandOverItem[]) => Promise<HandedOver[]>;
 
-export interface Committed<R> {
-  decision: Decision<R>;
-  billId: string;
-}
+/** A decision once committed, with the outcome of its hand-over to the payment system. */
+export type Committed<R> = Decision<R> & { handedOver: HandedOver[] };
 
 export class Ledger {
   private handOver: HandOver = async () => [];
+
 
   constructor(
     private readonly sql: Sql,
@@ -58,13 +58,12 @@ export class Ledger {
    * Runs one command on a bill: its creator's (`userId`; another user's bill is not found) or any
    * (`userId` null: the system). `changedBy` goes into the history rows.
    */
-  async run<R = unknown>(billId: string, userId: string | null, changedBy: string, command: LedgerCommand): Promise<Decision<R>> {
+  async run<R = unknown>(billId: string, userId: string | null, changedBy: string, command: LedgerCommand): Promise<Committed<R>> {
     const decision = await this.sql.transaction(async (tx) => {
       if (!(await lockBill(tx, billId, userId))) throw billNotFound();
       return this.decideAndWrite<R>(tx, billId, changedBy, command);
     });
-    await this.afterCommit(billId, decision);
-    return decision;
+    return { ...decision, handedOver: await this.afterCommit(billId, decision) };
   }
 
   /**
@@ -83,18 +82,26 @@ export class Ledger {
     const notices = this.receivedNotices(state, decision);
     const outcome = event?.outcome?.(decision.result);
     if (!isEmpty(decision.changes) || notices.length || outcome) {
-      await writeChanges(tx, billId, changedBy, decision.changes, {
+      const cancelled = await writeChanges(tx, billId, changedBy, decision.changes, {
         notifications: notices,
         now: this.clock.now(),
         event: event && outcome ? { id: event.id, ...outcome } : undefined,
       });
+      // What the payment system must stop collecting, by the payment ids stored now (a concurrent
+      // hand-over may have given one that the state read before it did not have).
+      // (A removed participant's requests go with their row: those keep the id the state had.)
+      const stored = new Map(cancelled.map((c) => [c.requestId, c.paymentId]));
+      decision.changes.effects.cancelAtPaymentSystem = decision.changes.effects.cancelAtPaymentSystem.map((c) => ({
+        requestId: c.requestId,
+        paymentId: stored.get(c.requestId) ?? c.paymentId,
+      }));
     }
     (decision as Decision<R> & { notices?: PlannedNotification[] }).notices = notices;
     return decision;
   }
 
   /** After the commit: live events, the payment system, and the notifications the change caused. */
-  async afterCommit(billId: string, decision: Decision): Promise<void> {
+  async afterCommit(billId: string, decision: Decision): Promise<HandedOver[]> {
     const { changes } = decision;
     const now = this.clock.now();
     for (const r of changes.effects.received) this.events.publish(billId, "payment.received", { participantId: r.participantId, method: "payment_system" }, now);
@@ -110,7 +117,30 @@ export class Ledger {
       if (!c.paymentId) continue;
       await this.safely(`cancelling payment ${c.paymentId} at the payment system`, () => this.paymentSystem.cancelPayment(c.paymentId!));
     }
-    if (changes.effects.handOver.length) await this.safely("payment hand-over", async () => void (await this.handOver(changes.effects.handOver)));
+    let handedOver: HandedOver[] = [];
+    if (changes.effects.handOver.length) await this.safely("payment hand-over", async () => void (handedOver = await this.handOver(this.handOverItems(billId, decision))));
+    return handedOver;
+  }
+
+  /** What the hand-over needs of the new requests, from the state the ledger already holds. */
+  private handOverItems(billId: string, decision: Decision): HandOverItem[] {
+    const { after } = decision;
+    return decision.changes.effects.handOver.map((id) => {
+      const r = after.requests.find((x) => x.id === id)!;
+      const p = after.participants.find((x) => x.id === r.participantId)!;
+      return {
+        id,
+        billId,
+        amount: r.amount.toFixed(),
+        currency: r.currency,
+        reference: r.reference,
+        payToken: r.payToken!,
+        channel: r.channel,
+        expiryDate: r.expiryDate,
+        merchantName: after.bill.merchantName,
+        participant: { id: p.id, userId: p.userId, name: p.name, phone: p.phone, email: p.email, isBankCustomer: p.isBankCustomer },
+      };
+    });
   }
 
   private async safely(what: string, work: () => Promise<void>): Promise<void> {

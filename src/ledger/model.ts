@@ -62,6 +62,8 @@ export interface LedgerRequest {
   expiryDate: Date;
   paidAt: Date | null;
   createdAt: Date;
+  /** A payment was already counted for it (one request is one payment at the payment system). */
+  counted: boolean;
 }
 
 export interface LedgerState {

@@ -2,7 +2,10 @@
 import Decimal from "decimal.js";
 import { toDecimal } from "../domain/money";
 
-/** A bill's figures from the ledger's columns: received = applied + refund due. */
+/**
+ * A bill's figures from the ledger's columns: received = applied + refund due. paidCount counts the
+ * participants who are paid (the creator included), unpaidCount those who still owe something.
+ */
 export function totalsOf(
   participants: readonly { paymentStatus: string; isCreator: boolean; amountToPay: string | null; paidAmount: string; outstandingAmount: string; refundDue: string }[],
 ) {
@@ -16,7 +19,7 @@ export function totalsOf(
     t.applied = t.applied.plus(received.minus(refundDue));
     t.outstanding = t.outstanding.plus(toDecimal(p.outstandingAmount));
     if (p.paymentStatus === "paid") t.paidCount += 1;
-    else t.unpaidCount += 1;
+    if (!toDecimal(p.outstandingAmount).isZero()) t.unpaidCount += 1;
   }
   return t;
 }

@@ -29,7 +29,8 @@ const READ_STATE = `
                     'id', r.id, 'participantId', r.participant_id, 'amount', r.amount::text, 'currency', r.currency,
                     'channel', r.channel, 'status', r.status, 'reference', r.reference, 'payToken', r.pay_token,
                     'paymentId', r.payment_id, 'statusReason', r.status_reason, 'retryCount', r.retry_count,
-                    'expiryDate', r.expiry_date, 'paidAt', r.paid_at, 'createdAt', r.created_at) ORDER BY r.created_at, r.id)
+                    'expiryDate', r.expiry_date, 'paidAt', r.paid_at, 'createdAt', r.created_at,
+                    'counted', EXISTS (SELECT 1 FROM payments x WHERE x.bill_id = b.id AND x.payment_request_id = r.id)) ORDER BY r.created_at, r.id)
                     FROM payment_requests r
                    WHERE r.bill_id = b.id AND (r.status IN ('pending', 'sent') OR r.id = $2::uuid)), '[]') AS requests,
          COALESCE((SELECT json_object_agg(x.participant_id, x.n)
@@ -151,7 +152,8 @@ r_upd AS (
   UPDATE payment_requests r SET status = x.status::payment_request_status, status_reason = x.status_reason,
          payment_id = COALESCE(r.payment_id, x.payment_id), paid_at = COALESCE(x.paid_at, r.paid_at), updated_at = $10::timestamptz
     FROM json_to_recordset($6::json) AS x(id uuid, status text, status_reason text, payment_id text, paid_at timestamptz)
-   WHERE r.id = x.id AND r.bill_id = $11::uuid),
+   WHERE r.id = x.id AND r.bill_id = $11::uuid
+  RETURNING r.id, r.payment_id, r.status::text AS status),
 pay_ins AS (
   INSERT INTO payments (id, bill_id, participant_id, payment_request_id, amount, currency, source, event_id, method, note, created_at)
   SELECT x.id, $11::uuid, x.participant_id, x.payment_request_id, x.amount::numeric, x.currency, x.source, x.event_id, x.method, x.note, $10::timestamptz
@@ -171,18 +173,23 @@ n_ins AS (
          message text, created_at timestamptz)),
 e_upd AS (
   UPDATE payment_events SET outcome = $14, detail = $15 WHERE id = $13 AND $13::text IS NOT NULL)
-SELECT 1`;
+-- The payment ids of the requests cancelled here, as they are now: a hand-over may have given one
+-- after the state was read (it takes no bill lock), and that payment must be cancelled too.
+SELECT COALESCE((SELECT json_agg(json_build_object('requestId', id, 'paymentId', payment_id)) FROM r_upd WHERE status = 'cancelled'), '[]') AS cancelled`;
 
 const s = (v: Decimal | null) => (v === null ? null : v.toFixed());
 
-/** Writes a decision's changes (and the outcome of the event that caused them) in one statement. */
+/**
+ * Writes a decision's changes (and the outcome of the event that caused them) in one statement.
+ * Returns the requests it cancelled, with their payment ids as stored.
+ */
 export async function writeChanges(
   tx: SqlClient,
   billId: string,
   changedBy: string,
   changes: Changes,
   extra: { notifications?: readonly PlannedNotification[]; event?: { id: string; outcome: string; detail: string | null }; now: Date },
-): Promise<void> {
+): Promise<{ requestId: string; paymentId: string | null }[]> {
   const b = changes.bill;
   const participantRow = (p: LedgerParticipant) => ({
     id: p.id,
@@ -289,7 +296,8 @@ export async function writeChanges(
     extra.event?.outcome ?? null,
     extra.event?.detail?.slice(0, 500) ?? null,
   ];
-  await tx.query(WRITE, values);
+  const [row] = await tx.query<{ cancelled: unknown }>(WRITE, values);
+  return jsonColumn(row.cancelled as { requestId: string; paymentId: string | null }[] | string);
 }
 
 /** True when a decision changes nothing (a refused or ignored command writes nothing but its event). */

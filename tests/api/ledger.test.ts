@@ -105,3 +105,46 @@ describe("cancelling a bill", () => {
     expect(notices.map((n) => n.message)).toEqual([`Test Restaurant: the bill was cancelled. You owe nothing for it. ${a.amount} USD you paid is owed back to you.`]);
   });
 });
+
+describe("asking people to pay", () => {
+  it("says who could not be told: a participant with no phone, email or banking app is unreachable", async () => {
+    const { token, billId, byName } = await splitBill(t, ["Alice", "B"]);
+    const requests = (await as(t, token).post(`/bills/${billId}/request-payments`)).body.requests as { participantId: string; status: string; notification: string; notifiedBy: string[] }[];
+    expect(requests.find((r) => r.participantId === byName.Alice)).toMatchObject({ status: "sent", notification: "sent", notifiedBy: ["in_app"] });
+    expect(requests.find((r) => r.participantId === byName.B)).toMatchObject({ status: "sent", notification: "unreachable", notifiedBy: [] });
+  });
+});
+
+// Counterexamples the model-based test found (tests/api/money-model.test.ts), kept as fixed cases.
+describe("regressions found by the model", () => {
+  it("a success reported twice, under two event ids, for a request superseded by a re-split is counted once", async () => {
+    const { token, billId, byName } = await splitBill(t, ["me", "P2"]);
+    const [r] = await requestAll(token, billId);
+    const split = await as(t, token)
+      .post(`/bills/${billId}/split/custom-amount`)
+      .send({ amounts: [{ participantId: byName.me, amount: "100.00" }, { participantId: byName.P2, amount: "0.00" }] });
+    expect(split.status).toBe(200);
+    expect((await postWebhook(t, paymentEvent(r))).body.outcome).toBe("applied");
+    expect((await postWebhook(t, paymentEvent(r))).body.outcome).toBe("ignored");
+    expect(await sums(billId)).toMatchObject({ received: "50.000", refund: "50.000", outstanding: "0.000" });
+  });
+
+  it("a payment for the request of a participant since removed is kept as an unknown payment, never applied to someone else", async () => {
+    const { token, billId, byName } = await splitBill(t, ["P1", "P2"]);
+    const requests = await requestAll(token, billId);
+    const p2 = requests.find((x) => x.participantId === byName.P2)!;
+    expect((await as(t, token).delete(`/bills/${billId}/participants/${byName.P2}`)).status).toBe(204);
+    expect(mock().isCancelled(p2.paymentId)).toBe(true);
+    const late = paymentEvent(p2);
+    expect((await postWebhook(t, late)).body.outcome).toBe("unknown_payment");
+    expect(await t.db.prisma.paymentEvent.findUniqueOrThrow({ where: { id: late.id } })).toMatchObject({ outcome: "unknown_payment", paymentId: p2.paymentId });
+    expect(await sums(billId)).toMatchObject({ payments: "0" });
+  });
+
+  it("the creator's own share counts as settled in paidAmount, never as money received", async () => {
+    const { token, billId } = await splitBill(t, ["me"]);
+    const status = (await as(t, token).get(`/bills/${billId}/status`)).body;
+    expect(status.totals).toMatchObject({ paidAmount: "100.00", creatorShareAmount: "100.00", receivedAmount: "0.00", appliedAmount: "0.00", unpaidAmount: "0.00" });
+    expect(status.status).toBe("completed");
+  });
+});

@@ -599,7 +599,13 @@ class Webhook implements Cmd {
           if (outcome !== "unknown_payment" || recorded.length > 0) {
             out.push({ code: "money.lost-removed", message: `${event.data.amount} ${currency} for a removed participant's request answered "${outcome}"` });
           }
-        } else if (counts && before?.status !== "paid") {
+        } else if (counts && (before?.status === "paid" || was.payments.some((x) => x.payment_request_id === req.id))) {
+          // One request is one payment at the payment system: reported again under another event id,
+          // it is the same money, counted once (ignored, nothing recorded).
+          if (outcome !== "ignored" || recorded.length > 0) {
+            out.push({ code: "money.double", message: `a second success for request ${short(req.id)}, already counted, answered "${outcome}" and recorded ${recorded.length}` });
+          }
+        } else if (counts) {
           // Money that arrives is never lost: superseded, expired, failed, cancelled requests included.
           const ok = recorded.length === 1 && new Decimal(recorded[0].amount).equals(new Decimal(event.data.amount)) && recorded[0].participant_id === req.participantId;
           if (!ok) {
@@ -646,7 +652,8 @@ class Expire implements Cmd {
     r.step += 1;
     stats.steps += 1;
     clock.advance((r.t.config.payments.requestTtlHours + 1) * 3_600_000);
-    const expired = await r.t.app.locals.services.payments.expireOverdue();
+    // Only this sequence's bill: on a shared PostgreSQL database other test files' bills are not ours to expire.
+    const expired = await r.t.app.locals.services.payments.expireOverdue({ billId: r.billId });
     const context = `step ${r.step}: ${r.t.config.payments.requestTtlHours + 1} h later, the expiry sweep (${expired} expired in the database)`;
     r.log.push(context);
     countCommand("expire", false);

@@ -182,17 +182,38 @@ describe("PUT and DELETE /bills/:billId/participants/:participantId", () => {
     const bill = await createBill(t, me.token);
     const a = await add(me.token, bill.id, { name: "A" });
     const b = await add(me.token, bill.id, { name: "B" });
-    const split = await as(t, me.token).post(`/bills/${bill.id}/split/custom-amount`).send({ amounts: [{ participantId: a.id, amount: "40.00" }, { participantId: b.id, amount: "60.00" }] });
-    expect(split.status).toBe(200);
+    const c = await add(me.token, bill.id, { name: "C" });
+    // Before any money: C can go (the equal split is recomputed), and the history keeps C's name.
+    expect((await as(t, me.token).delete(`/bills/${bill.id}/participants/${c.id}`)).status).toBe(204);
+    expect((await as(t, me.token).post(`/bills/${bill.id}/split/equal`).send({})).status).toBe(200);
     await markPaid(me.token, bill.id, a.id);
     expectProblem(await as(t, me.token).delete(`/bills/${bill.id}/participants/${a.id}`), 409, "participant_paid");
-    // A custom split is not recomputed: removing B leaves A's share (and payment) as it was.
-    expect((await as(t, me.token).delete(`/bills/${bill.id}/participants/${b.id}`)).status).toBe(204);
+    // After money arrived the shares it was paid against are fixed: removing B would move them.
+    expectProblem(await as(t, me.token).delete(`/bills/${bill.id}/participants/${b.id}`), 409, "split_locked");
     const history = await t.db.prisma.statusHistory.findMany({ where: { billId: bill.id, entityType: "participant" }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
-    expect(history.map((h) => [h.participantName, h.newStatus])).toEqual([["A", "pending"], ["B", "pending"], ["A", "paid"], ["B", "removed"]]);
-    expect(history[3].reason).toBe("B removed by the creator");
+    expect(history.map((h) => [h.participantName, h.newStatus])).toEqual([["A", "pending"], ["B", "pending"], ["C", "pending"], ["C", "removed"], ["A", "paid"]]);
+    expect(history[3]).toMatchObject({ participantId: null, reason: "C removed by the creator" });
     const listed = await as(t, me.token).get(`/bills/${bill.id}/status-history`);
-    expect(listed.body.items.filter((i: { entity: string }) => i.entity === "participant").map((i: { participantName: string }) => i.participantName)).toEqual(["A", "B", "A", "B"]);
+    expect(listed.body.items.filter((i: { entity: string }) => i.entity === "participant").map((i: { participantName: string }) => i.participantName)).toEqual(["A", "B", "C", "C", "A"]);
+  });
+
+  it("drops the bank-customer link once neither phone nor email matches the bank's record, and links again when one does", async () => {
+    const me = await user();
+    const bill = await createBill(t, me.token);
+    const p = await add(me.token, bill.id, { name: "Alice", phone: alice.phone });
+    expect(p).toMatchObject({ userId: alice.userId, isBankCustomer: true });
+    // The directory also gave her email: while either still matches, she is still that customer.
+    expect((p as unknown as { email: string }).email).toBe(alice.email);
+    const phoneOnly = await as(t, me.token).put(`/bills/${bill.id}/participants/${p.id}`).send({ phone: "+84999999999" });
+    expect(phoneOnly.body).toMatchObject({ userId: alice.userId, isBankCustomer: true });
+    const res = await as(t, me.token).put(`/bills/${bill.id}/participants/${p.id}`).send({ email: "not-alice@example.com" });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ phone: "+84999999999", email: "not-alice@example.com", userId: null, isBankCustomer: false });
+    // A change that still matches the bank's record keeps it.
+    const back = await as(t, me.token).put(`/bills/${bill.id}/participants/${p.id}`).send({ phone: alice.phone });
+    expect(back.body).toMatchObject({ userId: alice.userId, isBankCustomer: true });
+    const renamed = await as(t, me.token).put(`/bills/${bill.id}/participants/${p.id}`).send({ email: "someone@example.com" });
+    expect(renamed.body).toMatchObject({ userId: alice.userId, isBankCustomer: true });
   });
 
   it("answers 404 for a participant of another bill", async () => {

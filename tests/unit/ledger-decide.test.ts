@@ -59,6 +59,7 @@ function request(id: string, participantId: string, amount: string, status: Ledg
     expiryDate: new Date("2026-11-30T12:00:00Z"),
     paidAt: null,
     createdAt: NOW,
+    counted: status === "paid",
   };
 }
 
@@ -169,6 +170,28 @@ describe("decide", () => {
     const again = run(after, pay("r2", "50.00", "evt-other"));
     expect(again.result).toEqual({ outcome: "ignored", detail: "the payment of this request was already counted" });
     expect(again.changes.payments).toEqual([]);
+  });
+
+  it("a late payment for a cancelled request is counted once, whatever the number of event ids it comes under", () => {
+    const resplit = run(askedFiftyEach(), { kind: "add_participants", people: [{ name: "P3", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false }], reason: "added", whenPaid: "refuse" }).after;
+    const once = run(resplit, pay("r1", "50.00", "e1")).after;
+    const twice = run(once, pay("r1", "50.00", "e2"));
+    expect(twice.result).toEqual({ outcome: "ignored", detail: "the payment of this request was already counted" });
+    expect(twice.after.participants.find((p) => p.id === "P1")!.paid).toEqual(D("50"));
+  });
+
+  it("an amount with more decimals than the currency has is a mismatch", () => {
+    expect(run(askedFiftyEach(), pay("r1", "0.0004")).result).toMatchObject({ outcome: "mismatch" });
+  });
+
+  it("once money was received, a user's change of people is refused and the AI's joins with a share of 0: the bill can still complete", () => {
+    const paidOne = run(askedFiftyEach(), pay("r1", "50.00")).after;
+    const guest = { name: "Guest", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false };
+    expect(() => run(paidOne, { kind: "add_participants", people: [guest], reason: "added", whenPaid: "refuse" })).toThrow("split can no longer change");
+    const ai = run(paidOne, { kind: "add_participants", people: [guest], reason: "recognised", whenPaid: "flag" }).after;
+    expect(ai.bill.needsResplit).toBe(false);
+    expect(ai.participants.map((p) => money(p.share!))).toEqual(["50.00", "50.00", "0.00"]);
+    expect(run(ai, pay("r2", "50.00")).after.bill.status).toBe("completed");
   });
 
   it("another currency is refused as a mismatch and changes nothing", () => {

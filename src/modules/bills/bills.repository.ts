@@ -117,23 +117,12 @@ export class BillsRepository {
     return (await client.bill.findFirst({ where: { id: billId, creatorUserId: userId } })) ?? undefined;
   }
 
-  /** Row-locks the user's bill for the rest of the transaction (another user's bill is not touched). */
-  lockOwned(tx: Tx, billId: string, userId: string): Promise<BillRow | undefined> {
-    return this.lockWhere(tx, billId, userId);
-  }
-
   /**
-   * Row-locks a bill whoever owns it (callbacks, webhooks, sweeps). Every change to a bill's
-   * payments or AI results takes this lock first, so they run one at a time per bill.
+   * Row-locks the user's bill for the rest of a Prisma transaction (another user's bill is not
+   * touched). Uploads use it; money changes lock through the ledger (src/ledger/store.ts lockBill).
    */
-  lock(tx: Tx, billId: string): Promise<BillRow | undefined> {
-    return this.lockWhere(tx, billId);
-  }
-
-  private async lockWhere(tx: Tx, billId: string, userId?: string): Promise<BillRow | undefined> {
-    const rows = userId
-      ? await tx.$queryRaw<{ id: string }[]>`SELECT id FROM bills WHERE id = ${billId}::uuid AND creator_user_id = ${userId} FOR UPDATE`
-      : await tx.$queryRaw<{ id: string }[]>`SELECT id FROM bills WHERE id = ${billId}::uuid FOR UPDATE`;
+  async lockOwned(tx: Tx, billId: string, userId: string): Promise<BillRow | undefined> {
+    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM bills WHERE id = ${billId}::uuid AND creator_user_id = ${userId} FOR UPDATE`;
     if (rows.length === 0) return undefined;
     return (await tx.bill.findUnique({ where: { id: billId } })) ?? undefined;
   }
@@ -178,9 +167,5 @@ export class BillsRepository {
       ];
     }
     return this.db.bill.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: options.take });
-  }
-
-  update(tx: Tx, billId: string, data: Prisma.BillUncheckedUpdateInput): Promise<BillRow> {
-    return tx.bill.update({ where: { id: billId }, data });
   }
 }

@@ -24,6 +24,18 @@ const NEVER_TRIED_AFTER_MS = 10 * 60_000;
 
 export type NotificationType = "payment_request" | "reminder" | "payment_received" | "bill_completed" | "bill_cancelled";
 
+/** A payment request handed over, with what telling its participant needs. */
+export interface RequestNotice {
+  id: string;
+  billId: string;
+  merchantName: string | null;
+  amount: string;
+  currency: string;
+  channel: "in_app" | "payment_link";
+  paymentLink: string | null;
+  participant: { id: string; userId: string | null; name: string; phone: string | null; email: string | null; isBankCustomer: boolean };
+}
+
 interface Recipient {
   participantId: string | null;
   userId: string | null;
@@ -48,15 +60,18 @@ export class NotificationsService {
     private readonly maxAttempts: number,
   ) {}
 
-  /** Asks each participant with a new request to pay: their amount and how to pay. */
-  async paymentRequested(requestIds: string[]): Promise<void> {
-    if (requestIds.length === 0) return;
-    const requests = await this.db.paymentRequest.findMany({ where: { id: { in: requestIds } }, include: { participant: true, bill: true } });
+  /**
+   * Asks each participant with a new request to pay: their amount and how to pay. Returns the
+   * channels that reached each request's participant (none: unreachable, no phone, email or app).
+   */
+  async paymentRequested(requests: readonly RequestNotice[]): Promise<Map<string, ChannelName[]>> {
+    const reached = new Map<string, ChannelName[]>();
     for (const r of requests) {
       const amount = `${formatAmount(r.amount, r.currency)} ${r.currency}`;
       const how = r.channel === "in_app" ? "Open your banking app to pay." : `Pay here: ${r.paymentLink ?? "(link pending)"}`;
-      await this.send(r.billId, "payment_request", asRecipient(r.participant), `${merchant(r.bill)}: your share is ${amount}. ${how}`);
+      reached.set(r.id, await this.send(r.billId, "payment_request", asRecipient(r.participant), `${merchant(r)}: your share is ${amount}. ${how}`));
     }
+    return reached;
   }
 
   /**

@@ -8,15 +8,46 @@ import type { Clock } from "../../clock";
 import type { Sql } from "../../db/sql";
 import { buildEmvPayload, emvCurrencySupported } from "../../domain/emv-qr";
 import { formatAmount } from "../../domain/money";
-import type { NotificationsService } from "../notifications/notifications.service";
+import type { ChannelName } from "../../adapters/notify/channels";
+import type { NotificationsService, RequestNotice } from "../notifications/notifications.service";
 
 export interface HandOverOptions {
   webhookUrl: () => string;
   emv: { merchantId: string; country: string; city: string };
 }
 
+/** A request to hand over, with what the payment system and the notice need (no read needed). */
+export interface HandOverItem {
+  id: string;
+  billId: string;
+  amount: string;
+  currency: string;
+  reference: string;
+  payToken: string;
+  channel: "in_app" | "payment_link";
+  expiryDate: Date;
+  merchantName: string | null;
+  participant: RequestNotice["participant"];
+}
+
+/** A request now at the payment system, and which channels told its participant. */
+export interface HandedOver {
+  id: string;
+  paymentId: string;
+  paymentLink: string;
+  qrCode: string | null;
+  reached: ChannelName[];
+}
+
+const PENDING_ITEMS = `
+  SELECT r.id, r.bill_id, r.amount::text AS amount, r.currency, r.reference, r.pay_token, r.channel::text AS channel, r.expiry_date,
+         b.merchant_name, p.id AS participant_id, p.user_id, p.name, p.phone, p.email, p.is_bank_customer
+    FROM payment_requests r JOIN bills b ON b.id = r.bill_id JOIN participants p ON p.id = r.participant_id
+   WHERE r.status = 'pending'`;
+
 interface PendingRow {
   id: string;
+  bill_id: string;
   amount: string;
   currency: string;
   reference: string;
@@ -24,8 +55,26 @@ interface PendingRow {
   channel: "in_app" | "payment_link";
   expiry_date: Date;
   merchant_name: string | null;
-  participant_name: string;
+  participant_id: string;
+  user_id: string | null;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  is_bank_customer: boolean;
 }
+
+const toItem = (r: PendingRow): HandOverItem => ({
+  id: r.id,
+  billId: r.bill_id,
+  amount: r.amount,
+  currency: r.currency,
+  reference: r.reference,
+  payToken: r.pay_token,
+  channel: r.channel,
+  expiryDate: r.expiry_date,
+  merchantName: r.merchant_name,
+  participant: { id: r.participant_id, userId: r.user_id, name: r.name, phone: r.phone, email: r.email, isBankCustomer: r.is_bank_customer },
+});
 
 export class PaymentHandOver {
   constructor(
@@ -37,19 +86,22 @@ export class PaymentHandOver {
     private readonly notifications: NotificationsService,
   ) {}
 
-  /** Hands the pending requests among `ids` over; returns the ids now sent. */
-  async handOver(ids: string[]): Promise<string[]> {
+  /** Hands the pending requests among `ids` over (read first); returns those now sent. */
+  async handOver(ids: string[]): Promise<HandedOver[]> {
     if (ids.length === 0) return [];
-    const pending = await this.sql.query<PendingRow>(
-      `SELECT r.id, r.amount::text AS amount, r.currency, r.reference, r.pay_token, r.channel::text AS channel, r.expiry_date,
-              b.merchant_name, p.name AS participant_name
-         FROM payment_requests r JOIN bills b ON b.id = r.bill_id JOIN participants p ON p.id = r.participant_id
-        WHERE r.id = ANY($1::uuid[]) AND r.status = 'pending'`,
-      [ids],
-    );
+    const rows = await this.sql.query<PendingRow>(`${PENDING_ITEMS} AND r.id = ANY($1::uuid[]) ORDER BY r.created_at, r.id`, [ids]);
+    return this.handOverItems(rows.map(toItem));
+  }
+
+  /**
+   * Hands requests the ledger just created over, from what it already holds. Only a request still
+   * pending becomes sent: one closed meanwhile is cancelled at the payment system at once.
+   */
+  async handOverItems(items: readonly HandOverItem[]): Promise<HandedOver[]> {
+    if (items.length === 0) return [];
     // The payment system de-duplicates by our request id (its idempotency key): a repeat never makes two payments.
     const created = await Promise.all(
-      pending.map(async (r) => {
+      items.map(async (r) => {
         const amount = formatAmount(r.amount, r.currency);
         try {
           const payment = await this.paymentSystem.createPayment({
@@ -57,12 +109,12 @@ export class PaymentHandOver {
             reference: r.reference,
             amount,
             currency: r.currency,
-            description: `${r.merchant_name ?? "Bill"}: ${r.participant_name}'s share`,
-            expiresAt: r.expiry_date,
-            payToken: r.pay_token,
+            description: `${r.merchantName ?? "Bill"}: ${r.participant.name}'s share`,
+            expiresAt: r.expiryDate,
+            payToken: r.payToken,
             webhookUrl: this.options.webhookUrl(),
           });
-          return { id: r.id, payment_id: payment.paymentId, payment_link: payment.paymentLink, qr_code: this.qrPayload(r, amount, payment.paymentLink) };
+          return { item: r, payment_id: payment.paymentId, payment_link: payment.paymentLink, qr_code: this.qrPayload(r, amount, payment.paymentLink) };
         } catch (err) {
           this.logger.warn({ err, paymentRequestId: r.id }, "the payment system did not take the payment request; it stays pending");
           return undefined;
@@ -71,45 +123,53 @@ export class PaymentHandOver {
     );
     const taken = created.filter((c) => c !== undefined);
     if (taken.length === 0) return [];
-    const sent = (
-      await this.sql.query<{ id: string }>(
-        `UPDATE payment_requests r SET status = 'sent', payment_id = x.payment_id, payment_link = x.payment_link, qr_code = x.qr_code, updated_at = $2::timestamptz
-           FROM json_to_recordset($1::json) AS x(id uuid, payment_id text, payment_link text, qr_code text)
-          WHERE r.id = x.id AND r.status = 'pending'
-         RETURNING r.id`,
-        [JSON.stringify(taken), this.clock.now()],
-      )
-    ).map((r) => r.id);
+    const sent = new Set(
+      (
+        await this.sql.query<{ id: string }>(
+          `UPDATE payment_requests r SET status = 'sent', payment_id = x.payment_id, payment_link = x.payment_link, qr_code = x.qr_code, updated_at = $2::timestamptz
+             FROM json_to_recordset($1::json) AS x(id uuid, payment_id text, payment_link text, qr_code text)
+            WHERE r.id = x.id AND r.status = 'pending'
+           RETURNING r.id`,
+          [JSON.stringify(taken.map((t) => ({ id: t.item.id, payment_id: t.payment_id, payment_link: t.payment_link, qr_code: t.qr_code }))), this.clock.now()],
+        )
+      ).map((r) => r.id),
+    );
     // Closed while it was being handed over (superseded, paid another way, bill cancelled).
-    for (const c of taken.filter((t) => !sent.includes(t.id))) {
+    for (const c of taken.filter((t) => !sent.has(t.item.id))) {
       await this.paymentSystem.cancelPayment(c.payment_id).catch((err) => this.logger.warn({ err, paymentId: c.payment_id }, "could not cancel a payment closed during its hand-over"));
     }
+    const handed = taken.filter((t) => sent.has(t.item.id));
     // The person is told once their request exists at the payment system (link and QR known).
-    await this.notifications.paymentRequested(sent).catch((err) => this.logger.error({ err }, "payment request notifications failed"));
-    return sent;
+    const reached = await this.notifications
+      .paymentRequested(handed.map((t) => ({ ...t.item, paymentLink: t.payment_link })))
+      .catch((err) => {
+        this.logger.error({ err }, "payment request notifications failed");
+        return new Map<string, ChannelName[]>();
+      });
+    return handed.map((t) => ({ id: t.item.id, paymentId: t.payment_id, paymentLink: t.payment_link, qrCode: t.qr_code, reached: reached.get(t.item.id) ?? [] }));
   }
 
   /**
    * Requests committed but never handed over (the payment system was down, or the process died
-   * between the commit and the hand-over).
+   * between the commit and the hand-over). `billId` limits it to one bill.
    */
-  async handOverStalePending(olderThanMs = 30_000): Promise<number> {
+  async handOverStalePending({ olderThanMs = 30_000, billId }: { olderThanMs?: number; billId?: string } = {}): Promise<number> {
     const now = this.clock.now();
-    const stale = await this.sql.query<{ id: string }>(
-      `SELECT id FROM payment_requests WHERE status = 'pending' AND created_at < $1::timestamptz AND expiry_date > $2::timestamptz
-        ORDER BY created_at LIMIT 200`,
-      [new Date(now.getTime() - olderThanMs), now],
+    const stale = await this.sql.query<PendingRow>(
+      `${PENDING_ITEMS} AND r.created_at < $1::timestamptz AND r.expiry_date > $2::timestamptz AND ($3::uuid IS NULL OR r.bill_id = $3::uuid)
+        ORDER BY r.created_at LIMIT 200`,
+      [new Date(now.getTime() - olderThanMs), now, billId ?? null],
     );
-    return (await this.handOver(stale.map((r) => r.id))).length;
+    return (await this.handOverItems(stale.map(toItem))).length;
   }
 
-  private qrPayload(r: PendingRow, amount: string, paymentLink: string): string | null {
+  private qrPayload(r: HandOverItem, amount: string, paymentLink: string): string | null {
     if (r.channel !== "payment_link") return null;
     if (!emvCurrencySupported(r.currency)) return paymentLink;
     return buildEmvPayload({
       schemeId: "com.chillbill",
       merchantId: this.options.emv.merchantId,
-      merchantName: r.merchant_name ?? "ChillBill",
+      merchantName: r.merchantName ?? "ChillBill",
       merchantCity: this.options.emv.city,
       countryCode: this.options.emv.country,
       currency: r.currency,

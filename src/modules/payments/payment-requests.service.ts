@@ -6,8 +6,9 @@ import { formatAmount } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { RequestResult } from "../../ledger/decide";
 import type { Ledger } from "../../ledger/ledger";
-import type { PaymentHandOver } from "./hand-over";
+import type { HandedOver, PaymentHandOver } from "./hand-over";
 
+/** A payment request as the wire shows it, in column names. */
 export interface PaymentRequestRow {
   id: string;
   participant_id: string;
@@ -48,17 +49,46 @@ export class PaymentRequestsService {
   private async request(user: AuthUser, billId: string, participantId: string | undefined) {
     const decision = await this.ledger.run<RequestResult>(billId, user.id, user.id, { kind: "request_payments", participantId });
     const { created, skipped } = decision.result;
-    const rows = created.length
-      ? await this.sql.query<PaymentRequestRow>(`${REQUEST_ROWS} WHERE r.id = ANY($1::uuid[]) ORDER BY r.created_at, r.id`, [created])
-      : [];
-    return { billId, billStatus: decision.after.bill.status, requests: rows.map((r) => this.present(r)), skipped };
+    const { after } = decision;
+    // Presented from what the ledger and the hand-over already hold: nothing to read again.
+    const requests = created.map((id) => {
+      const r = after.requests.find((x) => x.id === id)!;
+      const handed = decision.handedOver.find((h) => h.id === id);
+      return this.present(
+        {
+          id,
+          participant_id: r.participantId,
+          participant_name: after.participants.find((p) => p.id === r.participantId)!.name,
+          amount: r.amount.toFixed(),
+          currency: r.currency,
+          channel: r.channel,
+          status: handed ? "sent" : r.status,
+          reference: r.reference,
+          payment_id: handed?.paymentId ?? null,
+          payment_link: handed?.paymentLink ?? null,
+          pay_token: r.payToken,
+          qr_code: handed?.qrCode ?? null,
+          expiry_date: r.expiryDate,
+          retry_count: r.retryCount,
+          created_at: r.createdAt,
+        },
+        handed ? (handed.reached.length ? "sent" : "unreachable") : "not_sent_yet",
+        handed?.reached ?? [],
+      );
+    });
+    return { billId, billStatus: after.bill.status, requests, skipped };
   }
 
-  /** Marks overdue requests expired, each through the ledger; their participants can be asked again. */
-  async expireOverdue(): Promise<number> {
+  /**
+   * Marks overdue requests expired, each through the ledger; their participants can be asked again.
+   * `billId` limits the sweep to one bill (an operator's call, or a test on a shared database).
+   */
+  async expireOverdue(scope: { billId?: string } = {}): Promise<number> {
     const overdue = await this.sql.query<{ id: string; bill_id: string }>(
-      "SELECT id, bill_id FROM payment_requests WHERE status IN ('pending', 'sent') AND expiry_date < $1::timestamptz ORDER BY expiry_date LIMIT 500",
-      [this.clock.now()],
+      `SELECT id, bill_id FROM payment_requests
+        WHERE status IN ('pending', 'sent') AND expiry_date < $1::timestamptz AND ($2::uuid IS NULL OR bill_id = $2::uuid)
+        ORDER BY expiry_date LIMIT 500`,
+      [this.clock.now(), scope.billId ?? null],
     );
     let expired = 0;
     for (const r of overdue) {
@@ -68,15 +98,20 @@ export class PaymentRequestsService {
     return expired;
   }
 
-  handOver(ids: string[]): Promise<string[]> {
+  handOver(ids: string[]): Promise<HandedOver[]> {
     return this.handOverService.handOver(ids);
   }
 
-  handOverStalePending(olderThanMs?: number): Promise<number> {
-    return this.handOverService.handOverStalePending(olderThanMs);
+  handOverStalePending(options?: { olderThanMs?: number; billId?: string }): Promise<number> {
+    return this.handOverService.handOverStalePending(options);
   }
 
-  present(r: PaymentRequestRow) {
+  /**
+   * A request on the wire. `notification` says whether its participant was told: `sent`,
+   * `unreachable` (no phone, email or banking app), or `not_sent_yet` (not at the payment system
+   * yet; they are told once it is).
+   */
+  present(r: PaymentRequestRow, notification?: "sent" | "unreachable" | "not_sent_yet", notifiedBy: string[] = []) {
     // The pay page and QR exist once the payment system has the request.
     const qrBase = r.pay_token && r.payment_link ? `${this.publicBaseUrl()}/pay/${r.pay_token}` : null;
     return {
@@ -96,11 +131,7 @@ export class PaymentRequestsService {
       expiryDate: r.expiry_date.toISOString(),
       retryCount: r.retry_count,
       createdAt: r.created_at.toISOString(),
+      ...(notification ? { notification, notifiedBy } : {}),
     };
   }
 }
-
-export const REQUEST_ROWS = `
-  SELECT r.id, r.participant_id, p.name AS participant_name, r.amount::text AS amount, r.currency, r.channel::text AS channel,
-         r.status::text AS status, r.reference, r.payment_id, r.payment_link, r.pay_token, r.qr_code, r.expiry_date, r.retry_count, r.created_at
-    FROM payment_requests r JOIN participants p ON p.id = r.participant_id`;

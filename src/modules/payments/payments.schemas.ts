@@ -20,6 +20,11 @@ export const paymentRequestSchema = z
     expiryDate: z.string(),
     retryCount: z.number().int(),
     createdAt: z.string(),
+    notification: z
+      .enum(["sent", "unreachable", "not_sent_yet"])
+      .optional()
+      .meta({ description: "Whether the participant was told: unreachable when they have no phone, email or banking app (share the link yourself)" }),
+    notifiedBy: z.array(z.enum(["in_app", "sms", "email"])).optional(),
   })
   .meta({ id: "PaymentRequest" });
 
