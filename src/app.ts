@@ -18,7 +18,7 @@ import { IdempotencyService } from "./modules/idempotency/idempotency.service";
 import { registerImageRoutes } from "./modules/images/images.router";
 import { ImagesService } from "./modules/images/images.service";
 import { createAdapters, type Adapters } from "./adapters";
-import { AI_SIGNATURE_HEADER } from "./adapters/ai/mock-ai-service";
+import { AI_SIGNATURE_HEADER } from "./adapters/ai/ai-service";
 import { verifySignedBody } from "./http/signed-body";
 import { apiHeaders, docsHeaders, refusedAuthRateLimit, userRateLimit } from "./http/security";
 import { registerParticipantRoutes } from "./modules/participants/participants.router";
@@ -150,7 +150,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     res.json({ status: "ready", database: db.kind });
   });
 
-  app.use(payPageRouter(prisma, adapters.payments instanceof MockPaymentSystem ? adapters.payments : undefined, webhookUrl));
+  app.use(payPageRouter(db.sql, adapters.payments instanceof MockPaymentSystem ? adapters.payments : undefined, webhookUrl));
   app.use(docsRouter(buildOpenApiDocument(registry, "public", config.publicBaseUrl), buildOpenApiDocument(registry, "internal", config.publicBaseUrl)));
   // Signed callbacks keep their raw bytes: the signature is checked on them before parsing.
   for (const signed of ["/internal", "/webhook"]) {

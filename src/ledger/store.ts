@@ -15,7 +15,7 @@ export async function lockBill(tx: SqlClient, billId: string, userId: string | n
 
 const READ_STATE = `
   SELECT b.id, b.creator_user_id, b.status::text AS status, b.total_amount::text AS total_amount, b.currency,
-         b.split_method::text AS split_method, b.needs_resplit, b.merchant_name, b.bill_date::text AS bill_date, b.note,
+         b.split_method::text AS split_method, b.needs_resplit, b.merchant_name, to_char(b.bill_date, 'YYYY-MM-DD') AS bill_date, b.note,
          b.user_set_fields, b.line_items, b.completed_at, b.cancelled_at,
          COALESCE((SELECT json_agg(json_build_object(
                     'id', p.id, 'name', p.name, 'userId', p.user_id, 'phone', p.phone, 'email', p.email,

@@ -1,6 +1,6 @@
 // Image bytes and signed AI callbacks for the tests.
 import request from "supertest";
-import { AI_SIGNATURE_HEADER } from "../../src/adapters/ai/mock-ai-service";
+import { AI_SIGNATURE_HEADER } from "../../src/adapters/ai/ai-service";
 import { signPayload } from "../../src/domain/signature";
 import { API } from "./http";
 import { TEST_AI_SECRET, type TestApp } from "./test-app";

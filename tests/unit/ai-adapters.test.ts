@@ -10,7 +10,8 @@ import multer from "multer";
 import pino from "pino";
 import { listen, until } from "../support/net";
 import { HttpAiService } from "../../src/adapters/ai/http-ai-service";
-import { AI_SIGNATURE_HEADER, DEFAULT_AI_FIXTURES, loadAiFixtures, MockAiService } from "../../src/adapters/ai/mock-ai-service";
+import { AI_SIGNATURE_HEADER } from "../../src/adapters/ai/ai-service";
+import { DEFAULT_AI_FIXTURES, loadAiFixtures, MockAiService } from "../../src/adapters/ai/mock-ai-service";
 import { verifySignature } from "../../src/domain/signature";
 
 const secret = "mock-ai-secret-for-tests";

@@ -1,5 +1,8 @@
 // The AI service: reads receipts and recognises faces. It answers later, by calling our internal
 // callback endpoints with a signed body (see modules/images/images.schemas.ts for the contract).
+/** The header of the AI service's signed callbacks (HMAC, like the payment webhook's). */
+export const AI_SIGNATURE_HEADER = "x-ai-signature";
+
 export type ImageKind = "bill" | "group";
 
 export interface AiJobSubmission {

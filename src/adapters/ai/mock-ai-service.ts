@@ -5,8 +5,8 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { SignedSender } from "../signed-sender";
 import type { AiJobSubmission, AiService, ImageKind } from "./ai-service";
+import { AI_SIGNATURE_HEADER } from "./ai-service";
 
-export const AI_SIGNATURE_HEADER = "x-ai-signature";
 
 /** The spec's dummy response. */
 export const DEFAULT_AI_FIXTURES: AiFixtures = {

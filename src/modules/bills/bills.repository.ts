@@ -3,6 +3,7 @@
 import type { Db, Tx } from "../../db/database";
 import { jsonColumn, type Sql } from "../../db/sql";
 import type { BillStatus, ParticipantPaymentStatus, Prisma, SplitMethod } from "../../generated/prisma/client";
+import type { KeysetCursor } from "../../http/cursor";
 
 export type BillRow = Prisma.BillGetPayload<object>;
 
@@ -92,10 +93,7 @@ interface VisibleBillRow {
   participants: VisibleParticipantJson[] | string;
 }
 
-export interface BillCursor {
-  createdAt: Date;
-  id: string;
-}
+export type BillCursor = KeysetCursor;
 
 export class BillsRepository {
   constructor(

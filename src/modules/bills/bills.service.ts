@@ -1,14 +1,15 @@
 // Bill split requests: create, list, read, change details, cancel. Each use case owns its transaction.
 import { v7 as uuidv7 } from "uuid";
 import type { Clock } from "../../clock";
-import { BadRequest, billNotFound, ValidationFailed } from "../../domain/errors";
+import { billNotFound, ValidationFailed } from "../../domain/errors";
 import { amountProblem } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { Ledger } from "../../ledger/ledger";
 import type { IdempotencyService, StoredResponse } from "../idempotency/idempotency.service";
 import { recordStatusChange } from "../status/status-history.repository";
 import { presentBill, presentBillDetails, type BillDetailsResponse, type BillResponse } from "./bills.presenter";
-import type { BillCursor, BillsRepository } from "./bills.repository";
+import type { BillsRepository } from "./bills.repository";
+import { decodeCursor, encodeCursor } from "../../http/cursor";
 import type { CreateBillInput, ListBillsQuery, UpdateBillInput } from "./bills.schemas";
 
 
@@ -124,23 +125,4 @@ function checkAmount(total: string | undefined, currency: string | undefined): v
   }
   const problem = amountProblem(total, currency);
   if (problem) throw new ValidationFailed([{ path: "totalAmount", message: problem }]);
-}
-
-export function encodeCursor(cursor: BillCursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt.toISOString(), cursor.id])).toString("base64url");
-}
-
-export function decodeCursor(value: string): BillCursor {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(value, "base64url").toString("utf8"));
-    const date = new Date(createdAt);
-    if (typeof createdAt === "string" && !Number.isNaN(date.getTime()) && /^[0-9a-f-]{36}$/i.test(id)) {
-      return { createdAt: date, id };
-    }
-  } catch {
-    // fall through
-  }
-  throw new BadRequest("query.cursor: is not a cursor this API returned", "invalid_cursor", {
-    issues: [{ path: "query.cursor", message: "is not a cursor this API returned" }],
-  });
 }

@@ -2,7 +2,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import multer, { MulterError } from "multer";
 import type { ImageKind } from "../../adapters/ai/ai-service";
-import { AI_SIGNATURE_HEADER } from "../../adapters/ai/mock-ai-service";
+import { AI_SIGNATURE_HEADER } from "../../adapters/ai/ai-service";
 import type { FileStore } from "../../adapters/storage/file-store";
 import { BadRequest, ValidationFailed } from "../../domain/errors";
 import type { ApiRouter } from "../../http/api-router";

@@ -13,7 +13,7 @@ import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
-import { decodeCursor, encodeCursor } from "../bills/bills.service";
+import { decodeCursor, encodeCursor } from "../../http/cursor";
 import { insertPendingStatement, markFailed, markSent, type PlannedNotification } from "./notifications.repository";
 
 /**

@@ -5,8 +5,9 @@
 import { Router, type Request, type Response } from "express";
 import QRCode from "qrcode";
 import type { MockPaymentSystem } from "../../adapters/payments/mock-payment-system";
-import type { Db } from "../../db/database";
+import type { Sql } from "../../db/sql";
 import { formatAmount } from "../../domain/money";
+import { findByPayToken } from "./payments.repository";
 
 const TOKEN = /^[A-Za-z0-9_-]{32}$/;
 
@@ -48,13 +49,13 @@ ${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : "
 </html>`);
 }
 
-export function payPageRouter(db: Db, mock: MockPaymentSystem | undefined, webhookUrl: () => string): Router {
+export function payPageRouter(sql: Sql, mock: MockPaymentSystem | undefined, webhookUrl: () => string): Router {
   const router = Router();
 
   async function load(req: Request) {
     const token = String(req.params.token);
     if (!TOKEN.test(token)) return undefined;
-    return (await db.paymentRequest.findUnique({ where: { payToken: token }, include: { bill: true, participant: true } })) ?? undefined;
+    return findByPayToken(sql, token);
   }
 
   router.get("/pay/:token", async (req, res) => {
@@ -117,7 +118,7 @@ ${
 
   router.get(/^\/pay\/([A-Za-z0-9_-]{32})\/qr\.(svg|png)$/, async (req, res) => {
     const [token, format] = [req.params[0], req.params[1]];
-    const request = await db.paymentRequest.findUnique({ where: { payToken: token } });
+    const request = await findByPayToken(sql, token);
     const payload = request?.qrCode ?? request?.paymentLink;
     if (!request || !payload) {
       res.status(404).type("text/plain").send("No QR code for this link");
@@ -150,7 +151,7 @@ ${
         currency: request.currency,
         webhookUrl: webhookUrl(),
       });
-      res.redirect(303, `/pay/${encodeURIComponent(request.payToken!)}?submitted=1`);
+      res.redirect(303, `/pay/${encodeURIComponent(request.payToken)}?submitted=1`);
     });
   }
   return router;

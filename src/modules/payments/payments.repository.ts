@@ -1,5 +1,61 @@
-// The webhook's own SQL (the ledger does the rest): record the event id once and lock its bill.
+// The payments module's own SQL (the ledger writes money state): the webhook's claim of an event
+// and its bill's lock, and the pay page's read of a request by its token.
 import type { SqlClient, Statement } from "../../db/sql";
+
+/** A payment request as its pay page shows it: the request, its participant and bill. */
+export interface PayableRequest {
+  status: string;
+  statusReason: string | null;
+  amount: string;
+  currency: string;
+  reference: string;
+  paymentId: string | null;
+  payToken: string;
+  paymentLink: string | null;
+  qrCode: string | null;
+  participant: { name: string; paymentStatus: string };
+  bill: { merchantName: string | null; billDate: Date | null; status: string };
+}
+
+export async function findByPayToken(sql: SqlClient, token: string): Promise<PayableRequest | undefined> {
+  const [row] = await sql.query<{
+    status: string;
+    status_reason: string | null;
+    amount: string;
+    currency: string;
+    reference: string;
+    payment_id: string | null;
+    pay_token: string;
+    payment_link: string | null;
+    qr_code: string | null;
+    participant_name: string;
+    participant_status: string;
+    merchant_name: string | null;
+    bill_date: string | null;
+    bill_status: string;
+  }>(
+    `SELECT r.status::text AS status, r.status_reason, r.amount::text AS amount, r.currency, r.reference, r.payment_id, r.pay_token,
+            r.payment_link, r.qr_code, p.name AS participant_name, p.payment_status::text AS participant_status,
+            b.merchant_name, to_char(b.bill_date, 'YYYY-MM-DD') AS bill_date, b.status::text AS bill_status
+       FROM payment_requests r JOIN participants p ON p.id = r.participant_id JOIN bills b ON b.id = r.bill_id
+      WHERE r.pay_token = $1`,
+    [token],
+  );
+  if (!row) return undefined;
+  return {
+    status: row.status,
+    statusReason: row.status_reason,
+    amount: row.amount,
+    currency: row.currency,
+    reference: row.reference,
+    paymentId: row.payment_id,
+    payToken: row.pay_token,
+    paymentLink: row.payment_link,
+    qrCode: row.qr_code,
+    participant: { name: row.participant_name, paymentStatus: row.participant_status },
+    bill: { merchantName: row.merchant_name, billDate: row.bill_date === null ? null : new Date(`${row.bill_date}T00:00:00Z`), status: row.bill_status },
+  };
+}
 
 export interface WebhookEventRecord {
   id: string;
