@@ -2,7 +2,7 @@
 // TEST_DATABASE_URL (CI) they run on the real PostgreSQL server through a connection pool, so the
 // requests really overlap; on PGlite (one connection) they are serialised and check the same outcome.
 import { as } from "../support/http";
-import { paymentEvent, postWebhook, splitBill } from "../support/payments";
+import { billWithRequests, paymentEvent, postWebhook } from "../support/payments";
 import { createTestApp, type TestApp } from "../support/test-app";
 
 let t: TestApp;
@@ -11,11 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function requested(names: string[]) {
-  const bill = await splitBill(t, names);
-  const res = await as(t, bill.token).post(`/bills/${bill.billId}/request-payments`);
-  return { ...bill, requests: res.body.requests as { id: string; participantId: string; paymentId: string; reference: string; amount: string; currency: string }[] };
-}
+const requested = (names: string[]) => billWithRequests(t, names);
 
 async function paidHistory(participantId: string) {
   return t.db.prisma.statusHistory.count({ where: { participantId, entityType: "participant", newStatus: "paid" } });

@@ -10,7 +10,7 @@ import { SEEDED_BANK_USERS } from "../../src/adapters/directory/user-directory";
 import { openApiPath, type DeclaredRoute } from "../../src/http/api-router";
 import { as, expectProblem, API } from "../support/http";
 import { pngBytes, signedCallback } from "../support/images";
-import { postWebhook, splitBill } from "../support/payments";
+import { billWithRequests, postWebhook, splitBill } from "../support/payments";
 import {
   billSnapshot,
   isEventStream,
@@ -50,9 +50,7 @@ const ALICE = SEEDED_BANK_USERS.find((u) => u.name === "Alice")!;
 
 /** A bill of 100.00 USD split equally among its creator, Alice (a bank customer) and B, with payment requests out. */
 async function activeBill() {
-  const bill = await splitBill(t, ["me", "Alice", "B"]);
-  const res = await as(t, bill.token).post(`/bills/${bill.billId}/request-payments`);
-  if (res.status !== 200) throw new Error(`request-payments: ${res.status} ${JSON.stringify(res.body)}`);
+  const bill = await billWithRequests(t, ["me", "Alice", "B"]);
   const notification = await t.db.prisma.notification.findFirstOrThrow({ where: { billId: bill.billId, recipientUserId: ALICE.userId, channel: "in_app" } });
   const target: RouteTarget = {
     billId: bill.billId,

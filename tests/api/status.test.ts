@@ -1,7 +1,7 @@
 import { csvCell } from "../../src/modules/status/status.service";
 import { createBill, insertParticipant } from "../support/builders";
 import { as, expectProblem } from "../support/http";
-import { paymentEvent, postWebhook, splitBill } from "../support/payments";
+import { billWithRequests, paymentEvent, postWebhook, splitBill } from "../support/payments";
 import { createTestApp, newUserId, type TestApp } from "../support/test-app";
 
 let t: TestApp;
@@ -11,10 +11,9 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 async function paidOne() {
-  const bill = await splitBill(t, ["me", "A", "B"], { totalAmount: "100.00" });
-  const { requests } = (await as(t, bill.token).post(`/bills/${bill.billId}/request-payments`)).body;
-  await postWebhook(t, paymentEvent(requests.find((r: { participantId: string }) => r.participantId === bill.byName.A)));
-  return { ...bill, requests };
+  const bill = await billWithRequests(t, ["me", "A", "B"], { totalAmount: "100.00" });
+  await postWebhook(t, paymentEvent(bill.requestOf("A")));
+  return bill;
 }
 
 describe("GET /bills/:billId/status", () => {

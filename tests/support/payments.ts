@@ -24,6 +24,40 @@ export async function splitBill(t: TestApp, names: string[], bill: Record<string
   return { token, userId, billId: b.id, people, byName: Object.fromEntries(people.map((p) => [p.name, p.id])) as Record<string, string> };
 }
 
+/** A payment request as request-payments returns it. */
+export interface RequestOut {
+  id: string;
+  participantId: string;
+  participantName: string;
+  paymentId: string;
+  reference: string;
+  amount: string;
+  currency: string;
+  channel: string;
+  status: string;
+  paymentLink: string;
+  qrCode: string | null;
+  qrCodeSvgUrl: string | null;
+  retryCount: number;
+}
+
+/**
+ * The one fixture for "a bill with payment requests out": split equally among `names` (as
+ * splitBill), then everyone who owes is asked to pay. `requestOf(name)` finds a person's request.
+ */
+export async function billWithRequests(t: TestApp, names: string[], bill: Record<string, unknown> = {}) {
+  const split = await splitBill(t, names, bill);
+  const res = await as(t, split.token).post(`/bills/${split.billId}/request-payments`);
+  if (res.status !== 200) throw new Error(`request-payments: ${res.status} ${JSON.stringify(res.body)}`);
+  const requests = res.body.requests as RequestOut[];
+  const requestOf = (name: string) => {
+    const r = requests.find((x) => x.participantId === split.byName[name]);
+    if (!r) throw new Error(`no request for ${name}`);
+    return r;
+  };
+  return { ...split, requests, requestOf };
+}
+
 export function paymentEvent(
   r: { paymentId: string | null; reference: string; amount: string; currency: string },
   type: PaymentEventBody["type"] = "payment.succeeded",
