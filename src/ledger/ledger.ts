@@ -79,7 +79,7 @@ export class Ledger {
   ): Promise<Decision<R>> {
     const state = await readState(tx, billId, command.kind === "payment_event" ? command.requestId : null);
     const decision = decide(state, command, this.context()) as Decision<R>;
-    const notices = this.receivedNotices(state, decision);
+    const notices = this.notices(state, decision);
     const outcome = event?.outcome?.(decision.result);
     if (!isEmpty(decision.changes) || notices.length || outcome) {
       const cancelled = await writeChanges(tx, billId, changedBy, decision.changes, {
@@ -107,10 +107,9 @@ export class Ledger {
     for (const r of changes.effects.received) this.events.publish(billId, "payment.received", { participantId: r.participantId, method: "payment_system" }, now);
     for (const h of changes.history.filter((x) => x.entityType === "bill")) this.events.publish(billId, "bill.status", { status: h.newStatus }, now);
     const notices = (decision as Decision & { notices?: PlannedNotification[] }).notices ?? [];
+    // Written as outbox rows in the transaction: delivered now, or by the retry sweep if we die first.
     await this.safely("notifications after a money change", async () => {
       if (notices.length) await this.notifications.deliver(notices);
-      if (changes.effects.completed) await this.notifications.billCompleted(billId);
-      if (changes.effects.cancelled) await this.notifications.billCancelled(billId);
     });
     // Closed here, so no longer collectable there: the pay page refuses them at once in any case.
     for (const c of changes.effects.cancelAtPaymentSystem) {
@@ -148,9 +147,12 @@ export class Ledger {
     await work().catch((err) => this.logger.error({ err }, `${what} failed`));
   }
 
-  private receivedNotices(state: LedgerState, decision: Decision): PlannedNotification[] {
+  /** The notices a decision causes, as outbox rows for its own transaction. */
+  private notices(state: LedgerState, decision: Decision): PlannedNotification[] {
     const { bill } = state;
-    return decision.changes.effects.received.flatMap((r) =>
+    const { effects } = decision.changes;
+    const after = decision.after;
+    const received = effects.received.flatMap((r) =>
       this.notifications.paymentReceivedNotices({
         billId: bill.id,
         creatorUserId: bill.creatorUserId,
@@ -160,6 +162,12 @@ export class Ledger {
         currency: bill.currency ?? "",
       }),
     );
+    const noticeBill = { id: bill.id, creatorUserId: bill.creatorUserId, merchantName: after.bill.merchantName, currency: after.bill.currency };
+    return [
+      ...received,
+      ...(effects.completed ? this.notifications.billCompletedNotices(noticeBill, after.participants) : []),
+      ...(effects.cancelled ? this.notifications.billCancelledNotices(noticeBill, after.participants) : []),
+    ];
   }
 
   private context(): DecideContext {

@@ -10,7 +10,7 @@ import type { Db } from "../../db/database";
 import type { Sql } from "../../db/sql";
 import { WriteCoalescer } from "../../db/write-coalescer";
 import { billNotFound, Conflict, NotFound } from "../../domain/errors";
-import { formatAmount, toDecimal } from "../../domain/money";
+import { formatAmount, toDecimal, type DecimalLike } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
 import { decodeCursor, encodeCursor } from "../../http/cursor";
@@ -23,6 +23,15 @@ import { insertPendingStatement, markFailed, markSent, type PlannedNotification 
 const NEVER_TRIED_AFTER_MS = 10 * 60_000;
 
 export type NotificationType = "payment_request" | "reminder" | "payment_received" | "bill_completed" | "bill_cancelled";
+
+/** What a notice needs of a bill and of its people. */
+export interface NoticeBill {
+  id: string;
+  creatorUserId: string;
+  merchantName: string | null;
+  currency: string | null;
+}
+export type NoticeParticipant = { id: string; userId: string | null; name: string; phone: string | null; email: string | null; isBankCustomer: boolean; isCreator: boolean };
 
 /** A payment request handed over, with what telling its participant needs. */
 export interface RequestNotice {
@@ -83,24 +92,26 @@ export class NotificationsService {
     return this.plan(info.billId, "payment_received", creator(info.creatorUserId), text);
   }
 
-  /** Tells the creator and every participant that the bill is settled. */
-  async billCompleted(billId: string): Promise<void> {
-    const bill = await this.db.bill.findUnique({ where: { id: billId }, include: { participants: true } });
-    if (!bill) return;
+  /**
+   * The rows that tell the creator and every participant that the bill is settled. Planned by the
+   * ledger and written in the transaction that completes the bill (an outbox), delivered after it.
+   */
+  billCompletedNotices(bill: NoticeBill, participants: readonly NoticeParticipant[]): PlannedNotification[] {
     const text = `${merchant(bill)}: everyone has paid. The bill is settled.`;
-    await this.send(billId, "bill_completed", creator(bill.creatorUserId), text);
-    for (const p of bill.participants.filter((x) => !x.isCreator)) await this.send(billId, "bill_completed", asRecipient(p), text);
+    return [
+      ...this.plan(bill.id, "bill_completed", creator(bill.creatorUserId), text),
+      ...participants.filter((p) => !p.isCreator).flatMap((p) => this.plan(bill.id, "bill_completed", asRecipient(p), text)),
+    ];
   }
 
-  /** Tells every participant who owes that the bill was cancelled. */
-  async billCancelled(billId: string): Promise<void> {
-    const bill = await this.db.bill.findUnique({ where: { id: billId }, include: { participants: true } });
-    if (!bill) return;
-    for (const p of bill.participants.filter((x) => !x.isCreator)) {
-      // Whoever had paid is told what is owed back to them (the ledger's refund due).
-      const refund = bill.currency && !toDecimal(p.refundDue).isZero() ? ` ${formatAmount(p.refundDue, bill.currency)} ${bill.currency} you paid is owed back to you.` : "";
-      await this.send(billId, "bill_cancelled", asRecipient(p), `${merchant(bill)}: the bill was cancelled. You owe nothing for it.${refund}`);
-    }
+  /** The rows that tell every participant the bill was cancelled, and whoever paid what is owed back (an outbox, as above). */
+  billCancelledNotices(bill: NoticeBill, participants: readonly (NoticeParticipant & { refundDue: DecimalLike })[]): PlannedNotification[] {
+    return participants
+      .filter((p) => !p.isCreator)
+      .flatMap((p) => {
+        const refund = bill.currency && !toDecimal(p.refundDue).isZero() ? ` ${formatAmount(p.refundDue, bill.currency)} ${bill.currency} you paid is owed back to you.` : "";
+        return this.plan(bill.id, "bill_cancelled", asRecipient(p), `${merchant(bill)}: the bill was cancelled. You owe nothing for it.${refund}`);
+      });
   }
 
   /** POST send-notifications: every participant who owes hears their share and how to pay. */
