@@ -96,9 +96,10 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     config.notifications.maxAttempts,
   );
   // The one writer of money state (docs/money.md).
-  const ledger = new Ledger(db.sql, clock, logger, { requestTtlHours: config.payments.requestTtlHours }, notifications, events, adapters.payments);
   const handOver = new PaymentHandOver(db.sql, adapters.payments, clock, logger, { webhookUrl, emv: config.payments.emv }, notifications);
-  ledger.setHandOver((items) => handOver.handOverItems(items));
+  const ledger = new Ledger(db.sql, clock, logger, { requestTtlHours: config.payments.requestTtlHours }, notifications, events, adapters.payments, (items) =>
+    handOver.handOverItems(items),
+  );
   const bills = new BillsService(billsRepository, idempotency, clock, ledger);
   registerBillRoutes(api, bills);
 
@@ -115,7 +116,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     bills,
     verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
   );
-  registerSplitRoutes(api, new SplitService(prisma, db.sql, billsRepository, ledger));
+  registerSplitRoutes(api, new SplitService(db.sql, ledger));
   const status = new StatusService(prisma, billsRepository);
   registerStatusRoutes(api, status);
   registerEventRoutes(api, status, events);

@@ -20,6 +20,14 @@ export function jsonColumn<T>(value: T | string): T {
   return typeof value === "string" ? (JSON.parse(value) as T) : value;
 }
 
+/**
+ * A DATE column read as text (`to_char(col, 'YYYY-MM-DD')` or `col::text`) as a Date at UTC
+ * midnight: a calendar date that neither the server's nor the driver's time zone can shift.
+ */
+export function calendarDate(value: string | null): Date | null {
+  return value === null ? null : new Date(`${value}T00:00:00Z`);
+}
+
 /** One statement of a batch, with its own placeholders $1, $2, ... */
 export interface Statement {
   text: string;

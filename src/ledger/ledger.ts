@@ -32,13 +32,13 @@ export interface LedgerOptions {
 /** Hands new payment requests to the payment system (payments/hand-over.ts); returns those sent. */
 export type HandOver = (items: HandOverItem[]) => Promise<HandedOver[]>;
 
+/** A decision written in its transaction, with the notices (outbox rows) written with it. */
+export type Written<R = unknown> = Decision<R> & { notices: PlannedNotification[] };
+
 /** A decision once committed, with the outcome of its hand-over to the payment system. */
-export type Committed<R> = Decision<R> & { handedOver: HandedOver[] };
+export type Committed<R> = Written<R> & { handedOver: HandedOver[] };
 
 export class Ledger {
-  private handOver: HandOver = async () => [];
-
-
   constructor(
     private readonly sql: Sql,
     private readonly clock: Clock,
@@ -47,12 +47,9 @@ export class Ledger {
     private readonly notifications: NotificationsService,
     private readonly events: BillEvents,
     private readonly paymentSystem: PaymentSystem,
+    /** The hand-over lives with the payments module (payments/hand-over.ts). */
+    private readonly handOver: HandOver,
   ) {}
-
-  /** The hand-over lives with the payments module; it is wired once at start. */
-  setHandOver(handOver: HandOver): void {
-    this.handOver = handOver;
-  }
 
   /**
    * Runs one command on a bill: its creator's (`userId`; another user's bill is not found) or any
@@ -68,19 +65,21 @@ export class Ledger {
 
   /**
    * Inside a transaction that already holds the bill's lock: read, decide, write. The webhook uses
-   * it after its own claim-and-lock statement, so one event is four round trips.
+   * it after its own claim-and-lock statement, so one event is four round trips; a caller that has
+   * just read the state under the same lock passes it (`state`) instead of reading it again.
    */
   async decideAndWrite<R>(
     tx: SqlClient,
     billId: string,
     changedBy: string,
     command: LedgerCommand,
-    event?: { id: string; outcome?: (result: R) => { outcome: string; detail: string | null } },
-  ): Promise<Decision<R>> {
-    const state = await readState(tx, billId, command.kind === "payment_event" ? command.requestId : null);
+    options: { event?: { id: string; outcome: (result: R) => { outcome: string; detail: string | null } }; state?: LedgerState } = {},
+  ): Promise<Written<R>> {
+    const { event } = options;
+    const state = options.state ?? (await readState(tx, billId, command.kind === "payment_event" ? command.requestId : null));
     const decision = decide(state, command, this.context()) as Decision<R>;
     const notices = this.notices(state, decision);
-    const outcome = event?.outcome?.(decision.result);
+    const outcome = event?.outcome(decision.result);
     if (!isEmpty(decision.changes) || notices.length || outcome) {
       const cancelled = await writeChanges(tx, billId, changedBy, decision.changes, {
         notifications: notices,
@@ -96,17 +95,16 @@ export class Ledger {
         paymentId: stored.get(c.requestId) ?? c.paymentId,
       }));
     }
-    (decision as Decision<R> & { notices?: PlannedNotification[] }).notices = notices;
-    return decision;
+    return { ...decision, notices };
   }
 
   /** After the commit: live events, the payment system, and the notifications the change caused. */
-  async afterCommit(billId: string, decision: Decision): Promise<HandedOver[]> {
+  async afterCommit(billId: string, decision: Written): Promise<HandedOver[]> {
     const { changes } = decision;
     const now = this.clock.now();
     for (const r of changes.effects.received) this.events.publish(billId, "payment.received", { participantId: r.participantId, method: "payment_system" }, now);
     for (const h of changes.history.filter((x) => x.entityType === "bill")) this.events.publish(billId, "bill.status", { status: h.newStatus }, now);
-    const notices = (decision as Decision & { notices?: PlannedNotification[] }).notices ?? [];
+    const { notices } = decision;
     // Written as outbox rows in the transaction: delivered now, or by the retry sweep if we die first.
     await this.safely("notifications after a money change", async () => {
       if (notices.length) await this.notifications.deliver(notices);

@@ -24,7 +24,8 @@ export interface LedgerBill {
   cancelledAt: Date | null;
 }
 
-export interface LedgerParticipant {
+/** Who a participant is and how to reach them: the fields every view of a participant shares. */
+export interface Person {
   id: string;
   name: string;
   userId: string | null;
@@ -32,6 +33,9 @@ export interface LedgerParticipant {
   email: string | null;
   isBankCustomer: boolean;
   isCreator: boolean;
+}
+
+export interface LedgerParticipant extends Person {
   aiFaceId: string | null;
   share: Decimal | null;
   percentage: Decimal | null;
@@ -76,15 +80,7 @@ export interface LedgerState {
   unpaidRequestCounts: Record<string, number>;
 }
 
-export interface NewPerson {
-  name: string;
-  userId: string | null;
-  phone: string | null;
-  email: string | null;
-  isBankCustomer: boolean;
-  isCreator: boolean;
-  aiFaceId?: string | null;
-}
+export type NewPerson = Omit<Person, "id"> & { aiFaceId?: string | null };
 
 export type BillDetails = Partial<{
   totalAmount: string | null;

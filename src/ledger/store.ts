@@ -3,7 +3,7 @@
 // fixed, so each is prepared once per connection (db/sql.ts).
 import Decimal from "decimal.js";
 import { v7 as uuidv7 } from "uuid";
-import { jsonColumn, type SqlClient } from "../db/sql";
+import { calendarDate, jsonColumn, type SqlClient } from "../db/sql";
 import type { PlannedNotification } from "../modules/notifications/notifications.repository";
 import type { Changes, LedgerBill, LedgerParticipant, LedgerRequest, LedgerState } from "./model";
 
@@ -66,8 +66,15 @@ const date = (v: string | null) => (v === null ? null : new Date(v));
 
 /** The bill's money state; read after its lock, so it sees every earlier change. */
 export async function readState(tx: SqlClient, billId: string, includeRequestId: string | null = null): Promise<LedgerState> {
-  const [row] = await tx.query<StateRow>(READ_STATE, [billId, includeRequestId]);
-  if (!row) throw new Error(`bill ${billId} vanished while locked`);
+  const state = await findState(tx, billId, includeRequestId);
+  if (!state) throw new Error(`bill ${billId} vanished while locked`);
+  return state;
+}
+
+/** The same read without a lock (a preview), or undefined when there is no such bill. */
+export async function findState(client: SqlClient, billId: string, includeRequestId: string | null = null): Promise<LedgerState | undefined> {
+  const [row] = await client.query<StateRow>(READ_STATE, [billId, includeRequestId]);
+  if (!row) return undefined;
   return {
     bill: {
       id: row.id,
@@ -78,7 +85,7 @@ export async function readState(tx: SqlClient, billId: string, includeRequestId:
       splitMethod: row.split_method,
       needsResplit: row.needs_resplit,
       merchantName: row.merchant_name,
-      billDate: row.bill_date === null ? null : new Date(`${row.bill_date}T00:00:00Z`),
+      billDate: calendarDate(row.bill_date),
       note: row.note,
       userSetFields: row.user_set_fields ?? [],
       lineItems: row.line_items === null ? null : jsonColumn(row.line_items),

@@ -1,21 +1,15 @@
 // Queries for bills. No rules here: the service decides, this reads and writes. Prisma, except for
 // reading one bill with its participants, the most frequent call, which is one plain SQL statement.
 import type { Db, Tx } from "../../db/database";
-import { jsonColumn, type Sql } from "../../db/sql";
+import { calendarDate, jsonColumn, type Sql } from "../../db/sql";
 import type { BillStatus, ParticipantPaymentStatus, Prisma, SplitMethod } from "../../generated/prisma/client";
 import type { KeysetCursor } from "../../http/cursor";
+import type { Person } from "../../ledger/model";
 
 export type BillRow = Prisma.BillGetPayload<object>;
 
 /** A participant as reading a bill returns them: amounts as exact decimal strings. */
-export interface VisibleParticipant {
-  id: string;
-  name: string;
-  userId: string | null;
-  phone: string | null;
-  email: string | null;
-  isBankCustomer: boolean;
-  isCreator: boolean;
+export interface VisibleParticipant extends Person {
   amountToPay: string | null;
   percentage: string | null;
   shareWeight: string | null;
@@ -137,7 +131,7 @@ export class BillsRepository {
       currency: row.currency,
       merchantName: row.merchant_name,
       // A calendar date: read as text, so the server's or the driver's time zone cannot shift it.
-      billDate: row.bill_date === null ? null : new Date(`${row.bill_date}T00:00:00Z`),
+      billDate: calendarDate(row.bill_date),
       note: row.note,
       splitMethod: row.split_method,
       needsResplit: row.needs_resplit,

@@ -16,8 +16,8 @@ import type { Prisma } from "../../generated/prisma/client";
 import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
 import type { Sql, SqlClient } from "../../db/sql";
-import type { Ledger } from "../../ledger/ledger";
-import type { BillDetails, Decision, NewPerson } from "../../ledger/model";
+import type { Ledger, Written } from "../../ledger/ledger";
+import type { BillDetails, NewPerson } from "../../ledger/model";
 import { lockBill, readState } from "../../ledger/store";
 import type { BillResult, GroupResult, RecognisedPerson } from "./images.schemas";
 
@@ -167,7 +167,8 @@ export class ImagesService {
     return this.publishResult(billId, "bill", await this.applyCallback(billId, "bill", callback, async (tx) => {
       if (callback.status !== "completed") return [];
       const ai = callback.result;
-      const { bill } = await readState(tx, billId);
+      const state = await readState(tx, billId);
+      const { bill } = state;
       const canFill = (field: string) => !bill.userSetFields.includes(field);
       const details: BillDetails = {};
       // Once payment requests are out, the amounts people were asked for must not move. Total and
@@ -187,13 +188,15 @@ export class ImagesService {
       }
       if (canFill("merchantName") && ai.merchant_name) details.merchantName = ai.merchant_name;
       if (canFill("billDate") && ai.bill_date) details.billDate = new Date(`${ai.bill_date}T00:00:00Z`);
+      // What the AI read that is not money state (its line items, the processed flag) is written
+      // here; the total and the other details go through the ledger below.
       await tx.query("UPDATE bills SET ai_processed = true, line_items = COALESCE($2::jsonb, line_items), updated_at = $3::timestamptz WHERE id = $1::uuid", [
         billId,
         ai.line_items ? JSON.stringify(ai.line_items) : null,
         this.clock.now(),
       ]);
       // A new total reaches the split through the ledger (an equal split is recomputed, others flagged).
-      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "update_bill", details, whenPaid: "flag" })];
+      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "update_bill", details, whenPaid: "flag" }, { state })];
     }));
   }
 
@@ -210,7 +213,8 @@ export class ImagesService {
         : [];
     return this.publishResult(billId, "group", await this.applyCallback(billId, "group", callback, async (tx) => {
       if (callback.status !== "completed") return [];
-      const { bill, participants } = await readState(tx, billId);
+      const state = await readState(tx, billId);
+      const { bill, participants } = state;
       const existing: { userId: string | null; phone: string | null; email: string | null; aiFaceId?: string | null; id?: string }[] = [...participants];
       const people: NewPerson[] = [];
       for (const [i, person] of callback.result.participants.entries()) {
@@ -243,7 +247,8 @@ export class ImagesService {
       }
       await tx.query("UPDATE bills SET ai_processed = true, updated_at = $2::timestamptz WHERE id = $1::uuid", [billId, this.clock.now()]);
       if (people.length === 0) return [];
-      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "add_participants", people, reason: "recognised in the group photo", whenPaid: "flag" })];
+      // The faces linked above are not money state: the state read before them still decides.
+      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "add_participants", people, reason: "recognised in the group photo", whenPaid: "flag" }, { state })];
     }));
   }
 
@@ -255,8 +260,8 @@ export class ImagesService {
    * The shared part of both callbacks: current job only, each job applied once, in one transaction
    * with the bill's lock; money changes go through the ledger in that same transaction.
    */
-  private async applyCallback(billId: string, kind: ImageKind, callback: BillResult | GroupResult, apply: (tx: SqlClient) => Promise<Decision[]>) {
-    let decisions: Decision[] = [];
+  private async applyCallback(billId: string, kind: ImageKind, callback: BillResult | GroupResult, apply: (tx: SqlClient) => Promise<Written[]>) {
+    let decisions: Written[] = [];
     const answer = await this.sql.transaction(async (tx) => {
       if (!(await lockBill(tx, billId, null))) throw new NotFound("No bill with this id", "bill_not_found");
       const [row] = await tx.query<{ status: string; current_job: string | null; state: string | null }>(

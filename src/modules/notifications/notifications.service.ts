@@ -12,6 +12,7 @@ import { WriteCoalescer } from "../../db/write-coalescer";
 import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { formatAmount, toDecimal, type DecimalLike } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
+import type { Person } from "../../ledger/model";
 import type { BillsRepository } from "../bills/bills.repository";
 import { decodeCursor, encodeCursor } from "../../http/cursor";
 import { insertPendingStatement, markFailed, markSent, type PlannedNotification } from "./notifications.repository";
@@ -24,14 +25,13 @@ const NEVER_TRIED_AFTER_MS = 10 * 60_000;
 
 export type NotificationType = "payment_request" | "reminder" | "payment_received" | "bill_completed" | "bill_cancelled";
 
-/** What a notice needs of a bill and of its people. */
+/** What a notice needs of a bill. */
 export interface NoticeBill {
   id: string;
   creatorUserId: string;
   merchantName: string | null;
   currency: string | null;
 }
-export type NoticeParticipant = { id: string; userId: string | null; name: string; phone: string | null; email: string | null; isBankCustomer: boolean; isCreator: boolean };
 
 /** A payment request handed over, with what telling its participant needs. */
 export interface RequestNotice {
@@ -42,7 +42,7 @@ export interface RequestNotice {
   currency: string;
   channel: "in_app" | "payment_link";
   paymentLink: string | null;
-  participant: { id: string; userId: string | null; name: string; phone: string | null; email: string | null; isBankCustomer: boolean };
+  participant: Omit<Person, "isCreator">;
 }
 
 interface Recipient {
@@ -96,7 +96,7 @@ export class NotificationsService {
    * The rows that tell the creator and every participant that the bill is settled. Planned by the
    * ledger and written in the transaction that completes the bill (an outbox), delivered after it.
    */
-  billCompletedNotices(bill: NoticeBill, participants: readonly NoticeParticipant[]): PlannedNotification[] {
+  billCompletedNotices(bill: NoticeBill, participants: readonly Person[]): PlannedNotification[] {
     const text = `${merchant(bill)}: everyone has paid. The bill is settled.`;
     return [
       ...this.plan(bill.id, "bill_completed", creator(bill.creatorUserId), text),
@@ -105,7 +105,7 @@ export class NotificationsService {
   }
 
   /** The rows that tell every participant the bill was cancelled, and whoever paid what is owed back (an outbox, as above). */
-  billCancelledNotices(bill: NoticeBill, participants: readonly (NoticeParticipant & { refundDue: DecimalLike })[]): PlannedNotification[] {
+  billCancelledNotices(bill: NoticeBill, participants: readonly (Person & { refundDue: DecimalLike })[]): PlannedNotification[] {
     return participants
       .filter((p) => !p.isCreator)
       .flatMap((p) => {

@@ -1,16 +1,9 @@
 // Participants on the wire: amounts in the bill's currency, dates as ISO strings.
 import { formatMaybe, toDecimal, type DecimalLike } from "../../domain/money";
-import type { LedgerParticipant } from "../../ledger/model";
+import type { LedgerParticipant, Person } from "../../ledger/model";
 
 /** What the wire shows of a participant, whichever way it was read. */
-export interface ParticipantFields {
-  id: string;
-  name: string;
-  userId: string | null;
-  phone: string | null;
-  email: string | null;
-  isBankCustomer: boolean;
-  isCreator: boolean;
+export interface ParticipantFields extends Person {
   paymentStatus: string;
   paidAt: Date | null;
   amountToPay: DecimalLike | null;

@@ -123,6 +123,9 @@ export class PaymentHandOver {
     );
     const taken = created.filter((c) => c !== undefined);
     if (taken.length === 0) return [];
+    // Not a ledger command: it changes no amount and opens or closes nothing. It only records the
+    // payment system's ids on a request the ledger made, and only while the request is still
+    // pending; a request the ledger closed meanwhile is cancelled at the payment system below.
     const sent = new Set(
       (
         await this.sql.query<{ id: string }>(

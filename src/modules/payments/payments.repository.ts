@@ -1,6 +1,6 @@
 // The payments module's own SQL (the ledger writes money state): the webhook's claim of an event
 // and its bill's lock, and the pay page's read of a request by its token.
-import type { SqlClient, Statement } from "../../db/sql";
+import { calendarDate, type SqlClient, type Statement } from "../../db/sql";
 
 /** A payment request as its pay page shows it: the request, its participant and bill. */
 export interface PayableRequest {
@@ -53,7 +53,7 @@ export async function findByPayToken(sql: SqlClient, token: string): Promise<Pay
     paymentLink: row.payment_link,
     qrCode: row.qr_code,
     participant: { name: row.participant_name, paymentStatus: row.participant_status },
-    bill: { merchantName: row.merchant_name, billDate: row.bill_date === null ? null : new Date(`${row.bill_date}T00:00:00Z`), status: row.bill_status },
+    bill: { merchantName: row.merchant_name, billDate: calendarDate(row.bill_date), status: row.bill_status },
   };
 }
 

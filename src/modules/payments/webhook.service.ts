@@ -7,8 +7,7 @@ import type { Clock } from "../../clock";
 import type { Sql } from "../../db/sql";
 import type { BillEvents } from "../../events/bill-events";
 import type { PaymentOutcome } from "../../ledger/decide";
-import type { Ledger } from "../../ledger/ledger";
-import type { Decision } from "../../ledger/model";
+import type { Ledger, Written } from "../../ledger/ledger";
 import { claimEventAndLockBill, eventOutcomeStatement } from "./payments.repository";
 
 export class PaymentWebhookService {
@@ -23,7 +22,7 @@ export class PaymentWebhookService {
   async handleWebhook(event: PaymentEventBody): Promise<{ eventId: string; outcome: string }> {
     const type = event.type.replace(/^payment\./, "") as "succeeded" | "failed" | "expired";
     const { data } = event;
-    let applied: { billId: string; participantId: string | undefined; decision: Decision<PaymentOutcome> } | undefined;
+    let applied: { billId: string; participantId: string | undefined; decision: Written<PaymentOutcome> } | undefined;
     const answer = await this.sql.transaction(async (tx) => {
       const claim = await claimEventAndLockBill(tx, { id: event.id, type, paymentId: data.paymentId, reference: data.reference, amount: data.amount, currency: data.currency });
       if (!claim.claimed) return { eventId: event.id, outcome: "duplicate" };
@@ -38,7 +37,7 @@ export class PaymentWebhookService {
         claim.billId,
         "webhook",
         { kind: "payment_event", eventId: event.id, requestId: claim.requestId, type, amount: data.amount, currency: data.currency, paymentId: data.paymentId, reason: data.reason },
-        { id: event.id, outcome: (result) => result },
+        { event: { id: event.id, outcome: (result) => result } },
       );
       const { outcome, detail } = decision.result;
       if (outcome === "mismatch") this.logger.warn({ eventId: event.id, paymentRequestId: claim.requestId, detail }, "payment currency or amount cannot be applied: reconcile");

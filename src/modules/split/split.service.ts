@@ -1,7 +1,6 @@
 // Applying and previewing splits. The arithmetic is domain/split.ts and the rules (who may be
 // re-split, superseding requests for amounts that changed) are the ledger's; this loads and presents.
 import type Decimal from "decimal.js";
-import type { Db } from "../../db/database";
 import type { Sql } from "../../db/sql";
 import { billNotFound } from "../../domain/errors";
 import { formatAmount } from "../../domain/money";
@@ -10,15 +9,12 @@ import type { AuthUser } from "../../http/auth";
 import { planFor, type ItemizedByLine } from "../../ledger/decide";
 import type { Ledger } from "../../ledger/ledger";
 import type { LedgerParticipant } from "../../ledger/model";
-import { readState } from "../../ledger/store";
-import type { BillsRepository } from "../bills/bills.repository";
+import { findState } from "../../ledger/store";
 import type { CalculateInput } from "./split.schemas";
 
 export class SplitService {
   constructor(
-    private readonly db: Db,
     private readonly sql: Sql,
-    private readonly bills: BillsRepository,
     private readonly ledger: Ledger,
   ) {}
 
@@ -31,8 +27,9 @@ export class SplitService {
 
   /** The plan the same input would produce; saves nothing. */
   async calculate(user: AuthUser, billId: string, input: CalculateInput) {
-    if (!(await this.bills.findOwned(this.db, billId, user.id))) throw billNotFound();
-    const { bill, participants } = await readState(this.sql, billId);
+    const state = await findState(this.sql, billId);
+    if (!state || state.bill.creatorUserId !== user.id) throw billNotFound();
+    const { bill, participants } = state;
     const plan = planFor(bill, participants.map((p) => p.id), input as SplitRequest | ItemizedByLine);
     return presentPlan(billId, bill.currency!, bill.total!, input.method, plan, participants, false);
   }
