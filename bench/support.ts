@@ -194,7 +194,7 @@ export async function startService(databaseUrlForService: string, extraEnv: Reco
     PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET,
     PAYMENT_MOCK_DELAY_MS: "0",
     AI_MOCK_DELAY_MS: "0",
-    REMINDER_SCHEDULE_MS: "0",
+    REMINDER_CRON: "off",
     // The benchmark is one client hammering the API: the per-client rate limit would answer 429.
     RATE_LIMIT_PER_MINUTE: "0",
     UPLOAD_DIR: uploadDir,

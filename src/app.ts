@@ -40,6 +40,9 @@ import { registerEventRoutes } from "./modules/status/events.router";
 import { registerNotificationRoutes } from "./modules/notifications/notifications.router";
 import { BillEvents } from "./events/bill-events";
 import { StatusService } from "./modules/status/status.service";
+import { Jobs, QUEUES } from "./jobs/jobs";
+import type { DeliveryJob } from "./modules/notifications/notifications.service";
+import type { HandOverJob } from "./modules/payments/hand-over";
 
 export const API_BASE = "/api/chillbill";
 
@@ -56,6 +59,8 @@ export interface AppDeps {
   events?: BillEvents;
   /** Where users reach this service (payment links); the server sets it once it knows its port. */
   publicBaseUrl?: () => string;
+  /** Run background jobs in this process (a server); without it jobs are only enqueued (tests run them with jobs.drain()). */
+  runJobs?: boolean;
 }
 
 export interface AppInfo {
@@ -64,6 +69,8 @@ export interface AppInfo {
   ledger: Ledger;
   events: BillEvents;
   adapters: Adapters;
+  /** Background work (src/jobs); start() it before serving. */
+  jobs: Jobs;
 }
 
 export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
@@ -78,13 +85,13 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const readJsonBody = express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] });
   const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute)], readJsonBody);
 
-  const idempotency = new IdempotencyService(prisma, clock, config.idempotencyTtlHours);
   const publicBaseUrl = deps.publicBaseUrl ?? (() => config.publicBaseUrl);
   const callbackBaseUrl = deps.callbackBaseUrl ?? (() => config.internalBaseUrl ?? config.publicBaseUrl);
   const webhookUrl = () => `${callbackBaseUrl()}${API_BASE}/webhook/payment-callback`;
   const adapters: Adapters = { ...createAdapters(config, logger, { publicBaseUrl }), ...deps.adapters };
   const billsRepository = new BillsRepository(prisma, db.sql);
   const events = deps.events ?? new BillEvents();
+  const jobs = new Jobs(db.executor, logger, { schema: config.jobs.schema, work: deps.runJobs ?? false, pollingIntervalMs: config.jobs.pollMs, maintenanceIntervalSeconds: config.jobs.maintenanceSeconds });
   const notifications = new NotificationsService(
     prisma,
     db.sql,
@@ -93,13 +100,22 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     clock,
     logger,
     config.notifications.reminderIntervalMs,
-    config.notifications.maxAttempts,
+    jobs,
   );
   // The one writer of money state (docs/money.md).
-  const handOver = new PaymentHandOver(db.sql, adapters.payments, clock, logger, { webhookUrl, emv: config.payments.emv }, notifications);
-  const ledger = new Ledger(db.sql, clock, logger, { requestTtlHours: config.payments.requestTtlHours }, notifications, events, adapters.payments, (items) =>
-    handOver.handOverItems(items),
+  const handOver = new PaymentHandOver(db.sql, adapters.payments, clock, logger, { webhookUrl, emv: config.payments.emv }, notifications, jobs);
+  const ledger = new Ledger(
+    db.sql,
+    clock,
+    logger,
+    { requestTtlHours: config.payments.requestTtlHours, handOverRetryAfterSeconds: config.payments.handOverRetryAfterSeconds },
+    notifications,
+    events,
+    adapters.payments,
+    (items) => handOver.handOverItems(items),
+    jobs,
   );
+  const idempotency = new IdempotencyService(prisma, clock, config.idempotencyTtlHours);
   const bills = new BillsService(billsRepository, idempotency, clock, ledger);
   registerBillRoutes(api, bills);
 
@@ -121,6 +137,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   registerStatusRoutes(api, status);
   registerEventRoutes(api, status, events);
   registerNotificationRoutes(api, notifications);
+  defineJobs(jobs, config, logger, { notifications, handOver, payments, images, idempotency });
   registerImageRoutes(api, images, {
     files: adapters.files,
     maxUploadBytes: config.uploads.maxBytes,
@@ -135,6 +152,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   app.locals.ledger = ledger;
   app.locals.events = events;
   app.locals.adapters = adapters;
+  app.locals.jobs = jobs;
 
   app.use(requestLogging(logger));
   app.use(["/docs", "/docs/"], docsHeaders);
@@ -163,6 +181,68 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   });
   app.use(problemHandler);
   return app;
+}
+
+/**
+ * The background work (docs/deployment.md): what runs, when, and how often it is tried. Leases are
+ * well above what one run takes (the outside calls time out sooner: SMTP, the payment system).
+ */
+function defineJobs(
+  jobs: Jobs,
+  config: Config,
+  logger: Logger,
+  s: { notifications: NotificationsService; handOver: PaymentHandOver; payments: PaymentRequestsService; images: ImagesService; idempotency: IdempotencyService },
+): void {
+  const every = (minutes: number) => `*/${minutes} * * * *`;
+  const log = (what: string) => (result: unknown) => logger.info({ result }, `${what} finished`);
+  jobs.define<DeliveryJob>({
+    queue: QUEUES.notification,
+    run: (batch) => s.notifications.deliver(batch),
+    batchSize: 20,
+    retryLimit: config.notifications.maxAttempts - 1,
+    retryDelaySeconds: 30,
+    leaseSeconds: 120,
+  });
+  jobs.define<HandOverJob>({
+    queue: QUEUES.paymentHandOver,
+    run: (batch) => s.handOver.runJobs(batch),
+    batchSize: 10,
+    retryLimit: 12,
+    retryDelaySeconds: config.payments.handOverRetryAfterSeconds,
+    leaseSeconds: 120,
+  });
+  jobs.define({
+    queue: QUEUES.aiRecovery,
+    run: async () => log("AI job recovery")(await s.images.recoverStaleJobs()),
+    retryLimit: 2,
+    retryDelaySeconds: 10,
+    leaseSeconds: 300,
+    cron: every(1),
+  });
+  jobs.define({
+    queue: QUEUES.paymentExpiry,
+    run: async () => log("payment request expiry")(await s.payments.expireOverdue()),
+    retryLimit: 2,
+    retryDelaySeconds: 10,
+    leaseSeconds: 300,
+    cron: config.payments.expiryCron ?? undefined,
+  });
+  jobs.define({
+    queue: QUEUES.reminders,
+    run: async () => log("automatic reminders")(await s.notifications.remindDue()),
+    retryLimit: 2,
+    retryDelaySeconds: 60,
+    leaseSeconds: 900,
+    cron: config.notifications.reminderCron ?? undefined,
+  });
+  jobs.define({
+    queue: QUEUES.idempotencyCleanup,
+    run: async () => log("idempotency key clean-up")(await s.idempotency.deleteExpired()),
+    retryLimit: 2,
+    retryDelaySeconds: 60,
+    leaseSeconds: 300,
+    cron: "17 * * * *",
+  });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

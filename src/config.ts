@@ -11,6 +11,15 @@ const DEV_PAYMENT_SECRET = "chillbill-development-payment-webhook-secret";
 
 const emptyAsUndefined = (v: unknown) => (v === "" ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+/** A five-field cron expression (minute hour day month weekday, UTC), or "off". */
+const cron = (def: string) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^(off|[\d*/,-]+( [\d*/,-]+){4})$/, 'must be a five-field cron expression such as "0 * * * *", or off')
+      .default(def),
+  );
 const int = (def: number, min: number, max: number) =>
   z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
 
@@ -61,13 +70,17 @@ const envSchema = z
     PAYMENT_WEBHOOK_SECRET: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
     PAYMENT_MOCK_DELAY_MS: int(5_000, 0, 3_600_000),
     PAYMENT_REQUEST_TTL_HOURS: int(24 * 7, 1, 24 * 90),
-    PAYMENT_EXPIRY_SWEEP_MS: int(60_000, 1_000, 3_600_000),
+    PAYMENT_EXPIRY_CRON: cron("* * * * *"),
     EMV_MERCHANT_ID: z.preprocess(emptyAsUndefined, z.string().max(32).default("CHILLBILL")),
     EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
     RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000),
     REMINDER_INTERVAL_HOURS: int(24, 1, 24 * 30),
-    REMINDER_SCHEDULE_MS: int(3_600_000, 0, 7 * 24 * 3_600_000),
+    REMINDER_CRON: cron("0 * * * *"),
+    JOB_POLL_MS: int(2_000, 500, 60_000),
+    JOB_SCHEMA: z.preprocess(emptyAsUndefined, z.string().regex(/^[a-z_][a-z0-9_]{0,49}$/, "must be a lower-case schema name").default("pgboss")),
+    JOB_MAINTENANCE_SECONDS: int(30, 1, 3_600),
+    PAYMENT_HAND_OVER_RETRY_AFTER_SECONDS: int(30, 1, 3_600),
     NOTIFY_MAX_ATTEMPTS: int(3, 1, 10),
     SMTP_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional()),
     SMTP_FROM: z.preprocess(emptyAsUndefined, z.string().default("ChillBill <no-reply@chillbill.local>")),
@@ -113,6 +126,8 @@ export interface Config {
   rateLimitPerMinute: number;
   idempotencyTtlHours: number;
   shutdownTimeoutMs: number;
+  /** Background work (src/jobs): how often idle workers poll, and how often ran-out leases are handed back. */
+  jobs: { schema: string; pollMs: number; maintenanceSeconds: number };
   uploads: { dir: string; maxBytes: number };
   /** Where the service's own internal endpoints are reached by callbacks; default: loopback and the bound port. */
   internalBaseUrl?: string;
@@ -131,13 +146,16 @@ export interface Config {
     /** 0: the mock never pays by itself (only through the pay page). */
     mockDelayMs: number;
     requestTtlHours: number;
-    expirySweepMs: number;
+    /** When requests past their expiry date are expired (cron, UTC), or null: never. */
+    expiryCron: string | null;
+    /** A request the committing process could not hand over is tried again by a job after this. */
+    handOverRetryAfterSeconds: number;
     emv: { merchantId: string; country: string; city: string };
   };
   notifications: {
     reminderIntervalMs: number;
-    /** 0: no automatic reminders. */
-    reminderScheduleMs: number;
+    /** When automatic reminders go out (cron, UTC), or null: no automatic reminders. */
+    reminderCron: string | null;
     maxAttempts: number;
     smtp?: { url: string; from: string };
   };
@@ -174,6 +192,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    jobs: { schema: env.JOB_SCHEMA, pollMs: env.JOB_POLL_MS, maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS },
     uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },
     internalBaseUrl: env.INTERNAL_BASE_URL?.replace(/\/$/, ""),
     ai: {
@@ -194,12 +213,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       webhookSecret: env.PAYMENT_WEBHOOK_SECRET ?? DEV_PAYMENT_SECRET,
       mockDelayMs: env.PAYMENT_MOCK_DELAY_MS,
       requestTtlHours: env.PAYMENT_REQUEST_TTL_HOURS,
-      expirySweepMs: env.PAYMENT_EXPIRY_SWEEP_MS,
+      expiryCron: env.PAYMENT_EXPIRY_CRON === "off" ? null : env.PAYMENT_EXPIRY_CRON,
+      handOverRetryAfterSeconds: env.PAYMENT_HAND_OVER_RETRY_AFTER_SECONDS,
       emv: { merchantId: env.EMV_MERCHANT_ID, country: env.EMV_COUNTRY, city: env.EMV_CITY },
     },
     notifications: {
       reminderIntervalMs: env.REMINDER_INTERVAL_HOURS * 3_600_000,
-      reminderScheduleMs: env.REMINDER_SCHEDULE_MS,
+      reminderCron: env.REMINDER_CRON === "off" ? null : env.REMINDER_CRON,
       maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
       smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
     },

@@ -6,7 +6,8 @@ import { createApp } from "./app";
 import { ConfigError, loadConfig, readEnvironment, type Config } from "./config";
 import { openDatabase, type Database } from "./db/database";
 import { createLogger } from "./logger";
-import { BackgroundRuns, ShutdownDeadline } from "./shutdown";
+import { QUEUES } from "./jobs/jobs";
+import { ShutdownDeadline } from "./shutdown";
 
 export interface RunningServer {
   server: Server;
@@ -35,6 +36,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     config,
     db,
     logger,
+    runJobs: true,
     callbackBaseUrl: () => config.internalBaseUrl ?? boundUrl,
     publicBaseUrl: () => config.explicitPublicBaseUrl ?? boundPublicUrl,
   });
@@ -48,43 +50,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   boundUrl = `http://127.0.0.1:${port}`;
   boundPublicUrl = `http://localhost:${port}`;
 
-  // Background sweeps run on timers; each run is tracked so that shutdown can wait for it (within
-  // its deadline).
-  const background = new BackgroundRuns();
-  const every = (ms: number, run: () => Promise<void>) => {
-    const timer = setInterval(() => void background.start(run), ms);
-    timer.unref();
-    return timer;
-  };
-  // Image jobs left pending or processing by an earlier run (or an AI that never answered).
-  const { images } = app.locals.services;
-  const sweep = () => images.recoverStaleJobs().then(
-    () => undefined,
-    (err) => logger.error({ err }, "image job recovery failed"),
-  );
-  void background.start(sweep);
-  const sweepTimer = every(Math.max(1_000, Math.floor(config.ai.jobTimeoutMs / 2)), sweep);
-  // Payment requests past their expiry date (their participants can be asked again), and requests
-  // that never reached the payment system.
-  const { payments } = app.locals.services;
-  const expire = async () => {
-    await payments.expireOverdue().catch((err) => logger.error({ err }, "payment request expiry sweep failed"));
-    await payments.handOverStalePending().catch((err) => logger.error({ err }, "payment hand-over sweep failed"));
-  };
-  void background.start(expire);
-  const expiryTimer = every(config.payments.expirySweepMs, expire);
-  // Failed notifications are sent again (bounded); reminders go out on a schedule when enabled.
-  const { notifications } = app.locals.services;
-  const schedule = config.notifications.reminderScheduleMs;
-  let lastReminderRun = Date.now();
-  const notify = async () => {
-    await notifications.retryFailed().catch((err) => logger.error({ err }, "notification retry failed"));
-    if (schedule > 0 && Date.now() - lastReminderRun >= schedule) {
-      lastReminderRun = Date.now();
-      await notifications.remindDue().catch((err) => logger.error({ err }, "automatic reminders failed"));
-    }
-  };
-  const notifyTimer = every(Math.min(60_000, schedule || 60_000), notify);
+  // Background work runs as jobs (src/jobs, docs/deployment.md) on the database's job queue,
+  // shared by every instance. One AI recovery run at start-up picks up image jobs left behind by an
+  // earlier run; the schedule takes over from there.
+  const { jobs } = app.locals;
+  await jobs.start();
+  await jobs.enqueue(undefined, QUEUES.aiRecovery, {});
 
   let stopping: Promise<void> | undefined;
   const stop = (reason = "stop requested") => {
@@ -93,9 +64,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       // the database, a sweep or a client is doing.
       const deadline = new ShutdownDeadline(config.shutdownTimeoutMs, logger);
       logger.info(`Shutting down: ${reason}`);
-      clearInterval(sweepTimer);
-      clearInterval(expiryTimer);
-      clearInterval(notifyTimer);
       app.locals.events.closeAll();
       // Stop accepting at once; a keep-alive connection is closed as soon as its last request has
       // been answered, not when the client next sends something or its keep-alive time runs out.
@@ -103,11 +71,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       server.closeIdleConnections();
       const idleCloser = setInterval(() => server.closeIdleConnections(), 50);
       try {
-        // Sweeps in flight finish first (they may hand work to the adapters), then the adapters
-        // stop their pending callbacks; requests in flight go on meanwhile.
+        // Jobs in flight finish first (they may hand work to the adapters), then the adapters stop
+        // their pending callbacks; requests in flight go on meanwhile. A job still running at the
+        // deadline is left: its lease runs out and another instance takes it up.
         await deadline.within(
           "Background work",
-          background.settled().then(() => Promise.all([app.locals.adapters.ai.close(), app.locals.adapters.payments.close()])),
+          jobs.stop().then(() => Promise.all([app.locals.adapters.ai.close(), app.locals.adapters.payments.close()])),
         );
         if (!(await deadline.within("In-flight requests", httpClosed))) {
           logger.warn("In-flight requests did not finish in time; closing their connections");

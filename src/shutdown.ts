@@ -45,28 +45,3 @@ export class ShutdownDeadline {
     }
   }
 }
-
-/** Background runs in flight (sweeps, jobs), so that shutdown can wait for them. */
-export class BackgroundRuns {
-  private readonly running = new Set<Promise<unknown>>();
-
-  /** Starts `run` and remembers it until it settles. Its failure is the caller's to catch. */
-  start<T>(run: () => Promise<T>): Promise<T> {
-    const p = run();
-    const tracked: Promise<unknown> = p.then(
-      () => this.running.delete(tracked),
-      () => this.running.delete(tracked),
-    );
-    this.running.add(tracked);
-    return p;
-  }
-
-  /** Settles when every run started so far has settled. */
-  settled(): Promise<void> {
-    return Promise.all([...this.running]).then(() => undefined);
-  }
-
-  get size(): number {
-    return this.running.size;
-  }
-}

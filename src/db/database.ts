@@ -18,10 +18,20 @@ export interface Database {
   prisma: PrismaClient;
   /** Plain SQL on the same connections, for the hot paths (see sql.ts). */
   sql: Sql;
+  /**
+   * The same connections as pg-boss wants them (its `db` option, src/jobs): one statement with
+   * parameters, or parameterless text that may hold several statements (its own migrations).
+   */
+  executor: SqlExecutor;
   /** Applies the migrations not yet applied; returns their names. */
   migrate(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** pg-boss's executor contract: rows of the last statement. */
+export interface SqlExecutor {
+  executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>; // eslint-disable-line @typescript-eslint/no-explicit-any -- pg-boss's own type
 }
 
 export type DatabaseOptions = { url: string; poolMax?: number; queryTimeoutMs?: number } | { pgliteDataDir: string } | { pglite: unknown };
@@ -101,6 +111,8 @@ function openPostgres(url: string, poolMax: number, queryTimeoutMs: number): Dat
     location: redactUrl(url),
     prisma,
     sql,
+    // node-postgres sends text without values as a simple query, which may hold several statements.
+    executor: { executeSql: async (text, values) => ({ rows: (await pool.query(text, values?.length ? values : undefined)).rows }) },
     // On a connection of its own without the query timeout: building an index on a big table may
     // take longer than any request should.
     migrate: async () => {
@@ -141,6 +153,14 @@ async function openPglite(options: { pgliteDataDir: string } | { pglite: unknown
     location,
     prisma,
     sql: pgliteSql(pglite),
+    // PGlite's query() prepares its text, which refuses several statements: parameterless text
+    // (pg-boss's migrations) goes through exec(), which answers each statement's rows.
+    executor: {
+      executeSql: async (text, values) => {
+        if (!values || values.length === 0) return { rows: (await pglite.exec(text)).at(-1)?.rows ?? [] };
+        return { rows: (await pglite.query(text, values)).rows };
+      },
+    },
     migrate: () => applyMigrations(adapterFactory),
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`;

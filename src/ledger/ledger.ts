@@ -1,6 +1,7 @@
 // The one writer of money state (docs/money.md): lock the bill, read its state once, ask decide(),
-// write every change in one batch with its history rows and outbox notifications, commit; then,
-// only after the commit, the outside calls: live events, the payment system, notifications.
+// write every change in one batch with its history rows and outbox notifications, and enqueue the
+// jobs they need (their delivery, the hand-over of new requests) in the same transaction; commit;
+// then, only after the commit, the outside calls: live events, the payment system.
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
@@ -12,7 +13,8 @@ import { formatAmount } from "../domain/money";
 import type { BillEvents } from "../events/bill-events";
 import type { PlannedNotification } from "../modules/notifications/notifications.repository";
 import type { NotificationsService } from "../modules/notifications/notifications.service";
-import type { HandedOver, HandOverItem } from "../modules/payments/hand-over";
+import type { HandedOver, HandOverItem, HandOverJob } from "../modules/payments/hand-over";
+import { QUEUES, type Jobs } from "../jobs/jobs";
 import { decide, type DecideContext } from "./decide";
 import type { Decision, LedgerCommand, LedgerState } from "./model";
 import { isEmpty, lockBill, readState, writeChanges } from "./store";
@@ -27,6 +29,8 @@ export function newReference(): string {
 
 export interface LedgerOptions {
   requestTtlHours: number;
+  /** The hand-over job of a new request waits this long: the committing process hands it over first. */
+  handOverRetryAfterSeconds: number;
 }
 
 /** Hands new payment requests to the payment system (payments/hand-over.ts); returns those sent. */
@@ -49,6 +53,7 @@ export class Ledger {
     private readonly paymentSystem: PaymentSystem,
     /** The hand-over lives with the payments module (payments/hand-over.ts). */
     private readonly handOver: HandOver,
+    private readonly jobs: Jobs,
   ) {}
 
   /**
@@ -86,6 +91,14 @@ export class Ledger {
         now: this.clock.now(),
         event: event && outcome ? { id: event.id, ...outcome } : undefined,
       });
+      // The outbox rows' delivery, and a keyed hand-over job per new request (a safety net: the
+      // committing process hands them over itself right after the commit).
+      await this.notifications.enqueueDelivery(tx, notices);
+      await this.jobs.enqueueMany(
+        tx,
+        QUEUES.paymentHandOver,
+        decision.changes.effects.handOver.map((requestId) => ({ id: requestId, data: { requestId } satisfies HandOverJob, startAfterSeconds: this.options.handOverRetryAfterSeconds })),
+      );
       // What the payment system must stop collecting, by the payment ids stored now (a concurrent
       // hand-over may have given one that the state read before it did not have).
       // (A removed participant's requests go with their row: those keep the id the state had.)
@@ -104,11 +117,9 @@ export class Ledger {
     const now = this.clock.now();
     for (const r of changes.effects.received) this.events.publish(billId, "payment.received", { participantId: r.participantId, method: "payment_system" }, now);
     for (const h of changes.history.filter((x) => x.entityType === "bill")) this.events.publish(billId, "bill.status", { status: h.newStatus }, now);
-    const { notices } = decision;
-    // Written as outbox rows in the transaction: delivered now, or by the retry sweep if we die first.
-    await this.safely("notifications after a money change", async () => {
-      if (notices.length) await this.notifications.deliver(notices);
-    });
+    // Written as outbox rows with their job in the transaction: delivered now by this process's
+    // worker, or by any instance's if we die first.
+    if (decision.notices.length) this.notifications.wake();
     // Closed here, so no longer collectable there: the pay page refuses them at once in any case.
     for (const c of changes.effects.cancelAtPaymentSystem) {
       if (!c.paymentId) continue;
@@ -141,7 +152,7 @@ export class Ledger {
   }
 
   private async safely(what: string, work: () => Promise<void>): Promise<void> {
-    // The change is committed: nothing after it may fail the request. Sweeps retry what failed here.
+    // The change is committed: nothing after it may fail the request. Jobs retry what failed here.
     await work().catch((err) => this.logger.error({ err }, `${what} failed`));
   }
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { as, expectProblem, API } from "../support/http";
 import { paymentEvent, postWebhook, splitBill } from "../support/payments";
+import { QUEUES } from "../../src/jobs/jobs";
 import { createTestApp, newUserId, TestClock, type TestApp } from "../support/test-app";
 
 let t: TestApp;
@@ -32,6 +33,10 @@ describe("POST /bills/:billId/send-notifications", () => {
       { participantId: byName.Bob, name: "Bob", channels: ["sms", "email"] },
     ]);
     expect(res.body.skipped).toEqual([{ participantId: byName.me, name: "me", reason: "the creator's own share" }]);
+    // Written with their job in the request's transaction; the job sends them.
+    expect(await t.db.prisma.notification.count({ where: { billId, type: "payment_request", status: "pending" } })).toBeGreaterThanOrEqual(3);
+    await t.runJobs([QUEUES.notification]);
+    expect(await t.db.prisma.notification.count({ where: { billId, status: { not: "sent" } } })).toBe(0);
     const sms = channels().sms.sent.at(-1)!;
     expect(sms.to).toBe("+84933333333");
     expect(sms.text).toMatch(/^Pho 24: your share is 33\.3[34] USD\. Pay here: /);
@@ -65,6 +70,7 @@ describe("POST /bills/:billId/send-reminders", () => {
     clock.advance(2 * 3_600_000);
     const later = await as(t, token).post(`/bills/${billId}/send-reminders`);
     expect(later.body.reminded.map((r: { name: string }) => r.name)).toEqual(["Bob"]);
+    await t.runJobs([QUEUES.notification]);
     expect(await t.db.prisma.notification.count({ where: { billId, type: "reminder", status: "sent" } })).toBe(4);
   });
 
@@ -76,7 +82,7 @@ describe("POST /bills/:billId/send-reminders", () => {
   it("the automatic schedule follows the same rules", async () => {
     const { billId } = await activeBill();
     clock.advance(25 * 3_600_000);
-    expect(await t.app.locals.services.notifications.remindDue()).toBeGreaterThanOrEqual(2);
+    expect((await t.app.locals.services.notifications.remindDue()).reminded).toBeGreaterThanOrEqual(2);
     const count = await t.db.prisma.notification.count({ where: { billId, type: "reminder" } });
     expect(count).toBe(3); // Alice in the app, Bob by SMS and email
     await t.app.locals.services.notifications.remindDue();
@@ -85,51 +91,59 @@ describe("POST /bills/:billId/send-reminders", () => {
 });
 
 describe("failed sends", () => {
-  it("are recorded, do not fail the request, and are retried a bounded number of times", async () => {
+  it("are recorded, do not fail the request, and are retried by their job a bounded number of times", async () => {
     const { token, billId } = await activeBill();
-    const notifications = t.app.locals.services.notifications;
+    await t.runJobs([QUEUES.notification]);
     const latestEmail = () => t.db.prisma.notification.findFirstOrThrow({ where: { billId, channel: "email" }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+    // Retries wait with backoff; ignoreStartAfter runs them now.
+    const retryAll = async () => {
+      for (let i = 0; i < 4; i += 1) await t.runJobs([QUEUES.notification], { ignoreStartAfter: true });
+    };
     channels().email.failWith = new Error("SMTP 421 try later");
+    let second;
     try {
       expect((await as(t, token).post(`/bills/${billId}/send-notifications`)).status).toBe(200);
+      expect(await t.runJobs([QUEUES.notification])).toEqual({ ran: 1, failed: 1 });
       const failed = await latestEmail();
       expect(failed).toMatchObject({ status: "failed", attempts: 1, error: "SMTP 421 try later" });
       expect((await t.db.prisma.notification.findFirstOrThrow({ where: { billId, channel: "sms", createdAt: failed.createdAt } })).status).toBe("sent");
-      for (let i = 0; i < 4; i += 1) await notifications.retryFailed();
+      await retryAll();
+      // NOTIFY_MAX_ATTEMPTS=3: tried three times in all, then left failed (its job too).
       expect(await t.db.prisma.notification.findUniqueOrThrow({ where: { id: failed.id } })).toMatchObject({ status: "failed", attempts: 3 });
+      expect((await t.app.locals.jobs.counts()).find((c) => c.queue === QUEUES.notification)).toMatchObject({ queued: 0, active: 0, failed: 1 });
 
       clock.advance(1000);
       await as(t, token).post(`/bills/${billId}/send-notifications`);
+      await t.runJobs([QUEUES.notification]);
+      second = await latestEmail();
+      expect(second).toMatchObject({ status: "failed", attempts: 1 });
     } finally {
       channels().email.failWith = undefined;
     }
-    const second = await latestEmail();
-    expect(second).toMatchObject({ status: "failed", attempts: 1 });
-    await notifications.retryFailed();
+    await retryAll();
     expect(await t.db.prisma.notification.findUniqueOrThrow({ where: { id: second.id } })).toMatchObject({ status: "sent", attempts: 2, error: null });
+    // The SMS of the same job went out once: a retry sends only what is still unsent.
+    expect(await t.db.prisma.notification.findFirstOrThrow({ where: { billId, channel: "sms", createdAt: second.createdAt } })).toMatchObject({ status: "sent", attempts: 1 });
   });
 });
 
 describe("payment-received notices (written with the webhook's transaction)", () => {
-  it("are sent after the commit; one left pending by a process that stopped is sent by the sweep, once", async () => {
+  it("are delivered by their job, once, however often the job runs", async () => {
     const { token, billId, requests } = await activeBill();
-    const notifications = t.app.locals.services.notifications;
+    await t.runJobs([QUEUES.notification]);
     const inApp = channels().in_app;
     const before = inApp.sent.length;
     expect((await postWebhook(t, paymentEvent(requests[0]))).body.outcome).toBe("applied");
+    // Committed with the payment: the process could die now and any instance would still send it.
     const [notice] = await t.db.prisma.notification.findMany({ where: { billId, type: "payment_received" } });
-    expect(notice).toMatchObject({ status: "sent", attempts: 1, channel: "in_app", recipientUserId: (await as(t, token).get(`/bills/${billId}`)).body.creatorUserId });
-    expect(inApp.sent.slice(before).map((m) => m.text)).toEqual([notice.message]);
-
-    // The process died between the commit and the send: the row is pending and was never tried.
-    await t.db.prisma.notification.update({ where: { id: notice.id }, data: { status: "pending", attempts: 0, sentAt: null } });
-    await notifications.retryFailed();
-    expect((await t.db.prisma.notification.findUniqueOrThrow({ where: { id: notice.id } })).status).toBe("pending"); // too recent: may be in flight
-    clock.advance(10 * 60_000 + 1_000);
-    await notifications.retryFailed();
+    expect(notice).toMatchObject({ status: "pending", attempts: 0, channel: "in_app", recipientUserId: (await as(t, token).get(`/bills/${billId}`)).body.creatorUserId });
+    expect(await t.runJobs([QUEUES.notification])).toEqual({ ran: 1, failed: 0 });
     expect(await t.db.prisma.notification.findUniqueOrThrow({ where: { id: notice.id } })).toMatchObject({ status: "sent", attempts: 1 });
-    await notifications.retryFailed();
-    expect(inApp.sent.slice(before).map((m) => m.text)).toEqual([notice.message, notice.message]);
+    expect(inApp.sent.slice(before).map((m) => m.text)).toEqual([notice.message]);
+    // Nothing left to run; and a job run again (its process died before recording it done) sends nothing twice.
+    expect(await t.runJobs([QUEUES.notification], { ignoreStartAfter: true })).toEqual({ ran: 0, failed: 0 });
+    await t.app.locals.services.notifications.deliver([{ id: "again", data: { ids: [notice.id] } }]);
+    expect(inApp.sent.slice(before).map((m) => m.text)).toEqual([notice.message]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { QUEUES } from "../../src/jobs/jobs";
 import request from "supertest";
 import { parseEmvFields } from "../../src/domain/emv-qr";
 import { as, expectProblem } from "../support/http";
@@ -330,7 +331,7 @@ describe("the pay page", () => {
 });
 
 describe("requests that never reached the payment system", () => {
-  it("stay pending and are handed over (and notified) by the sweep", async () => {
+  it("stay pending and are handed over (and notified) by their keyed job, once", async () => {
     const { token, billId } = await splitBill(t, ["A"]);
     await t.db.prisma.participant.updateMany({ where: { billId }, data: { email: "a@example.com" } });
     const payments = t.app.locals.adapters.payments as unknown as { createPayment: (i: unknown) => Promise<unknown> };
@@ -345,11 +346,18 @@ describe("requests that never reached the payment system", () => {
       payments.createPayment = original;
     }
     expect(await t.db.prisma.notification.count({ where: { billId } })).toBe(0);
-    clock.advance(31_000);
-    expect(await t.app.locals.services.payments.handOverStalePending({ billId })).toBe(1);
     const request = await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } });
-    expect(request).toMatchObject({ status: "sent", paymentLink: expect.stringContaining("/pay/") });
+    // The job was enqueued with the request, keyed by its id, to start after the retry delay.
+    const jobState = async () =>
+      (await t.db.sql.query<{ state: string }>(`SELECT state FROM ${t.config.jobs.schema}.job WHERE name = $1 AND id = $2::uuid`, [QUEUES.paymentHandOver, request.id])).map((j) => j.state);
+    expect(await jobState()).toEqual(["created"]);
+    await t.runJobs([QUEUES.paymentHandOver]);
+    expect(await jobState()).toEqual(["created"]); // not due yet
+    expect(await t.runJobs([QUEUES.paymentHandOver], { ignoreStartAfter: true })).toMatchObject({ failed: 0 });
+    expect(await jobState()).toEqual(["completed"]);
+    expect(await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } })).toMatchObject({ status: "sent", paymentLink: expect.stringContaining("/pay/") });
     expect(await t.db.prisma.notification.count({ where: { billId, type: "payment_request" } })).toBe(1);
+    expect(await t.runJobs([QUEUES.paymentHandOver], { ignoreStartAfter: true })).toEqual({ ran: 0, failed: 0 });
   });
 });
 
@@ -362,6 +370,7 @@ describe("notifications", () => {
     const bob = (await as(t, token).post(`/bills/${bill.id}/participants`).send({ name: "Bob", phone: "+84911111111", email: "bob@example.com" })).body;
     await as(t, token).post(`/bills/${bill.id}/split/equal`).send({});
     const { requests } = await requestAll(token, bill.id);
+    await t.runJobs([QUEUES.notification]);
 
     const asked = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "payment_request" }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
     expect(asked.map((n) => [n.participantId === alice.id ? "Alice" : "Bob", n.channel, n.status])).toEqual([
@@ -374,7 +383,9 @@ describe("notifications", () => {
     expect(asked[0].message).toBe("Bun Cha: your share is 30.00 USD. Open your banking app to pay.");
 
     for (const r of requests) await postWebhook(t, paymentEvent(r));
+    await t.runJobs([QUEUES.notification]);
     const received = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "payment_received" } });
+    expect(received.every((n) => n.status === "sent")).toBe(true);
     expect(received.map((n) => [n.recipientUserId, n.channel])).toEqual([[userId, "in_app"], [userId, "in_app"]]);
     const completed = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "bill_completed" } });
     expect(completed.map((n) => n.channel).sort()).toEqual(["email", "in_app", "in_app", "sms"]);
@@ -388,6 +399,7 @@ describe("notifications", () => {
     try {
       const res = await as(t, token).post(`/bills/${billId}/request-payments`);
       expect(res.status).toBe(200);
+      await t.runJobs([QUEUES.notification]);
     } finally {
       channels.sms.failWith = undefined;
     }

@@ -5,12 +5,15 @@ import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { Client } from "pg";
+import PgBoss from "pg-boss";
 import { applyMigrations } from "../../src/db/migrations";
 import { TEST_DB_PATTERN, withDatabase } from "./test-database-url";
 
 async function preparePglite(templatePath: string) {
   const pglite = new PGlite();
   await applyMigrations(new PrismaPGlite(pglite));
+  // The job queue's tables too, so that each test file's start() finds them in place.
+  await pglite.exec(PgBoss.getConstructionPlans("pgboss"));
   const dump = await pglite.dumpDataDir("gzip");
   await writeFile(templatePath, Buffer.from(await dump.arrayBuffer()));
   await pglite.close();
@@ -26,6 +29,14 @@ async function preparePostgres(serverUrl: string, name: string) {
     await admin.end();
   }
   await applyMigrations(new PrismaPg({ connectionString: withDatabase(serverUrl, name) }));
+  // The job queue's tables, installed once here rather than raced by every test file's start().
+  const client = new Client({ connectionString: withDatabase(serverUrl, name) });
+  await client.connect();
+  try {
+    await client.query(PgBoss.getConstructionPlans("pgboss"));
+  } finally {
+    await client.end();
+  }
 }
 
 const [mode, a, b] = process.argv.slice(2);

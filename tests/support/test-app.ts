@@ -11,6 +11,7 @@ import type { Clock } from "../../src/clock";
 import { loadConfig, type Config } from "../../src/config";
 import { openDatabase, type Database } from "../../src/db/database";
 import { signDevelopmentToken } from "../../src/http/auth";
+import type { QueueName } from "../../src/jobs/jobs";
 import { TEMPLATE_PATH } from "./paths";
 import { assertTestDatabase } from "./test-database-url";
 
@@ -54,7 +55,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     PAYMENT_WEBHOOK_SECRET: TEST_PAYMENT_SECRET,
     // The mock payment system never pays by itself in API tests: they send the webhooks.
     PAYMENT_MOCK_DELAY_MS: "0",
-    REMINDER_SCHEDULE_MS: "0",
+    REMINDER_CRON: "off",
     RATE_LIMIT_PER_MINUTE: "0",
     UPLOAD_DIR: mkdtempSync(path.join(tmpdir(), "chillbill-uploads-")),
     ...env,
@@ -82,10 +83,16 @@ export interface TestApp {
   /** The files in the upload folder. */
   uploadedFiles(): string[];
   tokenFor(userId: string): Promise<string>;
+  /**
+   * Runs the background jobs that are due now, as a server's workers would (notification delivery,
+   * hand-overs, ...); `ignoreStartAfter` runs those scheduled later too (retries included).
+   */
+  runJobs(queues?: readonly QueueName[], options?: { ignoreStartAfter?: boolean }): Promise<{ ran: number; failed: number }>;
   close(): Promise<void>;
 }
 
 let userCounter = 0;
+let appCounter = 0;
 /** A user id no other test (or earlier run on the same database) has used. */
 export function newUserId(prefix = "user"): string {
   userCounter += 1;
@@ -95,10 +102,14 @@ export function newUserId(prefix = "user"): string {
 export async function createTestApp(
   options: { env?: Record<string, string>; clock?: TestClock; adapters?: Partial<Adapters> } = {},
 ): Promise<TestApp> {
-  const config = testConfig(options.env);
+  // On the run's shared PostgreSQL database each test file gets a job queue of its own: a test's
+  // runJobs() must not run (and deliver with its own fakes) another file's jobs.
+  const config = testConfig({ ...(onPostgres ? { JOB_SCHEMA: `pgboss_${process.pid}_${(appCounter += 1)}` } : {}), ...options.env });
   const db = await createTestDatabase();
   const ai = new RecordingAi();
   const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters } });
+  // The queues exist before anything enqueues; no workers run here: a test runs jobs with runJobs().
+  await app.locals.jobs.start();
   return {
     app,
     db,
@@ -107,6 +118,10 @@ export async function createTestApp(
     ai,
     uploadedFiles: () => readdirSync(config.uploads.dir).sort(),
     tokenFor: (userId) => signDevelopmentToken(TEST_JWT_SECRET, userId),
-    close: () => db.close(),
+    runJobs: (queues, runOptions) => app.locals.jobs.drain(queues, runOptions),
+    close: async () => {
+      await app.locals.jobs.stop();
+      await db.close();
+    },
   };
 }

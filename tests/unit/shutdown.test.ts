@@ -1,6 +1,6 @@
 // Shutdown's one deadline: every wait shares it, and a wait that outlives it is left behind.
 import pino from "pino";
-import { BackgroundRuns, ShutdownDeadline } from "../../src/shutdown";
+import { ShutdownDeadline } from "../../src/shutdown";
 
 function recordingLogger() {
   const lines: string[] = [];
@@ -51,28 +51,5 @@ describe("ShutdownDeadline", () => {
     const third = deadline.within("third", never());
     await jest.advanceTimersByTimeAsync(0);
     expect(await third).toBe(false);
-  });
-});
-
-describe("BackgroundRuns", () => {
-  it("settles when every run started so far has settled, failed ones included, and forgets them", async () => {
-    const runs = new BackgroundRuns();
-    let finishA!: () => void;
-    let failB!: (err: Error) => void;
-    const a = runs.start(() => new Promise<void>((r) => (finishA = r)));
-    const b = runs.start(() => new Promise<void>((_, reject) => (failB = reject)));
-    b.catch(() => undefined);
-    expect(runs.size).toBe(2);
-    let settled = false;
-    void runs.settled().then(() => (settled = true));
-    finishA();
-    await a;
-    await Promise.resolve();
-    expect(settled).toBe(false);
-    failB(new Error("sweep failed"));
-    await expect(b).rejects.toThrow("sweep failed");
-    await runs.settled();
-    expect(settled).toBe(true);
-    expect(runs.size).toBe(0);
   });
 });

@@ -27,6 +27,12 @@ export class IdempotencyService {
     private readonly ttlHours: number,
   ) {}
 
+  /** The clean-up job: keys past their lifetime are forgotten (a retry that late is a new request). */
+  async deleteExpired(): Promise<number> {
+    const { count } = await this.db.idempotencyKey.deleteMany({ where: { createdAt: { lt: new Date(this.clock.now().getTime() - this.ttlHours * 3_600_000) } } });
+    return count;
+  }
+
   async run<T>(scope: IdempotencyScope, work: (tx: Tx) => Promise<{ status: number; body: T }>): Promise<StoredResponse<T>> {
     if (!scope.key) {
       const result = await this.db.$transaction((tx) => work(tx));

@@ -1,5 +1,5 @@
-// Plain-SQL writes for notifications (db/sql.ts): the outbox rows a webhook writes in its own
-// transaction, and the delivery results written after each send.
+// Plain-SQL writes for notifications (db/sql.ts): the outbox rows written in the transaction of
+// the change that causes them, and the delivery results the notification job writes.
 import type { SqlClient, Statement } from "../../db/sql";
 import type { ChannelName } from "../../adapters/notify/channels";
 import type { NotificationType } from "./notifications.service";
@@ -19,7 +19,7 @@ export interface PlannedNotification {
 
 const COLUMNS = 9;
 
-/** Inserts the rows as pending: delivered after the commit, or by the retry sweep if the process dies first. */
+/** Inserts the rows as pending; their delivery job is enqueued in the same transaction. */
 export function insertPendingStatement(rows: readonly PlannedNotification[]): Statement {
   const values = rows.flatMap((n) => [n.id, n.billId, n.participantId, n.recipientUserId, n.type, n.channel, n.recipient, n.message, n.createdAt]);
   const tuples = rows.map((_, i) => {
@@ -33,16 +33,12 @@ export function insertPendingStatement(rows: readonly PlannedNotification[]): St
   };
 }
 
-// The first send's result. Only a row still untried is marked: if the retry sweep has taken it over
-// meanwhile (the send took longer than the sweep waits), the sweep's result stands.
+// A send's result (the notification job, modules/notifications). A row already sent stays sent.
 export async function markSent(sql: SqlClient, ids: readonly string[], at: Date): Promise<void> {
   if (ids.length === 0) return;
-  await sql.query(
-    "UPDATE notifications SET status = 'sent', attempts = 1, sent_at = $2::timestamptz, error = NULL WHERE id = ANY($1::uuid[]) AND status = 'pending' AND attempts = 0",
-    [ids, at],
-  );
+  await sql.query("UPDATE notifications SET status = 'sent', sent_at = $2::timestamptz, error = NULL WHERE id = ANY($1::uuid[]) AND status <> 'sent'", [ids, at]);
 }
 
 export async function markFailed(sql: SqlClient, id: string, error: string): Promise<void> {
-  await sql.query("UPDATE notifications SET status = 'failed', attempts = 1, error = $2 WHERE id = $1::uuid AND status = 'pending' AND attempts = 0", [id, error.slice(0, 500)]);
+  await sql.query("UPDATE notifications SET status = 'failed', error = $2 WHERE id = $1::uuid AND status <> 'sent'", [id, error.slice(0, 500)]);
 }

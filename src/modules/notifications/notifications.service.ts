@@ -1,29 +1,29 @@
 // Notifications: who hears about what, on which channel, with a Notifications row per send.
-// Bank customers are told in the app; everyone else by SMS (phone) and email (email). A failed
-// channel is recorded and never fails the request or the other channels. Called after the
-// transaction that caused it has committed.
+// Bank customers are told in the app; everyone else by SMS (phone) and email (email). A row is
+// written with its delivery job in the transaction of the change that causes it (an outbox), and
+// the job sends it (src/jobs): a failed channel is recorded and retried with backoff, and never
+// fails the request or the other channels.
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
 import type { ChannelName, Channels } from "../../adapters/notify/channels";
 import type { Clock } from "../../clock";
 import type { Db } from "../../db/database";
-import type { Sql } from "../../db/sql";
-import { WriteCoalescer } from "../../db/write-coalescer";
+import type { Sql, SqlClient } from "../../db/sql";
 import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { formatAmount, toDecimal, type DecimalLike } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
+import { QUEUES, type Job, type Jobs } from "../../jobs/jobs";
 import type { Person } from "../../ledger/model";
 import type { BillsRepository } from "../bills/bills.repository";
 import { decodeCursor, encodeCursor } from "../../http/cursor";
 import { insertPendingStatement, markFailed, markSent, type PlannedNotification } from "./notifications.repository";
 
-/**
- * A pending row this old that was never tried was left by a process that stopped before sending it
- * (a send in progress finishes long before: the channels time out sooner).
- */
-const NEVER_TRIED_AFTER_MS = 10 * 60_000;
-
 export type NotificationType = "payment_request" | "reminder" | "payment_received" | "bill_completed" | "bill_cancelled";
+
+/** The notification job: the rows one transaction wrote. */
+export interface DeliveryJob {
+  ids: string[];
+}
 
 /** What a notice needs of a bill. */
 export interface NoticeBill {
@@ -55,9 +55,6 @@ interface Recipient {
 }
 
 export class NotificationsService {
-  /** "Sent" marks from concurrent deliveries share statements (a webhook burst writes one per batch, not one each). */
-  private readonly sentMarks = new WriteCoalescer<string>((ids) => markSent(this.sql, ids, this.clock.now()));
-
   constructor(
     private readonly db: Db,
     private readonly sql: Sql,
@@ -66,21 +63,35 @@ export class NotificationsService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly reminderIntervalMs: number,
-    private readonly maxAttempts: number,
+    private readonly jobs: Jobs,
   ) {}
 
+  /** The rows that ask a participant with a new request to pay: their amount and how to pay (none: unreachable). */
+  paymentRequestNotices(r: RequestNotice): PlannedNotification[] {
+    const amount = `${formatAmount(r.amount, r.currency)} ${r.currency}`;
+    const how = r.channel === "in_app" ? "Open your banking app to pay." : `Pay here: ${r.paymentLink ?? "(link pending)"}`;
+    return this.plan(r.billId, "payment_request", asRecipient(r.participant), `${merchant(r)}: your share is ${amount}. ${how}`);
+  }
+
   /**
-   * Asks each participant with a new request to pay: their amount and how to pay. Returns the
-   * channels that reached each request's participant (none: unreachable, no phone, email or app).
+   * Writes the rows as pending, with their delivery job, in the caller's transaction. The rows
+   * exist exactly when the change that caused them does; call wake() after the commit.
    */
-  async paymentRequested(requests: readonly RequestNotice[]): Promise<Map<string, ChannelName[]>> {
-    const reached = new Map<string, ChannelName[]>();
-    for (const r of requests) {
-      const amount = `${formatAmount(r.amount, r.currency)} ${r.currency}`;
-      const how = r.channel === "in_app" ? "Open your banking app to pay." : `Pay here: ${r.paymentLink ?? "(link pending)"}`;
-      reached.set(r.id, await this.send(r.billId, "payment_request", asRecipient(r.participant), `${merchant(r)}: your share is ${amount}. ${how}`));
-    }
-    return reached;
+  async enqueue(tx: SqlClient, rows: readonly PlannedNotification[]): Promise<void> {
+    if (rows.length === 0) return;
+    const insert = insertPendingStatement(rows);
+    await tx.query(insert.text, insert.values);
+    await this.enqueueDelivery(tx, rows);
+  }
+
+  /** The delivery job for rows the caller writes itself (the ledger writes them in its one statement). */
+  async enqueueDelivery(tx: SqlClient, rows: readonly PlannedNotification[]): Promise<void> {
+    if (rows.length) await this.jobs.enqueue(tx, QUEUES.notification, { ids: rows.map((r) => r.id) } satisfies DeliveryJob);
+  }
+
+  /** After a commit that enqueued notifications: deliver now rather than at the next poll. */
+  wake(): void {
+    this.jobs.wake(QUEUES.notification);
   }
 
   /**
@@ -128,6 +139,7 @@ export class NotificationsService {
     });
     const notified: { participantId: string; name: string; channels: string[] }[] = [];
     const skipped: { participantId: string; name: string; reason: string }[] = [];
+    const rows: PlannedNotification[] = [];
     for (const p of participants) {
       const reason = p.isCreator ? "the creator's own share" : p.paymentStatus === "paid" ? "already paid" : p.amountToPay === null || toDecimal(p.amountToPay).isZero() ? "owes nothing" : undefined;
       if (reason) {
@@ -136,104 +148,136 @@ export class NotificationsService {
       }
       const request = p.paymentRequests[0];
       const how = p.isBankCustomer ? "Open your banking app to pay." : request?.paymentLink ? `Pay here: ${request.paymentLink}` : "A payment link will follow.";
-      const channels = await this.send(billId, "payment_request", asRecipient(p), `${merchant(bill)}: your share is ${formatAmount(p.amountToPay!, bill.currency)} ${bill.currency}. ${how}`);
-      if (channels.length) notified.push({ participantId: p.id, name: p.name, channels });
+      const planned = this.plan(billId, "payment_request", asRecipient(p), `${merchant(bill)}: your share is ${formatAmount(p.amountToPay!, bill.currency)} ${bill.currency}. ${how}`);
+      rows.push(...planned);
+      if (planned.length) notified.push({ participantId: p.id, name: p.name, channels: planned.map((n) => n.channel) });
       else skipped.push({ participantId: p.id, name: p.name, reason: "no phone, email or bank account to reach them" });
+    }
+    if (rows.length) {
+      await this.sql.transaction((tx) => this.enqueue(tx, rows));
+      this.wake();
     }
     return { billId, notified, skipped };
   }
 
   /**
-   * POST send-reminders (and the automatic schedule, with changedBy "system"): reminds those who
-   * have not paid, but nobody twice within the reminder interval.
+   * POST send-reminders (and the automatic schedule, without a user): reminds those who have not
+   * paid, but nobody twice within the reminder interval. The bill's row is locked while deciding
+   * and writing, so reminders called at the same time (on any instance) never both go out.
    */
   async remind(billId: string, options: { user?: AuthUser } = {}) {
-    const bill = options.user ? await this.bills.findOwned(this.db, billId, options.user.id) : await this.db.bill.findUnique({ where: { id: billId } });
-    if (!bill) throw billNotFound();
-    if (bill.status !== "active") {
-      throw new Conflict(`Only an active bill has people to remind; this one is ${bill.status}`, "bill_not_active", { currentStatus: bill.status });
-    }
     const now = this.clock.now();
     const since = new Date(now.getTime() - this.reminderIntervalMs);
-    const participants = await this.db.participant.findMany({
-      where: { billId },
-      include: {
-        paymentRequests: { where: { status: "sent" }, orderBy: { createdAt: "desc" }, take: 1 },
-        notifications: { where: { type: "reminder", status: "sent" }, orderBy: { createdAt: "desc" }, take: 1 },
-      },
-      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-    });
     const reminded: { participantId: string; name: string; channels: string[] }[] = [];
     const skipped: { participantId: string; name: string; reason: string }[] = [];
-    for (const p of participants) {
-      if (p.isCreator || p.paymentStatus === "paid") {
-        skipped.push({ participantId: p.id, name: p.name, reason: p.isCreator ? "the creator's own share" : "already paid" });
-        continue;
+    const rows: PlannedNotification[] = [];
+    await this.sql.transaction(async (tx) => {
+      const [bill] = await tx.query<{ status: string; merchant_name: string | null }>(
+        "SELECT status::text AS status, merchant_name FROM bills WHERE id = $1::uuid AND ($2::text IS NULL OR creator_user_id = $2) FOR UPDATE",
+        [billId, options.user?.id ?? null],
+      );
+      if (!bill) throw billNotFound();
+      if (bill.status !== "active") {
+        throw new Conflict(`Only an active bill has people to remind; this one is ${bill.status}`, "bill_not_active", { currentStatus: bill.status });
       }
-      const request = p.paymentRequests[0];
-      if (!request) {
-        skipped.push({ participantId: p.id, name: p.name, reason: "no open payment request; ask them to pay first" });
-        continue;
+      const participants = await tx.query<ReminderRow>(
+        `SELECT p.id, p.user_id, p.name, p.phone, p.email, p.is_bank_customer, p.is_creator, p.payment_status::text AS payment_status,
+                r.amount::text AS amount, r.currency, r.payment_link,
+                (SELECT max(n.created_at) FROM notifications n
+                  WHERE n.participant_id = p.id AND n.type = 'reminder' AND n.status <> 'failed') AS last_reminded_at
+           FROM participants p
+           LEFT JOIN LATERAL (
+             SELECT amount, currency, payment_link FROM payment_requests
+              WHERE participant_id = p.id AND status = 'sent' ORDER BY created_at DESC, id DESC LIMIT 1
+           ) r ON true
+          WHERE p.bill_id = $1::uuid
+          ORDER BY p.created_at, p.id`,
+        [billId],
+      );
+      for (const p of participants) {
+        const who = { participantId: p.id, name: p.name };
+        if (p.is_creator || p.payment_status === "paid") {
+          skipped.push({ ...who, reason: p.is_creator ? "the creator's own share" : "already paid" });
+          continue;
+        }
+        if (p.amount === null || p.currency === null) {
+          skipped.push({ ...who, reason: "no open payment request; ask them to pay first" });
+          continue;
+        }
+        const last = p.last_reminded_at;
+        if (last && last > since) {
+          const next = new Date(last.getTime() + this.reminderIntervalMs);
+          skipped.push({ ...who, reason: `reminded at ${last.toISOString()}; next reminder after ${next.toISOString()}` });
+          continue;
+        }
+        const how = p.is_bank_customer ? "Open your banking app to pay." : `Pay here: ${p.payment_link}`;
+        const recipient = { id: p.id, userId: p.user_id, name: p.name, phone: p.phone, email: p.email, isBankCustomer: p.is_bank_customer };
+        const planned = this.plan(billId, "reminder", asRecipient(recipient), `Reminder from ${merchant({ merchantName: bill.merchant_name })}: you still owe ${formatAmount(p.amount, p.currency)} ${p.currency}. ${how}`);
+        rows.push(...planned);
+        reminded.push({ ...who, channels: planned.map((n) => n.channel) });
       }
-      const last = p.notifications[0];
-      if (last && last.createdAt > since) {
-        const next = new Date(last.createdAt.getTime() + this.reminderIntervalMs);
-        skipped.push({ participantId: p.id, name: p.name, reason: `reminded at ${last.createdAt.toISOString()}; next reminder after ${next.toISOString()}` });
-        continue;
-      }
-      const how = p.isBankCustomer ? "Open your banking app to pay." : `Pay here: ${request.paymentLink}`;
-      const channels = await this.send(billId, "reminder", asRecipient(p), `Reminder from ${merchant(bill)}: you still owe ${formatAmount(request.amount, request.currency)} ${request.currency}. ${how}`);
-      reminded.push({ participantId: p.id, name: p.name, channels });
-    }
+      await this.enqueue(tx, rows);
+    });
+    if (rows.length) this.wake();
     return { billId, reminded, skipped };
   }
 
-  /** The automatic schedule: reminds on every active bill that has someone due a reminder. */
-  async remindDue(): Promise<number> {
+  /**
+   * The automatic schedule (a job that fires once across all instances): reminds on every active
+   * bill with a request out longer than the interval, a page of bills at a time in id order until
+   * none is left. A bill that is no longer active, or gone, by the time its turn comes is skipped.
+   */
+  async remindDue(): Promise<{ bills: number; reminded: number }> {
     const since = new Date(this.clock.now().getTime() - this.reminderIntervalMs);
-    const bills = await this.db.bill.findMany({
-      where: {
-        status: "active",
-        paymentRequests: { some: { status: "sent", createdAt: { lt: since } } },
-      },
-      select: { id: true },
-      take: 200,
-    });
-    let count = 0;
-    for (const b of bills) count += (await this.remind(b.id)).reminded.length;
-    return count;
+    let after: string | null = null;
+    const total = { bills: 0, reminded: 0 };
+    for (;;) {
+      const page: { id: string }[] = await this.sql.query<{ id: string }>(
+        `SELECT b.id FROM bills b
+          WHERE b.status = 'active' AND ($2::uuid IS NULL OR b.id > $2::uuid)
+            AND EXISTS (SELECT 1 FROM payment_requests r WHERE r.bill_id = b.id AND r.status = 'sent' AND r.created_at < $1::timestamptz)
+          ORDER BY b.id LIMIT 200`,
+        [since, after],
+      );
+      for (const { id } of page) {
+        try {
+          total.reminded += (await this.remind(id)).reminded.length;
+          total.bills += 1;
+        } catch (err) {
+          if (!(err instanceof Conflict || err instanceof NotFound)) throw err;
+          this.logger.info({ billId: id, reason: (err as Error).message }, "bill skipped by the reminder run");
+        }
+      }
+      if (page.length < 200) return total;
+      after = page[page.length - 1].id;
+    }
   }
 
   /**
-   * Sends failed notifications again, up to the configured number of attempts in all, and those
-   * never tried because the process stopped between writing them and sending them.
+   * The notification job: sends each row of the batch not sent yet, and records each result. Rows
+   * already sent (a job run again after its process died) are not sent again. Throws when a send
+   * failed, so pg-boss retries the job with backoff: only the rows still unsent go out then.
    */
-  async retryFailed(): Promise<number> {
-    const neverTriedBefore = new Date(this.clock.now().getTime() - NEVER_TRIED_AFTER_MS);
-    const failed = await this.db.notification.findMany({
-      where: {
-        OR: [
-          { status: "failed", attempts: { lt: this.maxAttempts } },
-          { status: "pending", attempts: 0, createdAt: { lt: neverTriedBefore } },
-        ],
-      },
-      take: 200,
-      orderBy: { createdAt: "asc" },
-    });
-    let sent = 0;
-    for (const n of failed) {
-      // Claim the attempt first, so two sweeps never send the same notification twice.
-      const { count } = await this.db.notification.updateMany({ where: { id: n.id, status: n.status, attempts: n.attempts }, data: { attempts: n.attempts + 1, status: "pending" } });
-      if (count === 0 || !n.recipient) continue;
+  async deliver(jobs: readonly Job<DeliveryJob>[]): Promise<void> {
+    const ids = jobs.flatMap((j) => j.data.ids);
+    const rows = await this.sql.query<{ id: string; bill_id: string | null; channel: ChannelName; recipient: string | null; message: string }>(
+      "UPDATE notifications SET attempts = attempts + 1 WHERE id = ANY($1::uuid[]) AND status <> 'sent' RETURNING id, bill_id, channel::text AS channel, recipient, message",
+      [ids],
+    );
+    const sent: string[] = [];
+    let failed = 0;
+    for (const n of rows) {
       try {
-        await this.channels[n.channel].send({ to: n.recipient, subject: "ChillBill", text: n.message });
-        await this.db.notification.update({ where: { id: n.id }, data: { status: "sent", sentAt: this.clock.now(), error: null } });
-        sent += 1;
+        if (n.recipient) await this.channels[n.channel].send({ to: n.recipient, subject: "ChillBill", text: n.message });
+        sent.push(n.id);
       } catch (err) {
-        await this.db.notification.update({ where: { id: n.id }, data: { status: "failed", error: (err as Error).message.slice(0, 500) } });
+        failed += 1;
+        this.logger.warn({ err, billId: n.bill_id, channel: n.channel }, "notification failed; it is retried with backoff");
+        await markFailed(this.sql, n.id, (err as Error).message);
       }
     }
-    return sent;
+    await markSent(this.sql, sent, this.clock.now());
+    if (failed) throw new Error(`${failed} of ${rows.length} notification(s) could not be sent`);
   }
 
   /** A bank customer's in-app notifications, newest first, keyset-paginated on (created_at, id). */
@@ -267,18 +311,6 @@ export class NotificationsService {
     return { id: row.id, readAt: row.readAt!.toISOString(), changed: count === 1 };
   }
 
-  private async send(billId: string, type: NotificationType, who: Recipient, text: string): Promise<ChannelName[]> {
-    const rows = this.plan(billId, type, who, text);
-    if (rows.length === 0) {
-      this.logger.info({ billId, type, name: who.name }, "no way to reach this person; nothing sent");
-      return [];
-    }
-    const insert = insertPendingStatement(rows);
-    await this.sql.query(insert.text, insert.values);
-    await this.deliver(rows);
-    return rows.map((r) => r.channel);
-  }
-
   /** One row per channel that reaches the person: the app for bank customers, else SMS and email. */
   private plan(billId: string, type: NotificationType, who: Recipient, text: string): PlannedNotification[] {
     const targets: { channel: ChannelName; to: string }[] = who.isBankCustomer
@@ -297,24 +329,6 @@ export class NotificationsService {
       createdAt,
     }));
   }
-
-  /**
-   * Sends pending rows on their channels and records each result. Never throws: a failed channel is
-   * recorded as failed, and a row whose result could not be recorded stays pending for the sweep.
-   */
-  async deliver(rows: readonly PlannedNotification[]): Promise<void> {
-    const sent: string[] = [];
-    for (const n of rows) {
-      try {
-        await this.channels[n.channel].send({ to: n.recipient, subject: "ChillBill", text: n.message });
-        sent.push(n.id);
-      } catch (err) {
-        this.logger.warn({ err, billId: n.billId, channel: n.channel }, "notification failed");
-        await markFailed(this.sql, n.id, (err as Error).message).catch((dbErr) => this.logger.error({ err: dbErr, notificationId: n.id }, "could not record a failed notification"));
-      }
-    }
-    await this.sentMarks.add(sent).catch((err) => this.logger.error({ err, notificationIds: sent }, "could not record sent notifications; the sweep will send them again"));
-  }
 }
 
 function merchant(bill: { merchantName: string | null }): string {
@@ -323,6 +337,21 @@ function merchant(bill: { merchantName: string | null }): string {
 
 function asRecipient(p: { id: string; userId: string | null; name: string; phone: string | null; email: string | null; isBankCustomer: boolean }): Recipient {
   return { participantId: p.id, userId: p.userId, name: p.name, phone: p.phone, email: p.email, isBankCustomer: p.isBankCustomer };
+}
+
+interface ReminderRow {
+  id: string;
+  user_id: string | null;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  is_bank_customer: boolean;
+  is_creator: boolean;
+  payment_status: string;
+  amount: string | null;
+  currency: string | null;
+  payment_link: string | null;
+  last_reminded_at: Date | null;
 }
 
 function creator(userId: string): Recipient {

@@ -1,7 +1,9 @@
 // Hands payment requests the ledger created to the payment system, after their transaction
 // committed: the payment system gives a payment id and link; we store them with the QR payload and
-// the request becomes `sent`. A request that fails stays pending and is handed over again by the
-// sweep; one the ledger closed meanwhile is cancelled at the payment system at once.
+// the request becomes `sent`, and its participant's notice is enqueued in that same transaction.
+// The process that committed hands over at once; the payment-hand-over job, keyed by the request
+// id and enqueued with the request, takes over if it could not (the payment system was down, or
+// the process died). One the ledger closed meanwhile is cancelled at the payment system at once.
 import type { Logger } from "pino";
 import type { PaymentSystem } from "../../adapters/payments/payment-system";
 import type { Clock } from "../../clock";
@@ -9,7 +11,14 @@ import type { Sql } from "../../db/sql";
 import { buildEmvPayload, emvCurrencySupported } from "../../domain/emv-qr";
 import { formatAmount } from "../../domain/money";
 import type { ChannelName } from "../../adapters/notify/channels";
+import { QUEUES, type Job, type Jobs } from "../../jobs/jobs";
+import type { PlannedNotification } from "../notifications/notifications.repository";
 import type { NotificationsService, RequestNotice } from "../notifications/notifications.service";
+
+/** The payment-hand-over job; its job id is the request's id. */
+export interface HandOverJob {
+  requestId: string;
+}
 
 export interface HandOverOptions {
   webhookUrl: () => string;
@@ -84,20 +93,14 @@ export class PaymentHandOver {
     private readonly logger: Logger,
     private readonly options: HandOverOptions,
     private readonly notifications: NotificationsService,
+    private readonly jobs: Jobs,
   ) {}
-
-  /** Hands the pending requests among `ids` over (read first); returns those now sent. */
-  async handOver(ids: string[]): Promise<HandedOver[]> {
-    if (ids.length === 0) return [];
-    const rows = await this.sql.query<PendingRow>(`${PENDING_ITEMS} AND r.id = ANY($1::uuid[]) ORDER BY r.created_at, r.id`, [ids]);
-    return this.handOverItems(rows.map(toItem));
-  }
 
   /**
    * Hands requests the ledger just created over, from what it already holds. Only a request still
    * pending becomes sent: one closed meanwhile is cancelled at the payment system at once.
    */
-  async handOverItems(items: readonly HandOverItem[]): Promise<HandedOver[]> {
+  async handOverItems(items: readonly HandOverItem[], options: { byJob?: boolean } = {}): Promise<HandedOver[]> {
     if (items.length === 0) return [];
     // The payment system de-duplicates by our request id (its idempotency key): a repeat never makes two payments.
     const created = await Promise.all(
@@ -125,45 +128,60 @@ export class PaymentHandOver {
     if (taken.length === 0) return [];
     // Not a ledger command: it changes no amount and opens or closes nothing. It only records the
     // payment system's ids on a request the ledger made, and only while the request is still
-    // pending; a request the ledger closed meanwhile is cancelled at the payment system below.
-    const sent = new Set(
-      (
-        await this.sql.query<{ id: string }>(
-          `UPDATE payment_requests r SET status = 'sent', payment_id = x.payment_id, payment_link = x.payment_link, qr_code = x.qr_code, updated_at = $2::timestamptz
-             FROM json_to_recordset($1::json) AS x(id uuid, payment_id text, payment_link text, qr_code text)
-            WHERE r.id = x.id AND r.status = 'pending'
-           RETURNING r.id`,
-          [JSON.stringify(taken.map((t) => ({ id: t.item.id, payment_id: t.payment_id, payment_link: t.payment_link, qr_code: t.qr_code }))), this.clock.now()],
-        )
-      ).map((r) => r.id),
-    );
+    // pending, with the notice to its participant; a request the ledger closed meanwhile is
+    // cancelled at the payment system below.
+    const reached = new Map<string, ChannelName[]>();
+    const { sent, stored } = await this.sql.transaction(async (tx) => {
+      const sent = new Set(
+        (
+          await tx.query<{ id: string }>(
+            `UPDATE payment_requests r SET status = 'sent', payment_id = x.payment_id, payment_link = x.payment_link, qr_code = x.qr_code, updated_at = $2::timestamptz
+               FROM json_to_recordset($1::json) AS x(id uuid, payment_id text, payment_link text, qr_code text)
+              WHERE r.id = x.id AND r.status = 'pending'
+             RETURNING r.id`,
+            [JSON.stringify(taken.map((t) => ({ id: t.item.id, payment_id: t.payment_id, payment_link: t.payment_link, qr_code: t.qr_code }))), this.clock.now()],
+          )
+        ).map((r) => r.id),
+      );
+      // The person is told once their request exists at the payment system (link and QR known).
+      const notices: PlannedNotification[] = [];
+      for (const t of taken.filter((x) => sent.has(x.item.id))) {
+        const rows = this.notifications.paymentRequestNotices({ ...t.item, paymentLink: t.payment_link });
+        reached.set(t.item.id, rows.map((n) => n.channel));
+        notices.push(...rows);
+      }
+      await this.notifications.enqueue(tx, notices);
+      // Handed over by the committing process: the safety-net job keyed by the request's id has
+      // nothing left to do. (The job itself, when it is the one handing over, ends as completed.)
+      if (!options.byJob) await this.jobs.cancel(tx, QUEUES.paymentHandOver, [...sent]);
+      // What the others hold now: another hand-over of the same request (the payment system gave it
+      // the same payment) is not a payment to cancel.
+      const others = taken.filter((t) => !sent.has(t.item.id)).map((t) => t.item.id);
+      const stored = new Map(
+        others.length
+          ? (await tx.query<{ id: string; payment_id: string | null }>("SELECT id, payment_id FROM payment_requests WHERE id = ANY($1::uuid[])", [others])).map((r) => [r.id, r.payment_id])
+          : [],
+      );
+      return { sent, stored };
+    });
+    if (reached.size) this.notifications.wake();
     // Closed while it was being handed over (superseded, paid another way, bill cancelled).
-    for (const c of taken.filter((t) => !sent.has(t.item.id))) {
+    for (const c of taken.filter((t) => !sent.has(t.item.id) && stored.get(t.item.id) !== t.payment_id)) {
       await this.paymentSystem.cancelPayment(c.payment_id).catch((err) => this.logger.warn({ err, paymentId: c.payment_id }, "could not cancel a payment closed during its hand-over"));
     }
     const handed = taken.filter((t) => sent.has(t.item.id));
-    // The person is told once their request exists at the payment system (link and QR known).
-    const reached = await this.notifications
-      .paymentRequested(handed.map((t) => ({ ...t.item, paymentLink: t.payment_link })))
-      .catch((err) => {
-        this.logger.error({ err }, "payment request notifications failed");
-        return new Map<string, ChannelName[]>();
-      });
     return handed.map((t) => ({ id: t.item.id, paymentId: t.payment_id, paymentLink: t.payment_link, qrCode: t.qr_code, reached: reached.get(t.item.id) ?? [] }));
   }
 
   /**
-   * Requests committed but never handed over (the payment system was down, or the process died
-   * between the commit and the hand-over). `billId` limits it to one bill.
+   * The payment-hand-over job: hands over those of its requests still pending and not past their
+   * expiry date. Throws while one could not be handed over, so pg-boss tries again with backoff.
    */
-  async handOverStalePending({ olderThanMs = 30_000, billId }: { olderThanMs?: number; billId?: string } = {}): Promise<number> {
-    const now = this.clock.now();
-    const stale = await this.sql.query<PendingRow>(
-      `${PENDING_ITEMS} AND r.created_at < $1::timestamptz AND r.expiry_date > $2::timestamptz AND ($3::uuid IS NULL OR r.bill_id = $3::uuid)
-        ORDER BY r.created_at LIMIT 200`,
-      [new Date(now.getTime() - olderThanMs), now, billId ?? null],
-    );
-    return (await this.handOverItems(stale.map(toItem))).length;
+  async runJobs(jobs: readonly Job<HandOverJob>[]): Promise<void> {
+    const ids = jobs.map((j) => j.data.requestId);
+    const due = await this.sql.query<PendingRow>(`${PENDING_ITEMS} AND r.id = ANY($1::uuid[]) AND r.expiry_date > $2::timestamptz ORDER BY r.created_at, r.id`, [ids, this.clock.now()]);
+    const handed = await this.handOverItems(due.map(toItem), { byJob: true });
+    if (handed.length < due.length) throw new Error(`${due.length - handed.length} payment request(s) not taken by the payment system yet`);
   }
 
   private qrPayload(r: HandOverItem, amount: string, paymentLink: string): string | null {

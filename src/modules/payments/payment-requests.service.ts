@@ -98,14 +98,6 @@ export class PaymentRequestsService {
     return expired;
   }
 
-  handOver(ids: string[]): Promise<HandedOver[]> {
-    return this.handOverService.handOver(ids);
-  }
-
-  handOverStalePending(options?: { olderThanMs?: number; billId?: string }): Promise<number> {
-    return this.handOverService.handOverStalePending(options);
-  }
-
   /**
    * A request on the wire. `notification` says whether its participant was told: `sent`,
    * `unreachable` (no phone, email or banking app), or `not_sent_yet` (not at the payment system
