@@ -166,7 +166,10 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     } catch {
       throw new ServiceUnavailable("The database is not reachable", "not_ready");
     }
-    res.json({ status: "ready", database: db.kind });
+    // Failed jobs are visible here (operators: docs/deployment.md says how to look at and retry them).
+    const counts = await withTimeout(jobs.counts(), 2_000).catch(() => undefined);
+    const total = (key: "queued" | "active" | "failed") => counts?.reduce((sum, c) => sum + c[key], 0) ?? null;
+    res.json({ status: "ready", database: db.kind, jobs: { queued: total("queued"), active: total("active"), failed: total("failed") } });
   });
 
   app.use(payPageRouter(db.sql, adapters.payments instanceof MockPaymentSystem ? adapters.payments : undefined, webhookUrl));

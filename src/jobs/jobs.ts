@@ -99,6 +99,11 @@ export class Jobs {
     this.specs.set(spec.queue, spec as unknown as JobSpec);
   }
 
+  /** The queue's declaration (its handler and policy). */
+  spec(queue: QueueName): JobSpec | undefined {
+    return this.specs.get(queue);
+  }
+
   /** Installs or updates pg-boss's tables, the queues and their schedules; starts the workers when `work`. */
   async start(): Promise<void> {
     await this.boss.start();

@@ -24,7 +24,23 @@ describe("health", () => {
   it("GET /ready answers 200 when the database is reachable", async () => {
     const res = await request(t.app).get("/ready");
     expect(res.status).toBe(200);
-    expect(res.body.status).toBe("ready");
+    expect(res.body).toMatchObject({ status: "ready", jobs: { queued: expect.any(Number), active: expect.any(Number), failed: expect.any(Number) } });
+  });
+
+  it("GET /ready counts the failed background jobs, for operators", async () => {
+    const before = (await request(t.app).get("/ready")).body.jobs.failed as number;
+    const realCleanup = t.app.locals.jobs.spec("idempotency-cleanup")!;
+    t.app.locals.jobs.define({ ...realCleanup, run: async () => { throw new Error("boom"); } });
+    try {
+      await t.app.locals.jobs.enqueue(undefined, "idempotency-cleanup", {});
+      // Tried three times in all (the queue's retry limit is 2; retries run at once here), then left failed.
+      expect(await t.runJobs(["idempotency-cleanup"], { ignoreStartAfter: true })).toEqual({ ran: 3, failed: 3 });
+      expect(await t.runJobs(["idempotency-cleanup"], { ignoreStartAfter: true })).toEqual({ ran: 0, failed: 0 });
+      expect((await request(t.app).get("/ready")).body.jobs.failed).toBe(before + 1);
+    } finally {
+      // Restores the queue's real handler (the one the app defined).
+      t.app.locals.jobs.define(realCleanup);
+    }
   });
 
   it("GET /ready answers 503 with the problem shape when the database is gone", async () => {
