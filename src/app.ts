@@ -187,8 +187,9 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
 }
 
 /**
- * The background work (docs/deployment.md): what runs, when, and how often it is tried. Leases are
- * well above what one run takes (the outside calls time out sooner: SMTP, the payment system).
+ * The background work (docs/deployment.md): what runs, when, and how often it is tried. A job's
+ * lease (JOB_LEASE_SECONDS for the jobs a change causes) is well above what one run takes: the
+ * outside calls time out sooner (SMTP, the payment system).
  */
 function defineJobs(
   jobs: Jobs,
@@ -204,7 +205,7 @@ function defineJobs(
     batchSize: 20,
     retryLimit: config.notifications.maxAttempts - 1,
     retryDelaySeconds: 30,
-    leaseSeconds: 120,
+    leaseSeconds: config.jobs.leaseSeconds,
   });
   jobs.define<HandOverJob>({
     queue: QUEUES.paymentHandOver,
@@ -212,7 +213,7 @@ function defineJobs(
     batchSize: 10,
     retryLimit: 12,
     retryDelaySeconds: config.payments.handOverRetryAfterSeconds,
-    leaseSeconds: 120,
+    leaseSeconds: config.jobs.leaseSeconds,
   });
   jobs.define({
     queue: QUEUES.aiRecovery,

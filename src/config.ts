@@ -75,11 +75,13 @@ const envSchema = z
     EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
     RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000),
-    REMINDER_INTERVAL_HOURS: int(24, 1, 24 * 30),
+    // Hours; a fraction is allowed (tests and demos use seconds-long intervals).
+    REMINDER_INTERVAL_HOURS: z.preprocess(emptyAsUndefined, z.coerce.number().min(0.001).max(24 * 30).default(24)),
     REMINDER_CRON: cron("0 * * * *"),
     JOB_POLL_MS: int(2_000, 500, 60_000),
     JOB_SCHEMA: z.preprocess(emptyAsUndefined, z.string().regex(/^[a-z_][a-z0-9_]{0,49}$/, "must be a lower-case schema name").default("pgboss")),
     JOB_MAINTENANCE_SECONDS: int(30, 1, 3_600),
+    JOB_LEASE_SECONDS: int(120, 5, 3_600),
     PAYMENT_HAND_OVER_RETRY_AFTER_SECONDS: int(30, 1, 3_600),
     NOTIFY_MAX_ATTEMPTS: int(3, 1, 10),
     SMTP_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional()),
@@ -127,7 +129,7 @@ export interface Config {
   idempotencyTtlHours: number;
   shutdownTimeoutMs: number;
   /** Background work (src/jobs): how often idle workers poll, and how often ran-out leases are handed back. */
-  jobs: { schema: string; pollMs: number; maintenanceSeconds: number };
+  jobs: { schema: string; pollMs: number; maintenanceSeconds: number; leaseSeconds: number };
   uploads: { dir: string; maxBytes: number };
   /** Where the service's own internal endpoints are reached by callbacks; default: loopback and the bound port. */
   internalBaseUrl?: string;
@@ -192,7 +194,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    jobs: { schema: env.JOB_SCHEMA, pollMs: env.JOB_POLL_MS, maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS },
+    jobs: { schema: env.JOB_SCHEMA, pollMs: env.JOB_POLL_MS, maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS, leaseSeconds: env.JOB_LEASE_SECONDS },
     uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },
     internalBaseUrl: env.INTERNAL_BASE_URL?.replace(/\/$/, ""),
     ai: {
@@ -218,7 +220,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       emv: { merchantId: env.EMV_MERCHANT_ID, country: env.EMV_COUNTRY, city: env.EMV_CITY },
     },
     notifications: {
-      reminderIntervalMs: env.REMINDER_INTERVAL_HOURS * 3_600_000,
+      reminderIntervalMs: Math.round(env.REMINDER_INTERVAL_HOURS * 3_600_000),
       reminderCron: env.REMINDER_CRON === "off" ? null : env.REMINDER_CRON,
       maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
       smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
