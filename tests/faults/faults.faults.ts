@@ -4,101 +4,30 @@
 // during requests. The test holds row and table locks from its own connection to stop a request
 // at a known point, and checks the outcome in the database. Run by `npm run test:faults` (CI runs it).
 import { request as httpRequest } from "node:http";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import path from "node:path";
-import { Client } from "pg";
+import type { Client } from "pg";
 import { AI_SIGNATURE_HEADER } from "../../src/adapters/ai/ai-service";
 import { DEFAULT_AI_FIXTURES } from "../../src/adapters/ai/mock-ai-service";
-import { PAYMENT_SIGNATURE_HEADER } from "../../src/adapters/payments/payment-system";
 import { signDevelopmentToken } from "../../src/http/auth";
 import { aiCallbackSignature, pngBytes } from "../support/images";
-import { paymentEvent, webhookSignature } from "../support/payments";
-import { startServer, type ServerProcess } from "../support/server-process";
+import { paymentEvent } from "../support/payments";
+import { apiClient, RealServers, sendWebhook, TEST_CONNECTION, until, type Answer } from "../support/real-servers";
+import type { ServerProcess } from "../support/server-process";
 import { TcpProxy } from "../support/tcp-proxy";
-import { TEST_AI_SECRET, TEST_JWT_SECRET, TEST_PAYMENT_SECRET } from "../support/test-app";
-import { withDatabase } from "../support/test-database-url";
+import { TEST_JWT_SECRET } from "../support/test-app";
 
-const serverUrl = process.env.TEST_DATABASE_URL;
 const USER = "faults-user";
-/** The application_name of the test's own connections, to tell them from the server's. */
-const TEST_CONNECTION = "chillbill-faults-test";
 
-let admin: Client;
-let dir: string;
-const databases: string[] = [];
-const servers: ServerProcess[] = [];
-const connections: Client[] = [];
-
-beforeAll(async () => {
-  if (!serverUrl) throw new Error("The fault suite needs a PostgreSQL server: set TEST_DATABASE_URL");
-  admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  dir = mkdtempSync(path.join(tmpdir(), "chillbill-faults-"));
-});
-
-afterAll(async () => {
-  for (const s of servers) await s.stop("SIGKILL").catch(() => undefined);
-  for (const c of connections) await c.end().catch(() => undefined);
-  for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin?.end();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const servers = new RealServers("faults");
+const { freshDatabase, connectTo, boot } = servers;
+beforeAll(() => servers.open());
+afterAll(() => servers.close());
 
 // ---------------------------------------------------------------------------------------------
-// Helpers: databases, servers, requests, polling
+// Helpers: requests, locks (databases, servers, polling: tests/support/real-servers.ts)
 
-async function freshDatabase(): Promise<{ url: string; name: string }> {
-  const name = `chillbill_test_faults_${Date.now().toString(36)}_${databases.length}`;
-  await admin.query(`CREATE DATABASE "${name}"`);
-  databases.push(name);
-  return { url: withDatabase(serverUrl!, name), name };
-}
-
-/** A connection of the test's own to a test database: to read the outcome, or to hold locks. */
-async function connectTo(url: string): Promise<Client> {
-  const c = new Client({ connectionString: url, application_name: TEST_CONNECTION });
-  c.on("error", () => undefined);
-  await c.connect();
-  connections.push(c);
-  return c;
-}
-
-async function boot(env: Record<string, string>): Promise<ServerProcess> {
-  const server = await startServer({
-    JWT_SECRET: TEST_JWT_SECRET,
-    PAYMENT_WEBHOOK_SECRET: TEST_PAYMENT_SECRET,
-    AI_CALLBACK_SECRET: TEST_AI_SECRET,
-    PAYMENT_MOCK_DELAY_MS: "0",
-    UPLOAD_DIR: path.join(dir, "uploads"),
-    ...env,
-  });
-  servers.push(server);
-  return server;
-}
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any;
-  ms: number;
-}
-
-function client(server: ServerProcess) {
-  let token = "";
-  return async (method: string, url: string, body?: unknown, timeoutMs = 20_000): Promise<Answer> => {
-    token ||= await signDevelopmentToken(TEST_JWT_SECRET, USER);
-    const started = Date.now();
-    const res = await fetch(`${server.url}/api/chillbill${url}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined, ms: Date.now() - started };
-  };
-}
+const client = (server: ServerProcess) => apiClient(server, USER);
 
 async function upload(server: ServerProcess, billId: string, kind: "bill" | "group"): Promise<number> {
   const form = new FormData();
@@ -107,23 +36,6 @@ async function upload(server: ServerProcess, billId: string, kind: "bill" | "gro
   const res = await fetch(`${server.url}/api/chillbill/bills/${billId}/${kind}-image`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: form });
   await res.arrayBuffer();
   return res.status;
-}
-
-/** A signed delivery, as the payment system sends it; status 0 when nobody answered. */
-async function sendWebhook(server: ServerProcess, event: object, timeoutMs = 20_000): Promise<{ status: number; body?: any; ms: number }> {
-  const raw = JSON.stringify(event);
-  const started = Date.now();
-  try {
-    const res = await fetch(`${server.url}/api/chillbill/webhook/payment-callback`, {
-      method: "POST",
-      headers: { "content-type": "application/json", [PAYMENT_SIGNATURE_HEADER]: webhookSignature(raw) },
-      body: raw,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    return { status: res.status, body: await res.json(), ms: Date.now() - started };
-  } catch {
-    return { status: 0, ms: Date.now() - started };
-  }
 }
 
 /** A signed AI callback, as the AI service sends (and re-sends) it. */
@@ -150,19 +62,9 @@ async function billAwaitingPayment(call: ReturnType<typeof client>, names = ["A"
   return { billId: bill.id as string, requests: requested.body.requests as PaymentRequest[] };
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 20_000, everyMs = 100): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** Backends of this database (the server's, not the test's own) waiting for a lock, with what they run. */
 async function lockWaiters(database: string): Promise<{ pid: number; query: string }[]> {
-  const { rows } = await admin.query<{ pid: number; query: string }>(
+  const { rows } = await servers.admin.query<{ pid: number; query: string }>(
     `SELECT pid, query FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND application_name <> $2 AND wait_event_type = 'Lock'`,
     [database, TEST_CONNECTION],
   );
@@ -181,7 +83,7 @@ async function waitingFor(db: Client, table: string): Promise<{ pid: number }[]>
 
 /** The server's connections to this database. */
 async function serverBackends(database: string): Promise<number> {
-  const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND application_name <> $2`, [database, TEST_CONNECTION]);
+  const { rows } = await servers.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND application_name <> $2`, [database, TEST_CONNECTION]);
   return rows[0].n;
 }
 
@@ -655,7 +557,7 @@ describe("graceful shutdown", () => {
     const { url, name } = await freshDatabase();
     const db = await connectTo(url);
     const locker = await connectTo(url);
-    const uploads = path.join(dir, "uploads-shutdown");
+    const uploads = path.join(servers.dir, "uploads-shutdown");
     const server = await boot({ DATABASE_URL: url, UPLOAD_DIR: uploads });
     const call = client(server);
     const uploadBill = (await call("POST", "/bills", {})).body;
