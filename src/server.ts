@@ -110,19 +110,28 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.log);
-  const running = await startServer(config, logger);
-  // A repeated signal during shutdown joins the shutdown already under way (SIGKILL forces).
+  // Handlers first: a signal that arrives while the server is starting (or right after it says it
+  // listens) shuts it down once started, instead of killing it half-way (no handler: the OS default).
+  let running: RunningServer | undefined;
+  let signalled: NodeJS.Signals | undefined;
+  const shutDown = (signal: NodeJS.Signals) => {
+    // A repeated signal during shutdown joins the shutdown already under way (SIGKILL forces).
+    running!.stop(signal).then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, "Shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
-      running.stop(signal).then(
-        () => process.exit(0),
-        (err) => {
-          logger.error({ err }, "Shutdown failed");
-          process.exit(1);
-        },
-      );
+      if (running) shutDown(signal);
+      else signalled ??= signal;
     });
   }
+  running = await startServer(config, logger);
+  if (signalled) shutDown(signalled);
 }
 
 if (require.main === module) {
