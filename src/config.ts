@@ -71,6 +71,9 @@ const envSchema = z
     NOTIFY_MAX_ATTEMPTS: int(3, 1, 10),
     SMTP_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional()),
     SMTP_FROM: z.preprocess(emptyAsUndefined, z.string().default("ChillBill <no-reply@chillbill.local>")),
+    SMTP_CONNECTION_TIMEOUT_MS: int(10_000, 1, 120_000),
+    SMTP_GREETING_TIMEOUT_MS: int(10_000, 1, 120_000),
+    SMTP_SOCKET_TIMEOUT_MS: int(20_000, 1, 120_000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === "production" && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
@@ -139,7 +142,8 @@ export interface Config {
     /** 0: no automatic reminders. */
     reminderScheduleMs: number;
     maxAttempts: number;
-    smtp?: { url: string; from: string };
+    /** Each wait bounded (nodemailer's own socket default is 10 minutes), so a send ends well inside a job's lease. */
+    smtp?: { url: string; from: string; connectionTimeoutMs: number; greetingTimeoutMs: number; socketTimeoutMs: number };
   };
 }
 
@@ -201,7 +205,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       reminderIntervalMs: env.REMINDER_INTERVAL_HOURS * 3_600_000,
       reminderScheduleMs: env.REMINDER_SCHEDULE_MS,
       maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
-      smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
+      smtp: env.SMTP_URL
+        ? {
+            url: env.SMTP_URL,
+            from: env.SMTP_FROM,
+            connectionTimeoutMs: env.SMTP_CONNECTION_TIMEOUT_MS,
+            greetingTimeoutMs: env.SMTP_GREETING_TIMEOUT_MS,
+            socketTimeoutMs: env.SMTP_SOCKET_TIMEOUT_MS,
+          }
+        : undefined,
     },
   };
 }

@@ -69,6 +69,20 @@ describe("loadConfig", () => {
     expect(loadConfig({}).payments).toMatchObject({ mode: "mock", mockDelayMs: 5000, requestTtlHours: 168 });
   });
 
+  it("bounds every SMTP wait: 10 s to connect, 10 s for the greeting, 20 s of silence, unless set", () => {
+    expect(loadConfig({}).notifications.smtp).toBeUndefined();
+    expect(loadConfig({ SMTP_URL: "smtp://mail.example:587" }).notifications.smtp).toEqual({
+      url: "smtp://mail.example:587",
+      from: "ChillBill <no-reply@chillbill.local>",
+      connectionTimeoutMs: 10_000,
+      greetingTimeoutMs: 10_000,
+      socketTimeoutMs: 20_000,
+    });
+    expect(loadConfig({ SMTP_URL: "smtp://m", SMTP_SOCKET_TIMEOUT_MS: "5000" }).notifications.smtp?.socketTimeoutMs).toBe(5_000);
+    // 0 would mean nodemailer's own default (10 minutes of silence): refused.
+    expect(() => loadConfig({ SMTP_URL: "smtp://m", SMTP_SOCKET_TIMEOUT_MS: "0" })).toThrow(/^Invalid configuration: SMTP_SOCKET_TIMEOUT_MS /);
+  });
+
   it("keeps a configured secret and lets LOG_PRETTY override the default", () => {
     const config = loadConfig({ NODE_ENV: "test", JWT_SECRET: secret, LOG_PRETTY: "true" });
     expect(config.auth.secret).toBe(secret);
