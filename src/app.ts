@@ -33,6 +33,7 @@ import { PaymentRequestsService } from "./modules/payments/payment-requests.serv
 import { PaymentHandOver } from "./modules/payments/hand-over";
 import { OfflinePaymentsService } from "./modules/payments/offline-payments.service";
 import { PaymentWebhookService } from "./modules/payments/webhook.service";
+import { ReconciliationService } from "./modules/payments/reconciliation.service";
 import { Ledger } from "./ledger/ledger";
 import { NotificationsService } from "./modules/notifications/notifications.service";
 import { registerStatusRoutes } from "./modules/status/status.router";
@@ -60,7 +61,7 @@ export interface AppDeps {
 
 export interface AppInfo {
   declaredRoutes: DeclaredRoute[];
-  services: { images: ImagesService; payments: PaymentRequestsService; notifications: NotificationsService };
+  services: { images: ImagesService; payments: PaymentRequestsService; notifications: NotificationsService; reconciliation: ReconciliationService };
   ledger: Ledger;
   events: BillEvents;
   adapters: Adapters;
@@ -110,9 +111,19 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   }, db.sql, ledger, events);
   registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory, ledger));
   const payments = new PaymentRequestsService(db.sql, ledger, handOver, clock, publicBaseUrl);
+  const webhook = new PaymentWebhookService(db.sql, ledger, events, clock, logger);
+  // For a webhook that never came: asks the payment system and applies the answer through the webhook's path.
+  const reconciliation = new ReconciliationService({
+    sql: db.sql,
+    paymentSystem: adapters.payments,
+    webhook,
+    clock,
+    logger,
+    reconcileAfterMs: config.payments.reconcileAfterMs,
+  });
   registerPaymentRoutes(
     api,
-    { requests: payments, offline: new OfflinePaymentsService(ledger, events, clock), webhook: new PaymentWebhookService(db.sql, ledger, events, clock, logger) },
+    { requests: payments, offline: new OfflinePaymentsService(ledger, events, clock), webhook },
     bills,
     verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
   );
@@ -131,7 +142,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   app.disable("x-powered-by");
   app.set("trust proxy", false);
   app.locals.declaredRoutes = api.declared;
-  app.locals.services = { images, payments, notifications };
+  app.locals.services = { images, payments, notifications, reconciliation };
   app.locals.ledger = ledger;
   app.locals.events = events;
   app.locals.adapters = adapters;

@@ -62,6 +62,7 @@ const envSchema = z
     PAYMENT_MOCK_DELAY_MS: int(5_000, 0, 3_600_000),
     PAYMENT_REQUEST_TTL_HOURS: int(24 * 7, 1, 24 * 90),
     PAYMENT_EXPIRY_SWEEP_MS: int(60_000, 1_000, 3_600_000),
+    RECONCILE_AFTER_MS: int(15 * 60_000, 1_000, 7 * 24 * 3_600_000),
     EMV_MERCHANT_ID: z.preprocess(emptyAsUndefined, z.string().max(32).default("CHILLBILL")),
     EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
@@ -135,6 +136,8 @@ export interface Config {
     mockDelayMs: number;
     requestTtlHours: number;
     expirySweepMs: number;
+    /** A sent request not heard of for this long is asked about at the payment system (reconciliation). */
+    reconcileAfterMs: number;
     emv: { merchantId: string; country: string; city: string };
   };
   notifications: {
@@ -199,6 +202,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       mockDelayMs: env.PAYMENT_MOCK_DELAY_MS,
       requestTtlHours: env.PAYMENT_REQUEST_TTL_HOURS,
       expirySweepMs: env.PAYMENT_EXPIRY_SWEEP_MS,
+      reconcileAfterMs: env.RECONCILE_AFTER_MS,
       emv: { merchantId: env.EMV_MERCHANT_ID, country: env.EMV_COUNTRY, city: env.EMV_CITY },
     },
     notifications: {

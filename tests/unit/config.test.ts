@@ -66,7 +66,8 @@ describe("loadConfig", () => {
     expect(loadConfig({ AI_MODE: "http", AI_SERVICE_URL: "https://ai.example" }).ai.serviceUrl).toBe("https://ai.example");
     expect(() => loadConfig({ MAX_UPLOAD_BYTES: "10" })).toThrow(/MAX_UPLOAD_BYTES/);
     expect(() => loadConfig({ PAYMENT_MODE: "http" })).toThrow(/^Invalid configuration: PAYMENT_API_URL is required when PAYMENT_MODE is http$/);
-    expect(loadConfig({}).payments).toMatchObject({ mode: "mock", mockDelayMs: 5000, requestTtlHours: 168 });
+    expect(loadConfig({}).payments).toMatchObject({ mode: "mock", mockDelayMs: 5000, requestTtlHours: 168, reconcileAfterMs: 15 * 60_000 });
+    expect(loadConfig({ RECONCILE_AFTER_MS: "60000" }).payments.reconcileAfterMs).toBe(60_000);
   });
 
   it("bounds every SMTP wait: 10 s to connect, 10 s for the greeting, 20 s of silence, unless set", () => {
