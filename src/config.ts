@@ -71,6 +71,8 @@ const envSchema = z
     PAYMENT_MOCK_DELAY_MS: int(5_000, 0, 3_600_000),
     PAYMENT_REQUEST_TTL_HOURS: int(24 * 7, 1, 24 * 90),
     PAYMENT_EXPIRY_CRON: cron("* * * * *"),
+    RECONCILE_AFTER_MS: int(15 * 60_000, 1_000, 7 * 24 * 3_600_000),
+    RECONCILE_CRON: cron("*/5 * * * *"),
     EMV_MERCHANT_ID: z.preprocess(emptyAsUndefined, z.string().max(32).default("CHILLBILL")),
     EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
@@ -86,6 +88,9 @@ const envSchema = z
     NOTIFY_MAX_ATTEMPTS: int(3, 1, 10),
     SMTP_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional()),
     SMTP_FROM: z.preprocess(emptyAsUndefined, z.string().default("ChillBill <no-reply@chillbill.local>")),
+    SMTP_CONNECTION_TIMEOUT_MS: int(10_000, 1, 120_000),
+    SMTP_GREETING_TIMEOUT_MS: int(10_000, 1, 120_000),
+    SMTP_SOCKET_TIMEOUT_MS: int(20_000, 1, 120_000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === "production" && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
@@ -152,6 +157,10 @@ export interface Config {
     expiryCron: string | null;
     /** A request the committing process could not hand over is tried again by a job after this. */
     handOverRetryAfterSeconds: number;
+    /** A sent request not heard of for this long is asked about at the payment system (reconciliation). */
+    reconcileAfterMs: number;
+    /** When reconciliation runs (cron, UTC), or null: never. */
+    reconcileCron: string | null;
     emv: { merchantId: string; country: string; city: string };
   };
   notifications: {
@@ -159,7 +168,8 @@ export interface Config {
     /** When automatic reminders go out (cron, UTC), or null: no automatic reminders. */
     reminderCron: string | null;
     maxAttempts: number;
-    smtp?: { url: string; from: string };
+    /** Each wait bounded (nodemailer's own socket default is 10 minutes), so a send ends well inside a job's lease. */
+    smtp?: { url: string; from: string; connectionTimeoutMs: number; greetingTimeoutMs: number; socketTimeoutMs: number };
   };
 }
 
@@ -217,13 +227,23 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       requestTtlHours: env.PAYMENT_REQUEST_TTL_HOURS,
       expiryCron: env.PAYMENT_EXPIRY_CRON === "off" ? null : env.PAYMENT_EXPIRY_CRON,
       handOverRetryAfterSeconds: env.PAYMENT_HAND_OVER_RETRY_AFTER_SECONDS,
+      reconcileAfterMs: env.RECONCILE_AFTER_MS,
+      reconcileCron: env.RECONCILE_CRON === "off" ? null : env.RECONCILE_CRON,
       emv: { merchantId: env.EMV_MERCHANT_ID, country: env.EMV_COUNTRY, city: env.EMV_CITY },
     },
     notifications: {
       reminderIntervalMs: Math.round(env.REMINDER_INTERVAL_HOURS * 3_600_000),
       reminderCron: env.REMINDER_CRON === "off" ? null : env.REMINDER_CRON,
       maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
-      smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
+      smtp: env.SMTP_URL
+        ? {
+            url: env.SMTP_URL,
+            from: env.SMTP_FROM,
+            connectionTimeoutMs: env.SMTP_CONNECTION_TIMEOUT_MS,
+            greetingTimeoutMs: env.SMTP_GREETING_TIMEOUT_MS,
+            socketTimeoutMs: env.SMTP_SOCKET_TIMEOUT_MS,
+          }
+        : undefined,
     },
   };
 }

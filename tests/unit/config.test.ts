@@ -66,7 +66,22 @@ describe("loadConfig", () => {
     expect(loadConfig({ AI_MODE: "http", AI_SERVICE_URL: "https://ai.example" }).ai.serviceUrl).toBe("https://ai.example");
     expect(() => loadConfig({ MAX_UPLOAD_BYTES: "10" })).toThrow(/MAX_UPLOAD_BYTES/);
     expect(() => loadConfig({ PAYMENT_MODE: "http" })).toThrow(/^Invalid configuration: PAYMENT_API_URL is required when PAYMENT_MODE is http$/);
-    expect(loadConfig({}).payments).toMatchObject({ mode: "mock", mockDelayMs: 5000, requestTtlHours: 168 });
+    expect(loadConfig({}).payments).toMatchObject({ mode: "mock", mockDelayMs: 5000, requestTtlHours: 168, reconcileAfterMs: 15 * 60_000 });
+    expect(loadConfig({ RECONCILE_AFTER_MS: "60000" }).payments.reconcileAfterMs).toBe(60_000);
+  });
+
+  it("bounds every SMTP wait: 10 s to connect, 10 s for the greeting, 20 s of silence, unless set", () => {
+    expect(loadConfig({}).notifications.smtp).toBeUndefined();
+    expect(loadConfig({ SMTP_URL: "smtp://mail.example:587" }).notifications.smtp).toEqual({
+      url: "smtp://mail.example:587",
+      from: "ChillBill <no-reply@chillbill.local>",
+      connectionTimeoutMs: 10_000,
+      greetingTimeoutMs: 10_000,
+      socketTimeoutMs: 20_000,
+    });
+    expect(loadConfig({ SMTP_URL: "smtp://m", SMTP_SOCKET_TIMEOUT_MS: "5000" }).notifications.smtp?.socketTimeoutMs).toBe(5_000);
+    // 0 would mean nodemailer's own default (10 minutes of silence): refused.
+    expect(() => loadConfig({ SMTP_URL: "smtp://m", SMTP_SOCKET_TIMEOUT_MS: "0" })).toThrow(/^Invalid configuration: SMTP_SOCKET_TIMEOUT_MS /);
   });
 
   it("keeps a configured secret and lets LOG_PRETTY override the default", () => {
