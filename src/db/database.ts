@@ -4,7 +4,8 @@ import { mkdirSync } from "node:fs";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg, { Pool } from "pg";
 import { type Prisma, PrismaClient } from "../generated/prisma/client";
-import { applyMigrations } from "./migrations";
+import { applyMigrationsUnderLock, type MigrationWaitListener } from "./migration-lock";
+import { applyMigrations, pendingMigrations } from "./migrations";
 import { pgliteSql, poolSql, type Sql } from "./sql";
 
 export type Db = PrismaClient;
@@ -18,8 +19,13 @@ export interface Database {
   prisma: PrismaClient;
   /** Plain SQL on the same connections, for the hot paths (see sql.ts). */
   sql: Sql;
-  /** Applies the migrations not yet applied; returns their names. */
-  migrate(): Promise<string[]>;
+  /**
+   * Applies the migrations not yet applied; returns their names. On PostgreSQL, while another
+   * process is migrating it waits for that one (`onWait` is told) and then applies what is left.
+   */
+  migrate(options?: { onWait?: MigrationWaitListener }): Promise<string[]>;
+  /** The shipped migrations not yet applied to this database (nothing is changed). */
+  pendingMigrations(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -101,17 +107,9 @@ function openPostgres(url: string, poolMax: number, queryTimeoutMs: number): Dat
     location: redactUrl(url),
     prisma,
     sql,
-    // On a connection of its own without the query timeout: building an index on a big table may
-    // take longer than any request should.
-    migrate: async () => {
-      const migrationPool = new Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 5_000 });
-      migrationPool.on("error", () => undefined);
-      try {
-        return await applyMigrations(new PrismaPg(migrationPool));
-      } finally {
-        await migrationPool.end();
-      }
-    },
+    // On a connection of its own without the query timeout (see migration-lock.ts).
+    migrate: (options) => applyMigrationsUnderLock(url, options?.onWait),
+    pendingMigrations: () => pendingMigrations((text) => sql.query(text)),
     ping: async () => {
       await sql.query("SELECT 1");
     },
@@ -141,7 +139,9 @@ async function openPglite(options: { pgliteDataDir: string } | { pglite: unknown
     location,
     prisma,
     sql: pgliteSql(pglite),
+    // One process owns a PGlite folder: nobody else can be migrating it.
     migrate: () => applyMigrations(adapterFactory),
+    pendingMigrations: () => pendingMigrations(async (text) => (await pglite.query<Record<string, unknown>>(text)).rows),
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`;
     },
