@@ -1,10 +1,12 @@
 // The process entry: config -> database -> migrations -> app -> listen; graceful shutdown on
 // SIGTERM/SIGINT (stop accepting, finish in-flight requests, close the database).
+import cluster from "node:cluster";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { createApp } from "./app";
 import { ConfigError, loadConfig, readEnvironment, type Config } from "./config";
 import { openDatabase, type Database } from "./db/database";
+import { announceMigrationWait, PendingMigrationsError, refuseIfMigrationsPending } from "./db/migration-step";
 import { createLogger } from "./logger";
 import { BackgroundRuns, ShutdownDeadline } from "./shutdown";
 
@@ -133,14 +135,16 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(readEnvironment());
+    if (cluster.isPrimary && !config.migrateOnStart) await refuseIfMigrationsPending(config.database);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof PendingMigrationsError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(1);
     }
     throw err;
   }
   const logger = createLogger(config.log);
+  if (cluster.isPrimary && config.migrateOnStart) await announceMigrationWait(config.database, logger);
   const running = await startServer(config, logger);
   // A repeated signal during shutdown joins the shutdown already under way (SIGKILL forces).
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -3,16 +3,13 @@
 // waits for a migration already running elsewhere, then applies what is left (see db/migration-lock.ts).
 import { ConfigError, loadConfig, readEnvironment } from "../config";
 import { openDatabase } from "../db/database";
-import { PRISMA_MIGRATE_LOCK_KEY } from "../db/migration-lock";
+import { migrationWaitMessage } from "../db/migration-lock";
 
 async function main() {
   const config = loadConfig(readEnvironment());
   const db = await openDatabase(config.database);
   try {
-    const applied = await db.migrate({
-      onWait: (pid) =>
-        console.log(`Another process is migrating this database (advisory lock ${PRISMA_MIGRATE_LOCK_KEY}${pid ? `, server pid ${pid}` : ""}); waiting for it`),
-    });
+    const applied = await db.migrate({ onWait: (pid) => console.log(migrationWaitMessage(pid)) });
     console.log(applied.length ? `Applied: ${applied.join(", ")}` : `Up to date (${db.kind}: ${db.location})`);
   } finally {
     await db.close();

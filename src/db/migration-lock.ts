@@ -60,6 +60,12 @@ async function lockWithoutTimeout(client: PoolClient, onWait?: MigrationWaitList
   }
 }
 
+/** The log line for a process that waits for another's migration. */
+export function migrationWaitMessage(holderPid: number | undefined): string {
+  const who = holderPid === undefined ? "another process" : `another process (server pid ${holderPid})`;
+  return `Waiting for ${who} to finish migrating this database (it holds advisory lock ${PRISMA_MIGRATE_LOCK_KEY})`;
+}
+
 /** The server pid of the session holding the migration lock in this database, if any. */
 export async function migrationLockHolder(client: { query: PoolClient["query"] }): Promise<number | undefined> {
   // A bigint advisory key is stored as classid (high 32 bits), objid (low 32 bits), objsubid 1.
