@@ -1,9 +1,11 @@
 // The process entry: config -> database -> migrations -> app -> listen; graceful shutdown on
 // SIGTERM/SIGINT (stop accepting, finish in-flight requests, close the database).
+// WEB_CONCURRENCY > 1: this entry is the cluster's primary (src/cluster.ts) and each worker it forks.
 import cluster from "node:cluster";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { createApp } from "./app";
+import { runPrimary } from "./cluster";
 import { ConfigError, loadConfig, readEnvironment, type Config } from "./config";
 import { openDatabase, type Database } from "./db/database";
 import { announceMigrationWait, PendingMigrationsError, refuseIfMigrationsPending } from "./db/migration-step";
@@ -135,6 +137,7 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(readEnvironment());
+    // A cluster's workers leave the migration step to their primary, which did it before forking.
     if (cluster.isPrimary && !config.migrateOnStart) await refuseIfMigrationsPending(config.database);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof PendingMigrationsError) {
@@ -144,6 +147,12 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.log);
+  if (cluster.isPrimary && config.webConcurrency > 1) {
+    const exitCode = await runPrimary(config, logger);
+    // The log is written asynchronously: its last lines (the workers' exits) go out before the exit.
+    logger.flush(() => process.exit(exitCode));
+    return;
+  }
   if (cluster.isPrimary && config.migrateOnStart) await announceMigrationWait(config.database, logger);
   const running = await startServer(config, logger);
   // A repeated signal during shutdown joins the shutdown already under way (SIGKILL forces).
