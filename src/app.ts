@@ -126,7 +126,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     callbackBaseUrl,
   }, db.sql, ledger, events);
   registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory, ledger));
-  const payments = new PaymentRequestsService(db.sql, ledger, handOver, clock, publicBaseUrl);
+  const payments = new PaymentRequestsService(db.sql, ledger, clock, publicBaseUrl);
   const webhook = new PaymentWebhookService(db.sql, ledger, events, clock, logger);
   // For a webhook that never came: asks the payment system and applies the answer through the webhook's path.
   const reconciliation = new ReconciliationService({

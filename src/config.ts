@@ -54,6 +54,8 @@ const envSchema = z
     ),
     IDEMPOTENCY_TTL_HOURS: int(24, 1, 24 * 30),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 120_000),
+    WEB_CONCURRENCY: int(1, 1, 64),
+    MIGRATE_ON_START: z.preprocess(emptyAsUndefined, z.enum(["true", "false"]).default("true")),
     UPLOAD_DIR: z.preprocess(emptyAsUndefined, z.string().default("uploads")),
     MAX_UPLOAD_BYTES: int(10 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     INTERNAL_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
@@ -93,6 +95,14 @@ const envSchema = z
     SMTP_SOCKET_TIMEOUT_MS: int(20_000, 1, 120_000),
   })
   .superRefine((env, ctx) => {
+    if (env.WEB_CONCURRENCY > 1 && !env.DATABASE_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["WEB_CONCURRENCY"],
+        message:
+          "above 1 needs DATABASE_URL: the embedded PGlite database lives inside one process and cannot be shared by several worker processes (set DATABASE_URL to a PostgreSQL server, or WEB_CONCURRENCY=1)",
+      });
+    }
     if (env.NODE_ENV === "production" && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
       ctx.addIssue({ code: "custom", path: ["JWT_JWKS_URL"], message: "is required in production (or JWT_SECRET)" });
     }
@@ -135,6 +145,10 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Background work (src/jobs): how often idle workers poll, and how often ran-out leases are handed back. */
   jobs: { schema: string; pollMs: number; maintenanceSeconds: number; leaseSeconds: number };
+  /** Worker processes sharing the port (node:cluster); 1 = one process, no primary. More than 1 needs DATABASE_URL. */
+  webConcurrency: number;
+  /** false: a start only checks that no migration is pending (the release step, `npm run db:migrate`, applies them). */
+  migrateOnStart: boolean;
   uploads: { dir: string; maxBytes: number };
   /** Where the service's own internal endpoints are reached by callbacks; default: loopback and the bound port. */
   internalBaseUrl?: string;
@@ -205,6 +219,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     jobs: { schema: env.JOB_SCHEMA, pollMs: env.JOB_POLL_MS, maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS, leaseSeconds: env.JOB_LEASE_SECONDS },
+    webConcurrency: env.WEB_CONCURRENCY,
+    migrateOnStart: env.MIGRATE_ON_START === "true",
     uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },
     internalBaseUrl: env.INTERNAL_BASE_URL?.replace(/\/$/, ""),
     ai: {

@@ -84,6 +84,34 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ SMTP_URL: "smtp://m", SMTP_SOCKET_TIMEOUT_MS: "0" })).toThrow(/^Invalid configuration: SMTP_SOCKET_TIMEOUT_MS /);
   });
 
+  it("when WEB_CONCURRENCY and MIGRATE_ON_START are not set, then it runs one process that migrates on start", () => {
+    expect(loadConfig({})).toMatchObject({ webConcurrency: 1, migrateOnStart: true });
+    expect(loadConfig({ WEB_CONCURRENCY: "", MIGRATE_ON_START: "" })).toMatchObject({ webConcurrency: 1, migrateOnStart: true });
+  });
+
+  it("when WEB_CONCURRENCY is above 1 with DATABASE_URL, then it runs that many workers", () => {
+    const config = loadConfig({ WEB_CONCURRENCY: "4", DATABASE_URL: "postgresql://u:p@db/c", MIGRATE_ON_START: "false" });
+    expect(config).toMatchObject({ webConcurrency: 4, migrateOnStart: false });
+  });
+
+  it("refuses WEB_CONCURRENCY above 1 on the embedded PGlite, saying why, in one line", () => {
+    for (const env of [{ WEB_CONCURRENCY: "2" }, { WEB_CONCURRENCY: "2", DATABASE_URL: "" }]) {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(
+        /^Invalid configuration: WEB_CONCURRENCY above 1 needs DATABASE_URL: the embedded PGlite database lives inside one process [^\n]*\(got "2"\)$/,
+      );
+    }
+    expect(loadConfig({ WEB_CONCURRENCY: "1" }).webConcurrency).toBe(1);
+  });
+
+  it.each([["0"], ["-1"], ["1.5"], ["two"], ["65"]])("refuses WEB_CONCURRENCY=%s", (value) => {
+    expect(() => loadConfig({ WEB_CONCURRENCY: value, DATABASE_URL: "postgresql://u:p@db/c" })).toThrow(/^Invalid configuration: WEB_CONCURRENCY /);
+  });
+
+  it("refuses a MIGRATE_ON_START that is not true or false", () => {
+    expect(() => loadConfig({ MIGRATE_ON_START: "no" })).toThrow(/^Invalid configuration: MIGRATE_ON_START .*\(got "no"\)$/);
+  });
+
   it("keeps a configured secret and lets LOG_PRETTY override the default", () => {
     const config = loadConfig({ NODE_ENV: "test", JWT_SECRET: secret, LOG_PRETTY: "true" });
     expect(config.auth.secret).toBe(secret);

@@ -1,7 +1,6 @@
 // The payment-system adapters against small local servers: the mock's signed webhooks (success,
 // failure, duplicates, out of order, retries) and the HTTP adapter's request.
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage } from "node:http";
 import pino from "pino";
 import { listen, until } from "../support/net";
 import { HttpPaymentSystem } from "../../src/adapters/payments/http-payment-system";
