@@ -33,6 +33,7 @@ import { PaymentRequestsService } from "./modules/payments/payment-requests.serv
 import { PaymentHandOver } from "./modules/payments/hand-over";
 import { OfflinePaymentsService } from "./modules/payments/offline-payments.service";
 import { PaymentWebhookService } from "./modules/payments/webhook.service";
+import { ReconciliationService } from "./modules/payments/reconciliation.service";
 import { Ledger } from "./ledger/ledger";
 import { NotificationsService } from "./modules/notifications/notifications.service";
 import { registerStatusRoutes } from "./modules/status/status.router";
@@ -65,7 +66,7 @@ export interface AppDeps {
 
 export interface AppInfo {
   declaredRoutes: DeclaredRoute[];
-  services: { images: ImagesService; payments: PaymentRequestsService; notifications: NotificationsService };
+  services: { images: ImagesService; payments: PaymentRequestsService; notifications: NotificationsService; reconciliation: ReconciliationService };
   ledger: Ledger;
   events: BillEvents;
   adapters: Adapters;
@@ -125,10 +126,20 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     callbackBaseUrl,
   }, db.sql, ledger, events);
   registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory, ledger));
-  const payments = new PaymentRequestsService(db.sql, ledger, handOver, clock, publicBaseUrl);
+  const payments = new PaymentRequestsService(db.sql, ledger, clock, publicBaseUrl);
+  const webhook = new PaymentWebhookService(db.sql, ledger, events, clock, logger);
+  // For a webhook that never came: asks the payment system and applies the answer through the webhook's path.
+  const reconciliation = new ReconciliationService({
+    sql: db.sql,
+    paymentSystem: adapters.payments,
+    webhook,
+    clock,
+    logger,
+    reconcileAfterMs: config.payments.reconcileAfterMs,
+  });
   registerPaymentRoutes(
     api,
-    { requests: payments, offline: new OfflinePaymentsService(ledger, events, clock), webhook: new PaymentWebhookService(db.sql, ledger, events, clock, logger) },
+    { requests: payments, offline: new OfflinePaymentsService(ledger, events, clock), webhook },
     bills,
     verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
   );
@@ -137,7 +148,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   registerStatusRoutes(api, status);
   registerEventRoutes(api, status, events);
   registerNotificationRoutes(api, notifications);
-  defineJobs(jobs, config, logger, { notifications, handOver, payments, images, idempotency });
+  defineJobs(jobs, config, logger, { notifications, handOver, payments, images, idempotency, reconciliation });
   registerImageRoutes(api, images, {
     files: adapters.files,
     maxUploadBytes: config.uploads.maxBytes,
@@ -148,7 +159,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   app.disable("x-powered-by");
   app.set("trust proxy", false);
   app.locals.declaredRoutes = api.declared;
-  app.locals.services = { images, payments, notifications };
+  app.locals.services = { images, payments, notifications, reconciliation };
   app.locals.ledger = ledger;
   app.locals.events = events;
   app.locals.adapters = adapters;
@@ -195,7 +206,14 @@ function defineJobs(
   jobs: Jobs,
   config: Config,
   logger: Logger,
-  s: { notifications: NotificationsService; handOver: PaymentHandOver; payments: PaymentRequestsService; images: ImagesService; idempotency: IdempotencyService },
+  s: {
+    notifications: NotificationsService;
+    handOver: PaymentHandOver;
+    payments: PaymentRequestsService;
+    images: ImagesService;
+    idempotency: IdempotencyService;
+    reconciliation: ReconciliationService;
+  },
 ): void {
   const every = (minutes: number) => `*/${minutes} * * * *`;
   const log = (what: string) => (result: unknown) => logger.info({ result }, `${what} finished`);
@@ -230,6 +248,14 @@ function defineJobs(
     retryDelaySeconds: 10,
     leaseSeconds: 300,
     cron: config.payments.expiryCron ?? undefined,
+  });
+  jobs.define({
+    queue: QUEUES.reconciliation,
+    run: async () => log("payment reconciliation")({ reconciled: (await s.reconciliation.reconcileStale()).length }),
+    retryLimit: 2,
+    retryDelaySeconds: 30,
+    leaseSeconds: 300,
+    cron: config.payments.reconcileCron ?? undefined,
   });
   jobs.define({
     queue: QUEUES.reminders,

@@ -54,6 +54,8 @@ const envSchema = z
     ),
     IDEMPOTENCY_TTL_HOURS: int(24, 1, 24 * 30),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 120_000),
+    WEB_CONCURRENCY: int(1, 1, 64),
+    MIGRATE_ON_START: z.preprocess(emptyAsUndefined, z.enum(["true", "false"]).default("true")),
     UPLOAD_DIR: z.preprocess(emptyAsUndefined, z.string().default("uploads")),
     MAX_UPLOAD_BYTES: int(10 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     INTERNAL_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
@@ -71,6 +73,8 @@ const envSchema = z
     PAYMENT_MOCK_DELAY_MS: int(5_000, 0, 3_600_000),
     PAYMENT_REQUEST_TTL_HOURS: int(24 * 7, 1, 24 * 90),
     PAYMENT_EXPIRY_CRON: cron("* * * * *"),
+    RECONCILE_AFTER_MS: int(15 * 60_000, 1_000, 7 * 24 * 3_600_000),
+    RECONCILE_CRON: cron("*/5 * * * *"),
     EMV_MERCHANT_ID: z.preprocess(emptyAsUndefined, z.string().max(32).default("CHILLBILL")),
     EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
@@ -86,8 +90,19 @@ const envSchema = z
     NOTIFY_MAX_ATTEMPTS: int(3, 1, 10),
     SMTP_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional()),
     SMTP_FROM: z.preprocess(emptyAsUndefined, z.string().default("ChillBill <no-reply@chillbill.local>")),
+    SMTP_CONNECTION_TIMEOUT_MS: int(10_000, 1, 120_000),
+    SMTP_GREETING_TIMEOUT_MS: int(10_000, 1, 120_000),
+    SMTP_SOCKET_TIMEOUT_MS: int(20_000, 1, 120_000),
   })
   .superRefine((env, ctx) => {
+    if (env.WEB_CONCURRENCY > 1 && !env.DATABASE_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["WEB_CONCURRENCY"],
+        message:
+          "above 1 needs DATABASE_URL: the embedded PGlite database lives inside one process and cannot be shared by several worker processes (set DATABASE_URL to a PostgreSQL server, or WEB_CONCURRENCY=1)",
+      });
+    }
     if (env.NODE_ENV === "production" && !env.JWT_SECRET && !env.JWT_JWKS_URL) {
       ctx.addIssue({ code: "custom", path: ["JWT_JWKS_URL"], message: "is required in production (or JWT_SECRET)" });
     }
@@ -130,6 +145,10 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Background work (src/jobs): how often idle workers poll, and how often ran-out leases are handed back. */
   jobs: { schema: string; pollMs: number; maintenanceSeconds: number; leaseSeconds: number };
+  /** Worker processes sharing the port (node:cluster); 1 = one process, no primary. More than 1 needs DATABASE_URL. */
+  webConcurrency: number;
+  /** false: a start only checks that no migration is pending (the release step, `npm run db:migrate`, applies them). */
+  migrateOnStart: boolean;
   uploads: { dir: string; maxBytes: number };
   /** Where the service's own internal endpoints are reached by callbacks; default: loopback and the bound port. */
   internalBaseUrl?: string;
@@ -152,6 +171,10 @@ export interface Config {
     expiryCron: string | null;
     /** A request the committing process could not hand over is tried again by a job after this. */
     handOverRetryAfterSeconds: number;
+    /** A sent request not heard of for this long is asked about at the payment system (reconciliation). */
+    reconcileAfterMs: number;
+    /** When reconciliation runs (cron, UTC), or null: never. */
+    reconcileCron: string | null;
     emv: { merchantId: string; country: string; city: string };
   };
   notifications: {
@@ -159,7 +182,8 @@ export interface Config {
     /** When automatic reminders go out (cron, UTC), or null: no automatic reminders. */
     reminderCron: string | null;
     maxAttempts: number;
-    smtp?: { url: string; from: string };
+    /** Each wait bounded (nodemailer's own socket default is 10 minutes), so a send ends well inside a job's lease. */
+    smtp?: { url: string; from: string; connectionTimeoutMs: number; greetingTimeoutMs: number; socketTimeoutMs: number };
   };
 }
 
@@ -195,6 +219,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     jobs: { schema: env.JOB_SCHEMA, pollMs: env.JOB_POLL_MS, maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS, leaseSeconds: env.JOB_LEASE_SECONDS },
+    webConcurrency: env.WEB_CONCURRENCY,
+    migrateOnStart: env.MIGRATE_ON_START === "true",
     uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },
     internalBaseUrl: env.INTERNAL_BASE_URL?.replace(/\/$/, ""),
     ai: {
@@ -217,13 +243,23 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       requestTtlHours: env.PAYMENT_REQUEST_TTL_HOURS,
       expiryCron: env.PAYMENT_EXPIRY_CRON === "off" ? null : env.PAYMENT_EXPIRY_CRON,
       handOverRetryAfterSeconds: env.PAYMENT_HAND_OVER_RETRY_AFTER_SECONDS,
+      reconcileAfterMs: env.RECONCILE_AFTER_MS,
+      reconcileCron: env.RECONCILE_CRON === "off" ? null : env.RECONCILE_CRON,
       emv: { merchantId: env.EMV_MERCHANT_ID, country: env.EMV_COUNTRY, city: env.EMV_CITY },
     },
     notifications: {
       reminderIntervalMs: Math.round(env.REMINDER_INTERVAL_HOURS * 3_600_000),
       reminderCron: env.REMINDER_CRON === "off" ? null : env.REMINDER_CRON,
       maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
-      smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM } : undefined,
+      smtp: env.SMTP_URL
+        ? {
+            url: env.SMTP_URL,
+            from: env.SMTP_FROM,
+            connectionTimeoutMs: env.SMTP_CONNECTION_TIMEOUT_MS,
+            greetingTimeoutMs: env.SMTP_GREETING_TIMEOUT_MS,
+            socketTimeoutMs: env.SMTP_SOCKET_TIMEOUT_MS,
+          }
+        : undefined,
     },
   };
 }

@@ -1,10 +1,15 @@
 // The process entry: config -> database -> migrations -> app -> listen; graceful shutdown on
 // SIGTERM/SIGINT (stop accepting, finish in-flight requests, close the database).
+// WEB_CONCURRENCY > 1: this entry is the cluster's primary (src/cluster.ts) and each worker it forks.
+import cluster from "node:cluster";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { createApp } from "./app";
+import { runPrimary } from "./cluster";
 import { ConfigError, loadConfig, readEnvironment, type Config } from "./config";
 import { openDatabase, type Database } from "./db/database";
+import { migrationWaitMessage } from "./db/migration-lock";
+import { PendingMigrationsError, refuseIfMigrationsPending } from "./db/migration-step";
 import { createLogger } from "./logger";
 import { QUEUES } from "./jobs/jobs";
 import { ShutdownDeadline } from "./shutdown";
@@ -27,8 +32,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger.warn("AI_MODE=mock in production: images are answered with dummy data. Use this for demos only.");
   }
   const db = await openDatabase(config.database);
-  const applied = await db.migrate();
-  logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");
+  // A cluster's primary migrated before forking; with MIGRATE_ON_START=false the release step did.
+  if (cluster.isPrimary && config.migrateOnStart) {
+    const applied = await db.migrate({ onWait: (pid) => logger.info({ holderPid: pid }, migrationWaitMessage(pid)) });
+    logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");
+  }
 
   let boundUrl = config.publicBaseUrl;
   let boundPublicUrl = config.publicBaseUrl;
@@ -41,7 +49,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     publicBaseUrl: () => config.explicitPublicBaseUrl ?? boundPublicUrl,
   });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
+    // Express 5 calls back on an error too (a port already taken): that is a failed start.
+    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
     s.once("error", reject);
   });
   server.keepAliveTimeout = 5_000;
@@ -102,27 +111,44 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(readEnvironment());
+    // A cluster's workers leave the migration step to their primary, which did it before forking.
+    if (cluster.isPrimary && !config.migrateOnStart) await refuseIfMigrationsPending(config.database);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof PendingMigrationsError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(1);
     }
     throw err;
   }
   const logger = createLogger(config.log);
-  const running = await startServer(config, logger);
-  // A repeated signal during shutdown joins the shutdown already under way (SIGKILL forces).
+  if (cluster.isPrimary && config.webConcurrency > 1) {
+    const exitCode = await runPrimary(config, logger);
+    // The log is written asynchronously: its last lines (the workers' exits) go out before the exit.
+    logger.flush(() => process.exit(exitCode));
+    return;
+  }
+  // Handlers first: a signal that arrives while the server is starting (or right after it says it
+  // listens) shuts it down once started, instead of killing it half-way (no handler: the OS default).
+  let running: RunningServer | undefined;
+  let signalled: NodeJS.Signals | undefined;
+  const shutDown = (signal: NodeJS.Signals) => {
+    // A repeated signal during shutdown joins the shutdown already under way (SIGKILL forces).
+    running!.stop(signal).then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, "Shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
-      running.stop(signal).then(
-        () => process.exit(0),
-        (err) => {
-          logger.error({ err }, "Shutdown failed");
-          process.exit(1);
-        },
-      );
+      if (running) shutDown(signal);
+      else signalled ??= signal;
     });
   }
+  running = await startServer(config, logger);
+  if (signalled) shutDown(signalled);
 }
 
 if (require.main === module) {

@@ -42,7 +42,7 @@ export function createAdapters(config: Config, logger: Logger, urls: { publicBas
         });
   const mocks = mockChannels(logger.child({ adapter: "mock-notify" }));
   const channels: Channels = config.notifications.smtp
-    ? { ...mocks, email: new SmtpChannel(config.notifications.smtp.url, config.notifications.smtp.from) }
+    ? { ...mocks, email: new SmtpChannel(config.notifications.smtp) }
     : mocks;
   return { ai, directory: new MockUserDirectory(), files: new LocalFileStore(config.uploads.dir), payments, channels };
 }

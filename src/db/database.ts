@@ -4,7 +4,8 @@ import { mkdirSync } from "node:fs";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg, { Pool } from "pg";
 import { type Prisma, PrismaClient } from "../generated/prisma/client";
-import { applyMigrations } from "./migrations";
+import { applyMigrationsUnderLock, type MigrationWaitListener } from "./migration-lock";
+import { applyMigrations, pendingMigrations } from "./migrations";
 import { pgliteSql, poolSql, type Sql } from "./sql";
 
 export type Db = PrismaClient;
@@ -23,8 +24,13 @@ export interface Database {
    * parameters, or parameterless text that may hold several statements (its own migrations).
    */
   executor: SqlExecutor;
-  /** Applies the migrations not yet applied; returns their names. */
-  migrate(): Promise<string[]>;
+  /**
+   * Applies the migrations not yet applied; returns their names. On PostgreSQL, while another
+   * process is migrating it waits for that one (`onWait` is told) and then applies what is left.
+   */
+  migrate(options?: { onWait?: MigrationWaitListener }): Promise<string[]>;
+  /** The shipped migrations not yet applied to this database (nothing is changed). */
+  pendingMigrations(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -113,17 +119,9 @@ function openPostgres(url: string, poolMax: number, queryTimeoutMs: number): Dat
     sql,
     // node-postgres sends text without values as a simple query, which may hold several statements.
     executor: { executeSql: async (text, values) => ({ rows: (await pool.query(text, values?.length ? values : undefined)).rows }) },
-    // On a connection of its own without the query timeout: building an index on a big table may
-    // take longer than any request should.
-    migrate: async () => {
-      const migrationPool = new Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 5_000 });
-      migrationPool.on("error", () => undefined);
-      try {
-        return await applyMigrations(new PrismaPg(migrationPool));
-      } finally {
-        await migrationPool.end();
-      }
-    },
+    // On a connection of its own without the query timeout (see migration-lock.ts).
+    migrate: (options) => applyMigrationsUnderLock(url, options?.onWait),
+    pendingMigrations: () => pendingMigrations((text) => sql.query(text)),
     ping: async () => {
       await sql.query("SELECT 1");
     },
@@ -161,7 +159,9 @@ async function openPglite(options: { pgliteDataDir: string } | { pglite: unknown
         return { rows: (await pglite.query(text, values)).rows };
       },
     },
+    // One process owns a PGlite folder: nobody else can be migrating it.
     migrate: () => applyMigrations(adapterFactory),
+    pendingMigrations: () => pendingMigrations(async (text) => (await pglite.query<Record<string, unknown>>(text)).rows),
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`;
     },

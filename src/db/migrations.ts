@@ -19,8 +19,7 @@ async function readSchema() {
 
 export async function loadMigrationsList(baseDir = MIGRATIONS_DIR) {
   const lockPath = path.join(baseDir, "migration_lock.toml");
-  const entries = existsSync(baseDir) ? await readdir(baseDir, { withFileTypes: true }) : [];
-  const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const dirs = await migrationNames(baseDir);
   return {
     baseDir,
     lockfile: {
@@ -38,6 +37,28 @@ export async function loadMigrationsList(baseDir = MIGRATIONS_DIR) {
       })),
     ),
   };
+}
+
+/** The migrations this code ships, by folder name, in the order they apply. */
+export async function migrationNames(baseDir = MIGRATIONS_DIR): Promise<string[]> {
+  const entries = existsSync(baseDir) ? await readdir(baseDir, { withFileTypes: true }) : [];
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+}
+
+export type QueryRows = (text: string) => Promise<Array<Record<string, unknown>>>;
+
+/**
+ * The shipped migrations the database has not finished applying, read from Prisma's own
+ * `_prisma_migrations` table (no engine needed: one query when up to date). A migration that is
+ * recorded but not shipped here (a newer release ran) does not count: this code's schema is there.
+ */
+export async function pendingMigrations(query: QueryRows, baseDir = MIGRATIONS_DIR): Promise<string[]> {
+  const shipped = await migrationNames(baseDir);
+  const [table] = await query("SELECT to_regclass('_prisma_migrations') IS NOT NULL AS present");
+  if (!table?.present) return shipped;
+  const rows = await query("SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL");
+  const applied = new Set(rows.map((r) => String(r.migration_name)));
+  return shipped.filter((name) => !applied.has(name));
 }
 
 /** Applies every migration not yet applied; returns the names it applied (empty when up to date). */

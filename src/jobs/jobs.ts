@@ -211,13 +211,29 @@ export class Jobs {
         `SELECT name, count(*) FILTER (WHERE state IN ('created', 'retry'))::int AS queued, count(*) FILTER (WHERE state = 'active')::int AS active,
                 count(*) FILTER (WHERE state = 'failed')::int AS failed
            FROM ${this.options.schema}.job WHERE name = ANY($1::text[]) GROUP BY name ORDER BY name`,
-        [[...this.specs.keys()]],
+        [Object.values(QUEUES)],
       )
     ).rows as { name: string; queued: number; active: number; failed: number }[];
-    return [...this.specs.keys()].map((queue) => {
+    return Object.values(QUEUES).map((queue) => {
       const r = rows.find((x) => x.name === queue);
       return { queue, queued: r?.queued ?? 0, active: r?.active ?? 0, failed: r?.failed ?? 0 };
     });
+  }
+
+  /** The latest failed jobs with their last error, newest first (operators: npm run jobs). */
+  async failed(limit = 20): Promise<{ queue: string; id: string; retries: number; error: string | null; failedAt: Date | null }[]> {
+    const { rows } = await this.db.executeSql(
+      `SELECT name AS queue, id, retry_count AS retries, output->>'message' AS error, completed_on AS "failedAt"
+         FROM ${this.options.schema}.job WHERE state = 'failed' ORDER BY completed_on DESC NULLS LAST LIMIT $1`,
+      [limit],
+    );
+    return rows;
+  }
+
+  /** Puts failed jobs back in their queue (pg-boss's retry: one more try each); returns how many. */
+  async retry(queue: QueueName, ids: readonly string[]): Promise<number> {
+    const result = (await this.boss.retry(queue, [...ids])) as unknown as { affected: number };
+    return result.affected;
   }
 
   /** Stops asking for jobs and waits for those running (the caller bounds the wait); pg-boss's timers stop. */

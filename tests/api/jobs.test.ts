@@ -83,6 +83,12 @@ describe("workers", () => {
       for (let i = 0; i < 5; i += 1) await jobs.drain([QUEUES.idempotencyCleanup], { ignoreStartAfter: true });
       expect(calls).toBe(3);
       expect((await jobs.counts()).find((c) => c.queue === QUEUES.idempotencyCleanup)).toMatchObject({ queued: 0, active: 0, failed: failedBefore + 1 });
+      // An operator sees it with its error, and puts it back (npm run jobs -- retry): it runs once more.
+      const [latest] = await jobs.failed(1);
+      expect(latest).toMatchObject({ queue: QUEUES.idempotencyCleanup, retries: 2, error: "still down" });
+      expect(await jobs.retry(QUEUES.idempotencyCleanup, [latest.id])).toBe(1);
+      await jobs.drain([QUEUES.idempotencyCleanup], { ignoreStartAfter: true });
+      expect(calls).toBe(4);
     } finally {
       await jobs.stop();
     }

@@ -4,10 +4,9 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Client } from "pg";
 import { signDevelopmentToken } from "../../src/http/auth";
 import { runServer, startServer } from "../support/server-process";
-import { assertTestDatabase, withDatabase } from "../support/test-database-url";
+import { createFreshDatabase } from "../support/test-database-url";
 
 const secret = "e2e-secret-that-is-long-enough-for-hs256";
 
@@ -30,19 +29,8 @@ if (serverUrl) {
   targets.push({
     name: "a fresh PostgreSQL database",
     prepare: async () => {
-      const name = `chillbill_test_startup_${Date.now().toString(36)}`;
-      const url = withDatabase(serverUrl, name);
-      assertTestDatabase(url);
-      const admin = new Client({ connectionString: serverUrl });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE "${name}"`);
-      return {
-        env: { DATABASE_URL: url },
-        cleanup: async () => {
-          await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-          await admin.end();
-        },
-      };
+      const database = await createFreshDatabase(serverUrl, "startup");
+      return { env: { DATABASE_URL: database.url }, cleanup: database.drop };
     },
   });
 }

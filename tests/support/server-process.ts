@@ -14,7 +14,16 @@ export interface ServerProcess {
 }
 
 export function runServer(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src/server.ts")], {
+  return runEntry("src/server.ts", env);
+}
+
+/** Any TypeScript entry of the project (a CLI, a test helper script) as a child process, with the server's test environment. */
+export function runEntry(
+  entry: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", NODE_ENV: "test", LOG_PRETTY: "false", LOG_LEVEL: "info", PORT: "0", HOST: "127.0.0.1", DATABASE_URL: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

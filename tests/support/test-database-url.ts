@@ -1,5 +1,7 @@
 // Guards for the PostgreSQL mode of the test run: we only ever create, use and drop databases
 // whose name says they are for tests.
+import { Client } from "pg";
+
 export const TEST_DB_PATTERN = /^chillbill_test_[a-z0-9_]+$/;
 
 export function databaseName(url: string): string {
@@ -17,4 +19,37 @@ export function withDatabase(url: string, name: string): string {
   const u = new URL(url);
   u.pathname = `/${name}`;
   return u.toString();
+}
+
+export interface FreshDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** An empty database of its own on the server at `serverUrl` (chillbill_test_<label>_<unique>), for one test. */
+export async function createFreshDatabase(serverUrl: string, label: string): Promise<FreshDatabase> {
+  const name = `chillbill_test_${label}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const url = withDatabase(serverUrl, name);
+  assertTestDatabase(url);
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    name,
+    url,
+    drop: async () => {
+      const dropper = new Client({ connectionString: serverUrl });
+      await dropper.connect();
+      try {
+        await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await dropper.end();
+      }
+    },
+  };
 }

@@ -1,8 +1,7 @@
 // The AI adapters against small local servers: the mock's signed callbacks (and its retries),
 // and the HTTP adapter's multipart hand-over.
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import express from "express";

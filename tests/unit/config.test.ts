@@ -66,7 +66,50 @@ describe("loadConfig", () => {
     expect(loadConfig({ AI_MODE: "http", AI_SERVICE_URL: "https://ai.example" }).ai.serviceUrl).toBe("https://ai.example");
     expect(() => loadConfig({ MAX_UPLOAD_BYTES: "10" })).toThrow(/MAX_UPLOAD_BYTES/);
     expect(() => loadConfig({ PAYMENT_MODE: "http" })).toThrow(/^Invalid configuration: PAYMENT_API_URL is required when PAYMENT_MODE is http$/);
-    expect(loadConfig({}).payments).toMatchObject({ mode: "mock", mockDelayMs: 5000, requestTtlHours: 168 });
+    expect(loadConfig({}).payments).toMatchObject({ mode: "mock", mockDelayMs: 5000, requestTtlHours: 168, reconcileAfterMs: 15 * 60_000 });
+    expect(loadConfig({ RECONCILE_AFTER_MS: "60000" }).payments.reconcileAfterMs).toBe(60_000);
+  });
+
+  it("bounds every SMTP wait: 10 s to connect, 10 s for the greeting, 20 s of silence, unless set", () => {
+    expect(loadConfig({}).notifications.smtp).toBeUndefined();
+    expect(loadConfig({ SMTP_URL: "smtp://mail.example:587" }).notifications.smtp).toEqual({
+      url: "smtp://mail.example:587",
+      from: "ChillBill <no-reply@chillbill.local>",
+      connectionTimeoutMs: 10_000,
+      greetingTimeoutMs: 10_000,
+      socketTimeoutMs: 20_000,
+    });
+    expect(loadConfig({ SMTP_URL: "smtp://m", SMTP_SOCKET_TIMEOUT_MS: "5000" }).notifications.smtp?.socketTimeoutMs).toBe(5_000);
+    // 0 would mean nodemailer's own default (10 minutes of silence): refused.
+    expect(() => loadConfig({ SMTP_URL: "smtp://m", SMTP_SOCKET_TIMEOUT_MS: "0" })).toThrow(/^Invalid configuration: SMTP_SOCKET_TIMEOUT_MS /);
+  });
+
+  it("when WEB_CONCURRENCY and MIGRATE_ON_START are not set, then it runs one process that migrates on start", () => {
+    expect(loadConfig({})).toMatchObject({ webConcurrency: 1, migrateOnStart: true });
+    expect(loadConfig({ WEB_CONCURRENCY: "", MIGRATE_ON_START: "" })).toMatchObject({ webConcurrency: 1, migrateOnStart: true });
+  });
+
+  it("when WEB_CONCURRENCY is above 1 with DATABASE_URL, then it runs that many workers", () => {
+    const config = loadConfig({ WEB_CONCURRENCY: "4", DATABASE_URL: "postgresql://u:p@db/c", MIGRATE_ON_START: "false" });
+    expect(config).toMatchObject({ webConcurrency: 4, migrateOnStart: false });
+  });
+
+  it("refuses WEB_CONCURRENCY above 1 on the embedded PGlite, saying why, in one line", () => {
+    for (const env of [{ WEB_CONCURRENCY: "2" }, { WEB_CONCURRENCY: "2", DATABASE_URL: "" }]) {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(
+        /^Invalid configuration: WEB_CONCURRENCY above 1 needs DATABASE_URL: the embedded PGlite database lives inside one process [^\n]*\(got "2"\)$/,
+      );
+    }
+    expect(loadConfig({ WEB_CONCURRENCY: "1" }).webConcurrency).toBe(1);
+  });
+
+  it.each([["0"], ["-1"], ["1.5"], ["two"], ["65"]])("refuses WEB_CONCURRENCY=%s", (value) => {
+    expect(() => loadConfig({ WEB_CONCURRENCY: value, DATABASE_URL: "postgresql://u:p@db/c" })).toThrow(/^Invalid configuration: WEB_CONCURRENCY /);
+  });
+
+  it("refuses a MIGRATE_ON_START that is not true or false", () => {
+    expect(() => loadConfig({ MIGRATE_ON_START: "no" })).toThrow(/^Invalid configuration: MIGRATE_ON_START .*\(got "no"\)$/);
   });
 
   it("keeps a configured secret and lets LOG_PRETTY override the default", () => {

@@ -1,11 +1,19 @@
 // The payment system for development and tests: in-process; creating a payment gives an id and a
 // link to the pay page; after a delay it "collects" the money and sends the signed succeeded
 // webhook over HTTP to our endpoint (0 = never by itself, only through the pay page's button).
-// For tests it can fail payments, send each event more than once, and deliver out of order.
+// It remembers where each payment stands and answers getPayment from that. For tests it can fail
+// payments, send each event more than once, deliver out of order, and lose webhooks.
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
 import { SignedSender } from "../signed-sender";
-import { PAYMENT_SIGNATURE_HEADER, type CreatedPayment, type CreatePaymentInput, type PaymentEventBody, type PaymentSystem } from "./payment-system";
+import {
+  PAYMENT_SIGNATURE_HEADER,
+  type CreatedPayment,
+  type CreatePaymentInput,
+  type PaymentEventBody,
+  type PaymentState,
+  type PaymentSystem,
+} from "./payment-system";
 
 export interface MockPaymentOptions {
   secret: string;
@@ -27,8 +35,11 @@ export interface PaymentRef {
 
 export class MockPaymentSystem implements PaymentSystem {
   private readonly sender: SignedSender;
-  /** Test controls. */
-  behaviour = { fail: false, duplicates: 1, outOfOrder: false };
+  /**
+   * Test controls. `loseWebhooks`: outcomes are recorded (getPayment reports them) but no webhook
+   * leaves, as when the payment system dies between paying and sending.
+   */
+  behaviour = { fail: false, duplicates: 1, outOfOrder: false, loseWebhooks: false };
 
   constructor(private readonly options: MockPaymentOptions) {
     this.sender = new SignedSender({
@@ -43,13 +54,17 @@ export class MockPaymentSystem implements PaymentSystem {
   /** Like the real system, the same payment request (its idempotency key) is one payment. */
   private readonly byRequest = new Map<string, string>();
 
+  /** Where each payment stands, as getPayment reports it. */
+  private readonly payments = new Map<string, PaymentRef & Omit<PaymentState, keyof PaymentRef>>();
+
   async createPayment(input: CreatePaymentInput): Promise<CreatedPayment> {
     const existing = this.byRequest.get(input.paymentRequestId);
     if (existing) return { paymentId: existing, paymentLink: `${this.options.publicBaseUrl()}/pay/${input.payToken}` };
     const paymentId = `pay_${uuidv7().replace(/-/g, "")}`;
     this.byRequest.set(input.paymentRequestId, paymentId);
+    const payment = { paymentId, reference: input.reference, amount: input.amount, currency: input.currency, webhookUrl: input.webhookUrl };
+    this.payments.set(paymentId, { ...payment, status: "pending" });
     if (this.options.delayMs > 0) {
-      const payment = { paymentId, reference: input.reference, amount: input.amount, currency: input.currency, webhookUrl: input.webhookUrl };
       this.automatic.set(paymentId, setTimeout(() => this.settle(payment), this.options.delayMs));
     }
     return { paymentId, paymentLink: `${this.options.publicBaseUrl()}/pay/${input.payToken}` };
@@ -62,10 +77,20 @@ export class MockPaymentSystem implements PaymentSystem {
     this.cancelled.add(paymentId);
     clearTimeout(this.automatic.get(paymentId));
     this.automatic.delete(paymentId);
+    const payment = this.payments.get(paymentId);
+    // One that already ended stays as it ended (the real system answers 409).
+    if (payment?.status === "pending") payment.status = "cancelled";
   }
 
   isCancelled(paymentId: string): boolean {
     return this.cancelled.has(paymentId);
+  }
+
+  async getPayment(paymentId: string): Promise<PaymentState | undefined> {
+    const payment = this.payments.get(paymentId);
+    if (!payment) return undefined;
+    const { webhookUrl: _webhookUrl, ...state } = payment;
+    return { ...state };
   }
 
   /** Payments the mock will collect by itself when their delay runs out, unless paid before. */
@@ -83,13 +108,32 @@ export class MockPaymentSystem implements PaymentSystem {
       return;
     }
     const type = this.behaviour.fail ? "payment.failed" : "payment.succeeded";
-    this.send(payment, type, delayMs, this.behaviour.fail ? "card declined" : undefined);
+    const reason = this.behaviour.fail ? "card declined" : undefined;
+    const event = this.send(payment, type, delayMs, reason);
+    this.payments.set(payment.paymentId, {
+      ...payment,
+      status: this.behaviour.fail ? "failed" : "succeeded",
+      ...(this.behaviour.fail ? { reason } : { paidAt: new Date() }),
+      eventId: event.id,
+    });
     if (this.behaviour.outOfOrder && type === "payment.succeeded") {
       // A stale failure that the payment system delivers after the success.
       this.send(payment, "payment.failed", delayMs + 50, "an earlier attempt failed");
     }
   }
 
+  /** The payment ran out of time unpaid: it ends expired, and the payment system reports it. */
+  expire(paymentId: string): void {
+    const payment = this.payments.get(paymentId);
+    if (!payment || payment.status !== "pending") throw new Error(`mock payment system: no pending payment ${paymentId} to expire`);
+    clearTimeout(this.automatic.get(paymentId));
+    this.automatic.delete(paymentId);
+    const reason = "not paid in time";
+    const event = this.send(payment, "payment.expired", 0, reason);
+    Object.assign(payment, { status: "expired", reason, eventId: event.id });
+  }
+
+  /** Sends one event (as many times as `behaviour.duplicates` says), unless webhooks are lost. */
   send(payment: PaymentRef, type: PaymentEventBody["type"], delayMs = 0, reason?: string): PaymentEventBody {
     const event: PaymentEventBody = {
       id: `evt_${uuidv7().replace(/-/g, "")}`,
@@ -97,6 +141,10 @@ export class MockPaymentSystem implements PaymentSystem {
       created: Math.floor(Date.now() / 1000),
       data: { paymentId: payment.paymentId, reference: payment.reference, amount: payment.amount, currency: payment.currency, ...(reason ? { reason } : {}) },
     };
+    if (this.behaviour.loseWebhooks) {
+      this.options.logger.info({ paymentId: payment.paymentId, eventId: event.id, type }, "mock payment system: webhook lost (never sent)");
+      return event;
+    }
     const body = JSON.stringify(event);
     for (let i = 0; i < Math.max(1, this.behaviour.duplicates); i += 1) this.sender.sendLater(payment.webhookUrl, body, delayMs);
     return event;

@@ -6,7 +6,6 @@ import { formatAmount } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { RequestResult } from "../../ledger/decide";
 import type { Ledger } from "../../ledger/ledger";
-import type { HandedOver, PaymentHandOver } from "./hand-over";
 
 /** A payment request as the wire shows it, in column names. */
 export interface PaymentRequestRow {
@@ -31,7 +30,6 @@ export class PaymentRequestsService {
   constructor(
     private readonly sql: Sql,
     private readonly ledger: Ledger,
-    private readonly handOverService: PaymentHandOver,
     private readonly clock: Clock,
     private readonly publicBaseUrl: () => string,
   ) {}

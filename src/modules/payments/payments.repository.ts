@@ -1,5 +1,6 @@
 // The payments module's own SQL (the ledger writes money state): the webhook's claim of an event
-// and its bill's lock, and the pay page's read of a request by its token.
+// and its bill's lock, the pay page's read of a request by its token, and reconciliation's choice of
+// the requests to ask the payment system about.
 import { calendarDate, type SqlClient, type Statement } from "../../db/sql";
 
 /** A payment request as its pay page shows it: the request, its participant and bill. */
@@ -109,4 +110,35 @@ export async function claimEventAndLockBill(tx: SqlClient, event: WebhookEventRe
 /** What the event did; the claim already recorded which request it names. */
 export function eventOutcomeStatement(eventId: string, outcome: string, detail: string | null): Statement {
   return { text: "UPDATE payment_events SET outcome = $2, detail = $3 WHERE id = $1", values: [eventId, outcome, detail?.slice(0, 500) ?? null] };
+}
+
+/**
+ * Requests sent to the payment system that nothing has been heard of since `before` (no webhook
+ * applied, and not asked about by reconciliation), the longest-unheard first.
+ */
+export async function findUnheardSentRequests(sql: SqlClient, scope: { before: Date; billId?: string; limit: number }): Promise<string[]> {
+  const rows = await sql.query<{ id: string }>(
+    `SELECT id FROM payment_requests
+      WHERE status = 'sent' AND payment_id IS NOT NULL AND COALESCE(reconciled_at, updated_at) < $1::timestamptz
+        AND ($2::uuid IS NULL OR bill_id = $2::uuid)
+      ORDER BY COALESCE(reconciled_at, updated_at), id LIMIT $3`,
+    [scope.before, scope.billId ?? null, scope.limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Records that reconciliation asks about a request now, and returns its payment id; undefined when
+ * the request has no payment id, or (with `unheardBefore`) is no longer sent and unheard since then:
+ * another run or instance took it, or a webhook closed it. Not money state.
+ */
+export async function claimForReconciliation(sql: SqlClient, requestId: string, now: Date, unheardBefore: Date | null): Promise<{ paymentId: string } | undefined> {
+  const [row] = await sql.query<{ payment_id: string }>(
+    `UPDATE payment_requests SET reconciled_at = $2::timestamptz
+      WHERE id = $1::uuid AND payment_id IS NOT NULL
+        AND ($3::timestamptz IS NULL OR (status = 'sent' AND COALESCE(reconciled_at, updated_at) < $3::timestamptz))
+      RETURNING payment_id`,
+    [requestId, now, unheardBefore],
+  );
+  return row ? { paymentId: row.payment_id } : undefined;
 }
