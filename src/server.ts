@@ -36,6 +36,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (cluster.isPrimary && config.migrateOnStart) {
     const applied = await db.migrate({ onWait: (pid) => logger.info({ holderPid: pid }, migrationWaitMessage(pid)) });
     logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");
+  } else if (cluster.isPrimary) {
+    // main() refused to start with migrations pending: the release step has applied them.
+    logger.info({ migrateOnStart: false }, "Database schema is up to date");
   }
 
   let boundUrl = config.publicBaseUrl;
