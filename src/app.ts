@@ -129,7 +129,12 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
 
   const app = express() as Express & { locals: AppInfo };
   app.disable("x-powered-by");
-  app.set("trust proxy", false);
+  // Who the client is for the refused-credential limit (req.ip): the connecting address, or what
+  // the trusted proxies in front say in X-Forwarded-For (TRUST_PROXY, docs/deployment.md).
+  app.set("trust proxy", config.trustProxy);
+  if (config.trustProxy === true) {
+    logger.warn("TRUST_PROXY=true believes any client's X-Forwarded-For, so the refused-credential limit can be escaped; list the proxies or count their hops instead");
+  }
   app.locals.declaredRoutes = api.declared;
   app.locals.services = { images, payments, notifications };
   app.locals.ledger = ledger;

@@ -1,5 +1,6 @@
 // The one place that reads the environment. Every variable is documented in .env.example;
 // a bad value stops start-up with one line naming the variable.
+import { isIP } from "node:net";
 import path from "node:path";
 import dotenv from "dotenv";
 import { z } from "zod";
@@ -13,6 +14,41 @@ const emptyAsUndefined = (v: unknown) => (v === "" ? undefined : v);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
 const int = (def: number, min: number, max: number) =>
   z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
+
+/** Express's "trust proxy": false, true, a hop count, or the proxies' addresses and subnets. */
+export type TrustProxy = boolean | number | string[];
+
+const TRUST_PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+/** An address, a subnet in CIDR form (10.0.0.0/8, fd00::/8; /0 is refused, as Express does) or one of Express's named ranges. */
+function isProxyAddress(entry: string): boolean {
+  if (TRUST_PROXY_NAMES.has(entry)) return true;
+  const [address, bits, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+// Checked here, not by Express at start-up: Express throws a TypeError without the variable's name.
+const trustProxy = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .default("false")
+    .transform((value, ctx): TrustProxy => {
+      const v = value.trim();
+      if (v === "false" || v === "true") return v === "true";
+      if (/^\d+$/.test(v)) return Number(v);
+      const entries = v.split(",").map((e) => e.trim()).filter(Boolean);
+      if (entries.length && entries.every(isProxyAddress)) return entries;
+      ctx.addIssue({
+        code: "custom",
+        message: "must be false, true, a number of proxy hops, or a comma-separated list of proxy addresses and subnets (e.g. loopback, 10.0.0.0/8)",
+      });
+      return z.NEVER;
+    }),
+);
 
 const envSchema = z
   .object({
@@ -66,6 +102,7 @@ const envSchema = z
     EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
     RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000),
+    TRUST_PROXY: trustProxy,
     REMINDER_INTERVAL_HOURS: int(24, 1, 24 * 30),
     REMINDER_SCHEDULE_MS: int(3_600_000, 0, 7 * 24 * 3_600_000),
     NOTIFY_MAX_ATTEMPTS: int(3, 1, 10),
@@ -111,6 +148,8 @@ export interface Config {
   bodyLimit: string;
   /** Requests per minute per client on the public API; 0 = no limit. */
   rateLimitPerMinute: number;
+  /** Which proxies in front are believed about the client's address (X-Forwarded-For); see docs/deployment.md. */
+  trustProxy: TrustProxy;
   idempotencyTtlHours: number;
   shutdownTimeoutMs: number;
   uploads: { dir: string; maxBytes: number };
@@ -172,6 +211,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     auth: { secret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
     bodyLimit: env.BODY_LIMIT,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    trustProxy: env.TRUST_PROXY,
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },

@@ -1,4 +1,5 @@
 import path from "node:path";
+import express from "express";
 import { ConfigError, loadConfig } from "../../src/config";
 
 const secret = "x".repeat(32);
@@ -33,6 +34,12 @@ describe("loadConfig", () => {
     [{ NODE_ENV: "staging" }, /^Invalid configuration: NODE_ENV /],
     [{ BODY_LIMIT: "lots" }, /^Invalid configuration: BODY_LIMIT must look like 100kb or 1mb/],
     [{ PUBLIC_BASE_URL: "ftp://x" }, /^Invalid configuration: PUBLIC_BASE_URL /],
+    [{ TRUST_PROXY: "yes" }, /^Invalid configuration: TRUST_PROXY must be false, true, a number of proxy hops, or a comma-separated list .*\(got "yes"\)$/],
+    [{ TRUST_PROXY: "loopback, 10.0.0.0/33" }, /^Invalid configuration: TRUST_PROXY .*\(got "loopback, 10.0.0.0\/33"\)$/],
+    [{ TRUST_PROXY: "10.0.0.0/0" }, /^Invalid configuration: TRUST_PROXY /],
+    [{ TRUST_PROXY: "-1" }, /^Invalid configuration: TRUST_PROXY /],
+    [{ TRUST_PROXY: "1.5" }, /^Invalid configuration: TRUST_PROXY /],
+    [{ TRUST_PROXY: "proxy.internal" }, /^Invalid configuration: TRUST_PROXY /],
   ])("refuses %j with one line naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
@@ -67,6 +74,24 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ MAX_UPLOAD_BYTES: "10" })).toThrow(/MAX_UPLOAD_BYTES/);
     expect(() => loadConfig({ PAYMENT_MODE: "http" })).toThrow(/^Invalid configuration: PAYMENT_API_URL is required when PAYMENT_MODE is http$/);
     expect(loadConfig({}).payments).toMatchObject({ mode: "mock", mockDelayMs: 5000, requestTtlHours: 168 });
+  });
+
+  it.each([
+    [undefined, false],
+    ["", false],
+    ["false", false],
+    ["true", true],
+    ["1", 1],
+    ["0", 0],
+    [" 2 ", 2],
+    ["loopback", ["loopback"]],
+    ["loopback, 10.0.0.0/8", ["loopback", "10.0.0.0/8"]],
+    ["10.1.2.3,192.168.0.0/16 , fd00::/8,::1, uniquelocal, linklocal", ["10.1.2.3", "192.168.0.0/16", "fd00::/8", "::1", "uniquelocal", "linklocal"]],
+  ])("reads TRUST_PROXY %j as Express's trust proxy %j", (value, expected) => {
+    const { trustProxy } = loadConfig({ TRUST_PROXY: value });
+    expect(trustProxy).toEqual(expected);
+    // What the configuration accepts, Express accepts too (it would throw at start-up otherwise).
+    expect(() => express().set("trust proxy", trustProxy)).not.toThrow();
   });
 
   it("keeps a configured secret and lets LOG_PRETTY override the default", () => {
