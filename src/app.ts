@@ -21,6 +21,7 @@ import { createAdapters, type Adapters } from "./adapters";
 import { AI_SIGNATURE_HEADER } from "./adapters/ai/ai-service";
 import { verifySignedBody } from "./http/signed-body";
 import { apiHeaders, docsHeaders, refusedAuthRateLimit, userRateLimit } from "./http/security";
+import { memoryRateLimitStores, type RateLimitStores } from "./http/rate-limit-store";
 import { registerParticipantRoutes } from "./modules/participants/participants.router";
 import { ParticipantsService } from "./modules/participants/participants.service";
 import { registerSplitRoutes } from "./modules/split/split.router";
@@ -56,6 +57,8 @@ export interface AppDeps {
   events?: BillEvents;
   /** Where users reach this service (payment links); the server sets it once it knows its port. */
   publicBaseUrl?: () => string;
+  /** Where the rate limiters count: connected by the server (openRateLimitStores); default: in memory, without REDIS_URL. */
+  rateLimitStores?: RateLimitStores;
 }
 
 export interface AppInfo {
@@ -68,15 +71,20 @@ export interface AppInfo {
 
 export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const { config, db, logger } = deps;
+  if (config.redisUrl && !deps.rateLimitStores) {
+    // Counting in memory here would let each instance allow the full limit, unnoticed.
+    throw new Error("REDIS_URL is set but no rate limit store was passed to createApp: connect one with openRateLimitStores");
+  }
+  const rateLimitStores = deps.rateLimitStores ?? memoryRateLimitStores(logger);
   const clock = deps.clock ?? systemClock;
   const prisma = db.prisma;
   const verifier = deps.tokenVerifier ?? createTokenVerifier(config.auth);
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  const authenticate = requireUser(verifier, { limitRefusals: refusedAuthRateLimit(config.rateLimitPerMinute) });
+  const authenticate = requireUser(verifier, { limitRefusals: refusedAuthRateLimit(config.rateLimitPerMinute, rateLimitStores) });
   const readJsonBody = express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] });
-  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute)], readJsonBody);
+  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute, rateLimitStores)], readJsonBody);
 
   const idempotency = new IdempotencyService(prisma, clock, config.idempotencyTtlHours);
   const publicBaseUrl = deps.publicBaseUrl ?? (() => config.publicBaseUrl);

@@ -102,6 +102,13 @@ const envSchema = z
     EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
     RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000),
+    REDIS_URL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL (leave it empty to count rate limits in memory)")
+        .optional(),
+    ),
     TRUST_PROXY: trustProxy,
     REMINDER_INTERVAL_HOURS: int(24, 1, 24 * 30),
     REMINDER_SCHEDULE_MS: int(3_600_000, 0, 7 * 24 * 3_600_000),
@@ -148,6 +155,8 @@ export interface Config {
   bodyLimit: string;
   /** Requests per minute per client on the public API; 0 = no limit. */
   rateLimitPerMinute: number;
+  /** Where every instance keeps its rate-limit counters; undefined: each in its own memory. */
+  redisUrl?: string;
   /** Which proxies in front are believed about the client's address (X-Forwarded-For); see docs/deployment.md. */
   trustProxy: TrustProxy;
   idempotencyTtlHours: number;
@@ -211,6 +220,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     auth: { secret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
     bodyLimit: env.BODY_LIMIT,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    redisUrl: env.REDIS_URL,
     trustProxy: env.TRUST_PROXY,
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

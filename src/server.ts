@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { createApp } from "./app";
 import { ConfigError, loadConfig, readEnvironment, type Config } from "./config";
 import { openDatabase, type Database } from "./db/database";
+import { openRateLimitStores } from "./http/rate-limit-store";
 import { createLogger } from "./logger";
 import { BackgroundRuns, ShutdownDeadline } from "./shutdown";
 
@@ -29,12 +30,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const applied = await db.migrate();
   logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");
 
+  // Redis when REDIS_URL is set; a Redis that is away does not stop the start (requests pass unlimited).
+  const rateLimitStores = await openRateLimitStores(config.redisUrl, logger);
+
   let boundUrl = config.publicBaseUrl;
   let boundPublicUrl = config.publicBaseUrl;
   const app = createApp({
     config,
     db,
     logger,
+    rateLimitStores,
     callbackBaseUrl: () => config.internalBaseUrl ?? boundUrl,
     publicBaseUrl: () => config.explicitPublicBaseUrl ?? boundPublicUrl,
   });
@@ -116,6 +121,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       } finally {
         clearInterval(idleCloser);
       }
+      // The requests that counted in Redis are answered; a Redis that stopped answering is left.
+      await deadline.within("Closing the rate limit store", rateLimitStores.close());
       // A database that stopped answering must not keep the process alive: close it, but only
       // within what is left of the deadline.
       if (!(await deadline.within("Closing the database", db.close()))) {

@@ -11,6 +11,7 @@ import type { Clock } from "../../src/clock";
 import { loadConfig, type Config } from "../../src/config";
 import { openDatabase, type Database } from "../../src/db/database";
 import { signDevelopmentToken } from "../../src/http/auth";
+import type { RateLimitStores } from "../../src/http/rate-limit-store";
 import { TEMPLATE_PATH } from "./paths";
 import { assertTestDatabase } from "./test-database-url";
 
@@ -92,13 +93,15 @@ export function newUserId(prefix = "user"): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${userCounter}`;
 }
 
+/** `rateLimitStores` (default: in memory) are closed with the app, as the server closes its own. */
 export async function createTestApp(
-  options: { env?: Record<string, string>; clock?: TestClock; adapters?: Partial<Adapters> } = {},
+  options: { env?: Record<string, string>; clock?: TestClock; adapters?: Partial<Adapters>; rateLimitStores?: RateLimitStores } = {},
 ): Promise<TestApp> {
   const config = testConfig(options.env);
   const db = await createTestDatabase();
   const ai = new RecordingAi();
-  const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters } });
+  const { rateLimitStores } = options;
+  const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters }, rateLimitStores });
   return {
     app,
     db,
@@ -107,6 +110,9 @@ export async function createTestApp(
     ai,
     uploadedFiles: () => readdirSync(config.uploads.dir).sort(),
     tokenFor: (userId) => signDevelopmentToken(TEST_JWT_SECRET, userId),
-    close: () => db.close(),
+    close: async () => {
+      await rateLimitStores?.close();
+      await db.close();
+    },
   };
 }

@@ -34,6 +34,7 @@ describe("loadConfig", () => {
     [{ NODE_ENV: "staging" }, /^Invalid configuration: NODE_ENV /],
     [{ BODY_LIMIT: "lots" }, /^Invalid configuration: BODY_LIMIT must look like 100kb or 1mb/],
     [{ PUBLIC_BASE_URL: "ftp://x" }, /^Invalid configuration: PUBLIC_BASE_URL /],
+    [{ REDIS_URL: "localhost:6379" }, /^Invalid configuration: REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
     [{ TRUST_PROXY: "yes" }, /^Invalid configuration: TRUST_PROXY must be false, true, a number of proxy hops, or a comma-separated list .*\(got "yes"\)$/],
     [{ TRUST_PROXY: "loopback, 10.0.0.0/33" }, /^Invalid configuration: TRUST_PROXY .*\(got "loopback, 10.0.0.0\/33"\)$/],
     [{ TRUST_PROXY: "10.0.0.0/0" }, /^Invalid configuration: TRUST_PROXY /],
@@ -74,6 +75,17 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ MAX_UPLOAD_BYTES: "10" })).toThrow(/MAX_UPLOAD_BYTES/);
     expect(() => loadConfig({ PAYMENT_MODE: "http" })).toThrow(/^Invalid configuration: PAYMENT_API_URL is required when PAYMENT_MODE is http$/);
     expect(loadConfig({}).payments).toMatchObject({ mode: "mock", mockDelayMs: 5000, requestTtlHours: 168 });
+  });
+
+  it("when REDIS_URL is set, then rate limits are counted there; unset, in memory", () => {
+    expect(loadConfig({}).redisUrl).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: "" }).redisUrl).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: "redis://redis:6379" }).redisUrl).toBe("redis://redis:6379");
+    expect(loadConfig({ REDIS_URL: "rediss://user:pw@cache.bank:6380/2" }).redisUrl).toBe("rediss://user:pw@cache.bank:6380/2");
+  });
+
+  it("never echoes REDIS_URL in the error: it may hold a password", () => {
+    expect(() => loadConfig({ REDIS_URL: "http://user:hunter2@cache" })).toThrow(/^Invalid configuration: REDIS_URL[^"]*$/);
   });
 
   it.each([
