@@ -21,6 +21,7 @@ import { createAdapters, type Adapters } from "./adapters";
 import { AI_SIGNATURE_HEADER } from "./adapters/ai/ai-service";
 import { verifySignedBody } from "./http/signed-body";
 import { apiHeaders, docsHeaders, refusedAuthRateLimit, userRateLimit } from "./http/security";
+import { memoryRateLimitStores, type RateLimitStores } from "./http/rate-limit-store";
 import { registerParticipantRoutes } from "./modules/participants/participants.router";
 import { ParticipantsService } from "./modules/participants/participants.service";
 import { registerSplitRoutes } from "./modules/split/split.router";
@@ -62,6 +63,8 @@ export interface AppDeps {
   publicBaseUrl?: () => string;
   /** Run background jobs in this process (a server); without it jobs are only enqueued (tests run them with jobs.drain()). */
   runJobs?: boolean;
+  /** Where the rate limiters count: connected by the server (openRateLimitStores); default: in memory, without REDIS_URL. */
+  rateLimitStores?: RateLimitStores;
 }
 
 export interface AppInfo {
@@ -76,15 +79,20 @@ export interface AppInfo {
 
 export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const { config, db, logger } = deps;
+  if (config.redisUrl && !deps.rateLimitStores) {
+    // Counting in memory here would let each instance allow the full limit, unnoticed.
+    throw new Error("REDIS_URL is set but no rate limit store was passed to createApp: connect one with openRateLimitStores");
+  }
+  const rateLimitStores = deps.rateLimitStores ?? memoryRateLimitStores(logger);
   const clock = deps.clock ?? systemClock;
   const prisma = db.prisma;
   const verifier = deps.tokenVerifier ?? createTokenVerifier(config.auth);
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  const authenticate = requireUser(verifier, { limitRefusals: refusedAuthRateLimit(config.rateLimitPerMinute) });
+  const authenticate = requireUser(verifier, { limitRefusals: refusedAuthRateLimit(config.rateLimitPerMinute, rateLimitStores) });
   const readJsonBody = express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] });
-  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute)], readJsonBody);
+  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute, rateLimitStores)], readJsonBody);
 
   const publicBaseUrl = deps.publicBaseUrl ?? (() => config.publicBaseUrl);
   const callbackBaseUrl = deps.callbackBaseUrl ?? (() => config.internalBaseUrl ?? config.publicBaseUrl);
@@ -157,7 +165,12 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
 
   const app = express() as Express & { locals: AppInfo };
   app.disable("x-powered-by");
-  app.set("trust proxy", false);
+  // Who the client is for the refused-credential limit (req.ip): the connecting address, or what
+  // the trusted proxies in front say in X-Forwarded-For (TRUST_PROXY, docs/deployment.md).
+  app.set("trust proxy", config.trustProxy);
+  if (config.trustProxy === true) {
+    logger.warn("TRUST_PROXY=true believes any client's X-Forwarded-For, so the refused-credential limit can be escaped; list the proxies or count their hops instead");
+  }
   app.locals.declaredRoutes = api.declared;
   app.locals.services = { images, payments, notifications, reconciliation };
   app.locals.ledger = ledger;

@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, readEnvironment, type Config } from "./config"
 import { openDatabase, type Database } from "./db/database";
 import { migrationWaitMessage } from "./db/migration-lock";
 import { PendingMigrationsError, refuseIfMigrationsPending } from "./db/migration-step";
+import { openRateLimitStores } from "./http/rate-limit-store";
 import { createLogger } from "./logger";
 import { QUEUES } from "./jobs/jobs";
 import { ShutdownDeadline } from "./shutdown";
@@ -41,6 +42,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger.info({ migrateOnStart: false }, "Database schema is up to date");
   }
 
+  // Redis when REDIS_URL is set; a Redis that is away does not stop the start (requests pass unlimited).
+  const rateLimitStores = await openRateLimitStores(config.redisUrl, logger);
+
   let boundUrl = config.publicBaseUrl;
   let boundPublicUrl = config.publicBaseUrl;
   const app = createApp({
@@ -48,6 +52,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     db,
     logger,
     runJobs: true,
+    rateLimitStores,
     callbackBaseUrl: () => config.internalBaseUrl ?? boundUrl,
     publicBaseUrl: () => config.explicitPublicBaseUrl ?? boundPublicUrl,
   });
@@ -97,6 +102,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       } finally {
         clearInterval(idleCloser);
       }
+      // The requests that counted in Redis are answered; a Redis that stopped answering is left.
+      await deadline.within("Closing the rate limit store", rateLimitStores.close());
       // A database that stopped answering must not keep the process alive: close it, but only
       // within what is left of the deadline.
       if (!(await deadline.within("Closing the database", db.close()))) {

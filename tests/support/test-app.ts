@@ -12,6 +12,7 @@ import { loadConfig, type Config } from "../../src/config";
 import { openDatabase, type Database } from "../../src/db/database";
 import { signDevelopmentToken } from "../../src/http/auth";
 import type { QueueName } from "../../src/jobs/jobs";
+import type { RateLimitStores } from "../../src/http/rate-limit-store";
 import { TEMPLATE_PATH } from "./paths";
 import { assertTestDatabase } from "./test-database-url";
 
@@ -99,15 +100,17 @@ export function newUserId(prefix = "user"): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${userCounter}`;
 }
 
+/** `rateLimitStores` (default: in memory) are closed with the app, as the server closes its own. */
 export async function createTestApp(
-  options: { env?: Record<string, string>; clock?: TestClock; adapters?: Partial<Adapters> } = {},
+  options: { env?: Record<string, string>; clock?: TestClock; adapters?: Partial<Adapters>; rateLimitStores?: RateLimitStores } = {},
 ): Promise<TestApp> {
   // On the run's shared PostgreSQL database each test file gets a job queue of its own: a test's
   // runJobs() must not run (and deliver with its own fakes) another file's jobs.
   const config = testConfig({ ...(onPostgres ? { JOB_SCHEMA: `pgboss_${process.pid}_${(appCounter += 1)}` } : {}), ...options.env });
   const db = await createTestDatabase();
   const ai = new RecordingAi();
-  const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters } });
+  const { rateLimitStores } = options;
+  const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters }, rateLimitStores });
   // The queues exist before anything enqueues; no workers run here: a test runs jobs with runJobs().
   await app.locals.jobs.start();
   return {
@@ -121,6 +124,7 @@ export async function createTestApp(
     runJobs: (queues, runOptions) => app.locals.jobs.drain(queues, runOptions),
     close: async () => {
       await app.locals.jobs.stop();
+      await rateLimitStores?.close();
       await db.close();
     },
   };
