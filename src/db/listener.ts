@@ -105,6 +105,7 @@ export class PgListener {
     client.on("error", failed);
     client.on("end", failed);
     client.on("notification", (message) => {
+      if (connection.failed) return; // its replacement reads back what it is owed
       if (connection.held) connection.held.push([message.channel, message.payload ?? ""]);
       else this.dispatch(message.channel, message.payload ?? "");
     });
