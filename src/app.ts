@@ -84,7 +84,8 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const webhookUrl = () => `${callbackBaseUrl()}${API_BASE}/webhook/payment-callback`;
   const adapters: Adapters = { ...createAdapters(config, logger, { publicBaseUrl }), ...deps.adapters };
   const billsRepository = new BillsRepository(prisma, db.sql);
-  const events = deps.events ?? new BillEvents();
+  // The bill's live events: written by the ledger and the AI callbacks, streamed by events.router.
+  const events = deps.events ?? new BillEvents(db, logger);
   const notifications = new NotificationsService(
     prisma,
     db.sql,
@@ -97,7 +98,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   );
   // The one writer of money state (docs/money.md).
   const handOver = new PaymentHandOver(db.sql, adapters.payments, clock, logger, { webhookUrl, emv: config.payments.emv }, notifications);
-  const ledger = new Ledger(db.sql, clock, logger, { requestTtlHours: config.payments.requestTtlHours }, notifications, events, adapters.payments, (items) =>
+  const ledger = new Ledger(db.sql, clock, logger, { requestTtlHours: config.payments.requestTtlHours }, notifications, adapters.payments, (items) =>
     handOver.handOverItems(items),
   );
   const bills = new BillsService(billsRepository, idempotency, clock, ledger);
@@ -107,12 +108,12 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     jobTimeoutMs: config.ai.jobTimeoutMs,
     maxAttempts: config.ai.maxAttempts,
     callbackBaseUrl,
-  }, db.sql, ledger, events);
+  }, db.sql, ledger);
   registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory, ledger));
   const payments = new PaymentRequestsService(db.sql, ledger, handOver, clock, publicBaseUrl);
   registerPaymentRoutes(
     api,
-    { requests: payments, offline: new OfflinePaymentsService(ledger, events, clock), webhook: new PaymentWebhookService(db.sql, ledger, events, clock, logger) },
+    { requests: payments, offline: new OfflinePaymentsService(ledger), webhook: new PaymentWebhookService(db.sql, ledger, logger) },
     bills,
     verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
   );

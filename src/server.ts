@@ -25,7 +25,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (config.env === "production" && config.ai.mode === "mock") {
     logger.warn("AI_MODE=mock in production: images are answered with dummy data. Use this for demos only.");
   }
-  const db = await openDatabase(config.database);
+  const db = await openDatabase("url" in config.database ? { ...config.database, logger } : config.database);
   const applied = await db.migrate();
   logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");
 
@@ -96,7 +96,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       clearInterval(sweepTimer);
       clearInterval(expiryTimer);
       clearInterval(notifyTimer);
-      app.locals.events.closeAll();
+      // Open event streams end now (their clients resume elsewhere with Last-Event-ID); the
+      // listening connection closes meanwhile, waited for below.
+      const eventsClosed = app.locals.events.close();
       // Stop accepting at once; a keep-alive connection is closed as soon as its last request has
       // been answered, not when the client next sends something or its keep-alive time runs out.
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -118,6 +120,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       }
       // A database that stopped answering must not keep the process alive: close it, but only
       // within what is left of the deadline.
+      await deadline.within("Closing the event listener", eventsClosed);
       if (!(await deadline.within("Closing the database", db.close()))) {
         logger.warn("The database connections did not close in time; leaving them");
       }

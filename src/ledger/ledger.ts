@@ -1,6 +1,6 @@
 // The one writer of money state (docs/money.md): lock the bill, read its state once, ask decide(),
-// write every change in one batch with its history rows and outbox notifications, commit; then,
-// only after the commit, the outside calls: live events, the payment system, notifications.
+// write every change in one batch with its history rows, outbox notifications and live events,
+// commit; then, only after the commit, the outside calls: the payment system, notifications.
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
@@ -9,11 +9,11 @@ import type { Clock } from "../clock";
 import type { Sql, SqlClient } from "../db/sql";
 import { billNotFound } from "../domain/errors";
 import { formatAmount } from "../domain/money";
-import type { BillEvents } from "../events/bill-events";
 import type { PlannedNotification } from "../modules/notifications/notifications.repository";
 import type { NotificationsService } from "../modules/notifications/notifications.service";
 import type { HandedOver, HandOverItem } from "../modules/payments/hand-over";
 import { decide, type DecideContext } from "./decide";
+import { liveEvents } from "./live-events";
 import type { Decision, LedgerCommand, LedgerState } from "./model";
 import { isEmpty, lockBill, readState, writeChanges } from "./store";
 
@@ -45,7 +45,6 @@ export class Ledger {
     private readonly logger: Logger,
     private readonly options: LedgerOptions,
     private readonly notifications: NotificationsService,
-    private readonly events: BillEvents,
     private readonly paymentSystem: PaymentSystem,
     /** The hand-over lives with the payments module (payments/hand-over.ts). */
     private readonly handOver: HandOver,
@@ -83,6 +82,7 @@ export class Ledger {
     if (!isEmpty(decision.changes) || notices.length || outcome) {
       const cancelled = await writeChanges(tx, billId, changedBy, decision.changes, {
         notifications: notices,
+        events: liveEvents(command, decision),
         now: this.clock.now(),
         event: event && outcome ? { id: event.id, ...outcome } : undefined,
       });
@@ -98,12 +98,9 @@ export class Ledger {
     return { ...decision, notices };
   }
 
-  /** After the commit: live events, the payment system, and the notifications the change caused. */
+  /** After the commit: the payment system, and the notifications the change caused. */
   async afterCommit(billId: string, decision: Written): Promise<HandedOver[]> {
     const { changes } = decision;
-    const now = this.clock.now();
-    for (const r of changes.effects.received) this.events.publish(billId, "payment.received", { participantId: r.participantId, method: "payment_system" }, now);
-    for (const h of changes.history.filter((x) => x.entityType === "bill")) this.events.publish(billId, "bill.status", { status: h.newStatus }, now);
     const { notices } = decision;
     // Written as outbox rows in the transaction: delivered now, or by the retry sweep if we die first.
     await this.safely("notifications after a money change", async () => {
