@@ -42,11 +42,11 @@ export class BillEvents {
   /** Starts this process's listener, once; a stream needs it before it subscribes. */
   async listen(): Promise<void> {
     if (this.closed) throw new ServiceUnavailable("The service is shutting down", "shutting_down");
-    this.listening ??= this.db.listen(BILL_EVENTS_CHANNEL, (payload) => this.onNotification(payload), () => this.onReconnect());
+    const listening = (this.listening ??= this.db.listen(BILL_EVENTS_CHANNEL, (payload) => this.onNotification(payload), () => this.onReconnect()));
     try {
-      await this.listening;
+      await listening;
     } catch (err) {
-      this.listening = undefined;
+      if (this.listening === listening) this.listening = undefined; // the next stream tries again
       this.logger.error({ err }, "could not listen for bill events");
       throw new ServiceUnavailable("Live events are not available right now; try again shortly", "events_unavailable");
     }

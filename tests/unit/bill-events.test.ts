@@ -26,7 +26,13 @@ class FakeDatabase {
     transaction: () => Promise.reject(new Error("not used")),
   };
 
+  refuseListen = 0;
+
   readonly listen = async (_channel: string, onPayload: (payload: string) => void, onReconnect?: () => void) => {
+    if (this.refuseListen > 0) {
+      this.refuseListen -= 1;
+      throw new Error("connect ECONNREFUSED");
+    }
     this.onPayload = onPayload;
     this.onReconnect = onReconnect ?? (() => undefined);
     return async () => undefined;
@@ -143,6 +149,19 @@ describe("BillEvents", () => {
     db.failReads = false;
     db.commit(1);
     expect(s.got).toEqual([]);
+  });
+
+  it("answers 503 while it cannot listen, and tries again for the next stream", async () => {
+    const db = new FakeDatabase();
+    db.refuseListen = 1;
+    const events = new BillEvents(db as never, pino({ level: "silent" }));
+    await expect(events.listen()).rejects.toMatchObject({ status: 503, code: "events_unavailable" });
+    await events.listen();
+    const got: number[] = [];
+    events.subscribe(BILL, 0, (e) => got.push(e.id), () => undefined);
+    await settle();
+    db.commit(1);
+    expect(got).toEqual([1]);
   });
 
   it("closeAll ends every stream; after close it refuses to listen again", async () => {
