@@ -99,7 +99,8 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const webhookUrl = () => `${callbackBaseUrl()}${API_BASE}/webhook/payment-callback`;
   const adapters: Adapters = { ...createAdapters(config, logger, { publicBaseUrl }), ...deps.adapters };
   const billsRepository = new BillsRepository(prisma, db.sql);
-  const events = deps.events ?? new BillEvents();
+  // The bill's live events: written by the ledger and the AI callbacks, streamed by events.router.
+  const events = deps.events ?? new BillEvents(db, logger);
   const jobs = new Jobs(db.executor, logger, { schema: config.jobs.schema, work: deps.runJobs ?? false, pollingIntervalMs: config.jobs.pollMs, maintenanceIntervalSeconds: config.jobs.maintenanceSeconds });
   const notifications = new NotificationsService(
     prisma,
@@ -119,7 +120,6 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     logger,
     { requestTtlHours: config.payments.requestTtlHours, handOverRetryAfterSeconds: config.payments.handOverRetryAfterSeconds },
     notifications,
-    events,
     adapters.payments,
     (items) => handOver.handOverItems(items),
     jobs,
@@ -132,10 +132,10 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     jobTimeoutMs: config.ai.jobTimeoutMs,
     maxAttempts: config.ai.maxAttempts,
     callbackBaseUrl,
-  }, db.sql, ledger, events);
+  }, db.sql, ledger);
   registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory, ledger));
   const payments = new PaymentRequestsService(db.sql, ledger, clock, publicBaseUrl);
-  const webhook = new PaymentWebhookService(db.sql, ledger, events, clock, logger);
+  const webhook = new PaymentWebhookService(db.sql, ledger, logger);
   // For a webhook that never came: asks the payment system and applies the answer through the webhook's path.
   const reconciliation = new ReconciliationService({
     sql: db.sql,
@@ -147,7 +147,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   });
   registerPaymentRoutes(
     api,
-    { requests: payments, offline: new OfflinePaymentsService(ledger, events, clock), webhook },
+    { requests: payments, offline: new OfflinePaymentsService(ledger), webhook },
     bills,
     verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
   );
@@ -156,7 +156,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   registerStatusRoutes(api, status);
   registerEventRoutes(api, status, events);
   registerNotificationRoutes(api, notifications);
-  defineJobs(jobs, config, logger, { notifications, handOver, payments, images, idempotency, reconciliation });
+  defineJobs(jobs, config, logger, clock, { notifications, handOver, payments, images, idempotency, reconciliation, events });
   registerImageRoutes(api, images, {
     files: adapters.files,
     maxUploadBytes: config.uploads.maxBytes,
@@ -219,6 +219,7 @@ function defineJobs(
   jobs: Jobs,
   config: Config,
   logger: Logger,
+  clock: Clock,
   s: {
     notifications: NotificationsService;
     handOver: PaymentHandOver;
@@ -226,6 +227,7 @@ function defineJobs(
     images: ImagesService;
     idempotency: IdempotencyService;
     reconciliation: ReconciliationService;
+    events: BillEvents;
   },
 ): void {
   const every = (minutes: number) => `*/${minutes} * * * *`;
@@ -285,6 +287,14 @@ function defineJobs(
     retryDelaySeconds: 60,
     leaseSeconds: 300,
     cron: "17 * * * *",
+  });
+  jobs.define({
+    queue: QUEUES.eventsPrune,
+    run: async () => log("live event clean-up")({ deleted: await s.events.pruneEvents(new Date(clock.now().getTime() - config.eventRetentionDays * 86_400_000)) }),
+    retryLimit: 2,
+    retryDelaySeconds: 60,
+    leaseSeconds: 600,
+    cron: "41 3 * * *",
   });
 }
 

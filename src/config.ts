@@ -119,6 +119,7 @@ const envSchema = z
     REMINDER_INTERVAL_HOURS: z.preprocess(emptyAsUndefined, z.coerce.number().min(0.001).max(24 * 30).default(24)),
     REMINDER_CRON: cron("0 * * * *"),
     JOB_POLL_MS: int(2_000, 500, 60_000),
+    EVENT_RETENTION_DAYS: int(7, 1, 365),
     JOB_SCHEMA: z.preprocess(emptyAsUndefined, z.string().regex(/^[a-z_][a-z0-9_]{0,49}$/, "must be a lower-case schema name").default("pgboss")),
     JOB_MAINTENANCE_SECONDS: int(30, 1, 3_600),
     JOB_LEASE_SECONDS: int(120, 5, 3_600),
@@ -193,6 +194,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Background work (src/jobs): how often idle workers poll, and how often ran-out leases are handed back. */
   jobs: { schema: string; pollMs: number; maintenanceSeconds: number; leaseSeconds: number };
+  /** Live events older than this are deleted (a stream resuming from further back gets its snapshot and what is left). */
+  eventRetentionDays: number;
   /** Worker processes sharing the port (node:cluster); 1 = one process, no primary. More than 1 needs DATABASE_URL. */
   webConcurrency: number;
   /** false: a start only checks that no migration is pending (the release step, `npm run db:migrate`, applies them). */
@@ -269,6 +272,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     jobs: { schema: env.JOB_SCHEMA, pollMs: env.JOB_POLL_MS, maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS, leaseSeconds: env.JOB_LEASE_SECONDS },
+    eventRetentionDays: env.EVENT_RETENTION_DAYS,
     webConcurrency: env.WEB_CONCURRENCY,
     migrateOnStart: env.MIGRATE_ON_START === "true",
     uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },

@@ -32,7 +32,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (config.env === "production" && config.ai.mode === "mock") {
     logger.warn("AI_MODE=mock in production: images are answered with dummy data. Use this for demos only.");
   }
-  const db = await openDatabase(config.database);
+  const db = await openDatabase("url" in config.database ? { ...config.database, logger } : config.database);
   // A cluster's primary migrated before forking; with MIGRATE_ON_START=false the release step did.
   if (cluster.isPrimary && config.migrateOnStart) {
     const applied = await db.migrate({ onWait: (pid) => logger.info({ holderPid: pid }, migrationWaitMessage(pid)) });
@@ -81,7 +81,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       // the database, a sweep or a client is doing.
       const deadline = new ShutdownDeadline(config.shutdownTimeoutMs, logger);
       logger.info(`Shutting down: ${reason}`);
-      app.locals.events.closeAll();
+      // Open event streams end now (their clients resume elsewhere with Last-Event-ID); the
+      // listening connection closes meanwhile, waited for below.
+      const eventsClosed = app.locals.events.close();
       // Stop accepting at once; a keep-alive connection is closed as soon as its last request has
       // been answered, not when the client next sends something or its keep-alive time runs out.
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -104,6 +106,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       }
       // The requests that counted in Redis are answered; a Redis that stopped answering is left.
       await deadline.within("Closing the rate limit store", rateLimitStores.close());
+      await deadline.within("Closing the event listener", eventsClosed);
       // A database that stopped answering must not keep the process alive: close it, but only
       // within what is left of the deadline.
       if (!(await deadline.within("Closing the database", db.close()))) {

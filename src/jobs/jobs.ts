@@ -24,6 +24,7 @@ export const QUEUES = {
   reconciliation: "payment-reconciliation",
   reminders: "reminders",
   idempotencyCleanup: "idempotency-cleanup",
+  eventsPrune: "bill-events-prune",
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 

@@ -1,5 +1,3 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { as, expectProblem, API } from "../support/http";
 import { paymentEvent, postWebhook, splitBill } from "../support/payments";
@@ -181,48 +179,5 @@ describe("GET /notifications (in-app)", () => {
     expect((await as(t, token).post(`/notifications/${first.id}/read`)).body.changed).toBe(false);
     expectProblem(await as(t, await t.tokenFor(newUserId())).post(`/notifications/${first.id}/read`), 404);
     expect((await as(t, token).get("/notifications?limit=1")).body.items[0].readAt).toEqual(read.body.readAt);
-  });
-});
-
-describe("GET /bills/:billId/events (Server-Sent Events)", () => {
-  let server: Server;
-  let base: string;
-  beforeAll(async () => {
-    server = createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}${API}`;
-  });
-  afterAll(() => {
-    t.app.locals.events.closeAll();
-    server.closeAllConnections();
-    server.close();
-  });
-
-  it("streams a snapshot, then the bill's events, to its creator", async () => {
-    const { token, billId, requests } = await activeBill();
-    const controller = new AbortController();
-    const res = await fetch(`${base}/bills/${billId}/events`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
-    const reader = res.body!.getReader();
-    let text = "";
-    const readUntil = async (pattern: RegExp) => {
-      while (!pattern.test(text)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`stream ended: ${text}`);
-        text += Buffer.from(value).toString("utf8");
-      }
-    };
-    await readUntil(/event: snapshot\ndata: .*\n\n/);
-    for (const r of requests) await postWebhook(t, paymentEvent(r));
-    await readUntil(/event: bill\.status\ndata: .*"completed"/);
-    expect(text.match(/event: payment\.received/g)).toHaveLength(2);
-    controller.abort();
-  });
-
-  it("is 404 for someone who may not see the bill, and 401 without a token", async () => {
-    const { billId } = await activeBill();
-    expect((await fetch(`${base}/bills/${billId}/events`, { headers: { authorization: `Bearer ${await t.tokenFor(newUserId())}` } })).status).toBe(404);
-    expect((await fetch(`${base}/bills/${billId}/events`)).status).toBe(401);
   });
 });
