@@ -21,6 +21,7 @@ import { createAdapters, type Adapters } from "./adapters";
 import { AI_SIGNATURE_HEADER } from "./adapters/ai/ai-service";
 import { verifySignedBody } from "./http/signed-body";
 import { apiHeaders, docsHeaders, refusedAuthRateLimit, userRateLimit } from "./http/security";
+import { memoryRateLimitStores, type RateLimitStores } from "./http/rate-limit-store";
 import { registerParticipantRoutes } from "./modules/participants/participants.router";
 import { ParticipantsService } from "./modules/participants/participants.service";
 import { registerSplitRoutes } from "./modules/split/split.router";
@@ -62,6 +63,8 @@ export interface AppDeps {
   publicBaseUrl?: () => string;
   /** Run background jobs in this process (a server); without it jobs are only enqueued (tests run them with jobs.drain()). */
   runJobs?: boolean;
+  /** Where the rate limiters count: connected by the server (openRateLimitStores); default: in memory, without REDIS_URL. */
+  rateLimitStores?: RateLimitStores;
 }
 
 export interface AppInfo {
@@ -76,22 +79,28 @@ export interface AppInfo {
 
 export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const { config, db, logger } = deps;
+  if (config.redisUrl && !deps.rateLimitStores) {
+    // Counting in memory here would let each instance allow the full limit, unnoticed.
+    throw new Error("REDIS_URL is set but no rate limit store was passed to createApp: connect one with openRateLimitStores");
+  }
+  const rateLimitStores = deps.rateLimitStores ?? memoryRateLimitStores(logger);
   const clock = deps.clock ?? systemClock;
   const prisma = db.prisma;
   const verifier = deps.tokenVerifier ?? createTokenVerifier(config.auth);
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  const authenticate = requireUser(verifier, { limitRefusals: refusedAuthRateLimit(config.rateLimitPerMinute) });
+  const authenticate = requireUser(verifier, { limitRefusals: refusedAuthRateLimit(config.rateLimitPerMinute, rateLimitStores) });
   const readJsonBody = express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] });
-  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute)], readJsonBody);
+  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute, rateLimitStores)], readJsonBody);
 
   const publicBaseUrl = deps.publicBaseUrl ?? (() => config.publicBaseUrl);
   const callbackBaseUrl = deps.callbackBaseUrl ?? (() => config.internalBaseUrl ?? config.publicBaseUrl);
   const webhookUrl = () => `${callbackBaseUrl()}${API_BASE}/webhook/payment-callback`;
   const adapters: Adapters = { ...createAdapters(config, logger, { publicBaseUrl }), ...deps.adapters };
   const billsRepository = new BillsRepository(prisma, db.sql);
-  const events = deps.events ?? new BillEvents();
+  // The bill's live events: written by the ledger and the AI callbacks, streamed by events.router.
+  const events = deps.events ?? new BillEvents(db, logger);
   const jobs = new Jobs(db.executor, logger, { schema: config.jobs.schema, work: deps.runJobs ?? false, pollingIntervalMs: config.jobs.pollMs, maintenanceIntervalSeconds: config.jobs.maintenanceSeconds });
   const notifications = new NotificationsService(
     prisma,
@@ -111,7 +120,6 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     logger,
     { requestTtlHours: config.payments.requestTtlHours, handOverRetryAfterSeconds: config.payments.handOverRetryAfterSeconds },
     notifications,
-    events,
     adapters.payments,
     (items) => handOver.handOverItems(items),
     jobs,
@@ -124,10 +132,10 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     jobTimeoutMs: config.ai.jobTimeoutMs,
     maxAttempts: config.ai.maxAttempts,
     callbackBaseUrl,
-  }, db.sql, ledger, events);
+  }, db.sql, ledger);
   registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory, ledger));
   const payments = new PaymentRequestsService(db.sql, ledger, clock, publicBaseUrl);
-  const webhook = new PaymentWebhookService(db.sql, ledger, events, clock, logger);
+  const webhook = new PaymentWebhookService(db.sql, ledger, logger);
   // For a webhook that never came: asks the payment system and applies the answer through the webhook's path.
   const reconciliation = new ReconciliationService({
     sql: db.sql,
@@ -139,7 +147,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   });
   registerPaymentRoutes(
     api,
-    { requests: payments, offline: new OfflinePaymentsService(ledger, events, clock), webhook },
+    { requests: payments, offline: new OfflinePaymentsService(ledger), webhook },
     bills,
     verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
   );
@@ -148,7 +156,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   registerStatusRoutes(api, status);
   registerEventRoutes(api, status, events);
   registerNotificationRoutes(api, notifications);
-  defineJobs(jobs, config, logger, { notifications, handOver, payments, images, idempotency, reconciliation });
+  defineJobs(jobs, config, logger, clock, { notifications, handOver, payments, images, idempotency, reconciliation, events });
   registerImageRoutes(api, images, {
     files: adapters.files,
     maxUploadBytes: config.uploads.maxBytes,
@@ -157,7 +165,12 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
 
   const app = express() as Express & { locals: AppInfo };
   app.disable("x-powered-by");
-  app.set("trust proxy", false);
+  // Who the client is for the refused-credential limit (req.ip): the connecting address, or what
+  // the trusted proxies in front say in X-Forwarded-For (TRUST_PROXY, docs/deployment.md).
+  app.set("trust proxy", config.trustProxy);
+  if (config.trustProxy === true) {
+    logger.warn("TRUST_PROXY=true believes any client's X-Forwarded-For, so the refused-credential limit can be escaped; list the proxies or count their hops instead");
+  }
   app.locals.declaredRoutes = api.declared;
   app.locals.services = { images, payments, notifications, reconciliation };
   app.locals.ledger = ledger;
@@ -206,6 +219,7 @@ function defineJobs(
   jobs: Jobs,
   config: Config,
   logger: Logger,
+  clock: Clock,
   s: {
     notifications: NotificationsService;
     handOver: PaymentHandOver;
@@ -213,6 +227,7 @@ function defineJobs(
     images: ImagesService;
     idempotency: IdempotencyService;
     reconciliation: ReconciliationService;
+    events: BillEvents;
   },
 ): void {
   const every = (minutes: number) => `*/${minutes} * * * *`;
@@ -272,6 +287,14 @@ function defineJobs(
     retryDelaySeconds: 60,
     leaseSeconds: 300,
     cron: "17 * * * *",
+  });
+  jobs.define({
+    queue: QUEUES.eventsPrune,
+    run: async () => log("live event clean-up")({ deleted: await s.events.pruneEvents(new Date(clock.now().getTime() - config.eventRetentionDays * 86_400_000)) }),
+    retryLimit: 2,
+    retryDelaySeconds: 60,
+    leaseSeconds: 600,
+    cron: "41 3 * * *",
   });
 }
 

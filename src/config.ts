@@ -1,5 +1,6 @@
 // The one place that reads the environment. Every variable is documented in .env.example;
 // a bad value stops start-up with one line naming the variable.
+import { isIP } from "node:net";
 import path from "node:path";
 import dotenv from "dotenv";
 import { z } from "zod";
@@ -22,6 +23,41 @@ const cron = (def: string) =>
   );
 const int = (def: number, min: number, max: number) =>
   z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
+
+/** Express's "trust proxy": false, true, a hop count, or the proxies' addresses and subnets. */
+export type TrustProxy = boolean | number | string[];
+
+const TRUST_PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+/** An address, a subnet in CIDR form (10.0.0.0/8, fd00::/8; /0 is refused, as Express does) or one of Express's named ranges. */
+function isProxyAddress(entry: string): boolean {
+  if (TRUST_PROXY_NAMES.has(entry)) return true;
+  const [address, bits, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+// Checked here, not by Express at start-up: Express throws a TypeError without the variable's name.
+const trustProxy = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .default("false")
+    .transform((value, ctx): TrustProxy => {
+      const v = value.trim();
+      if (v === "false" || v === "true") return v === "true";
+      if (/^\d+$/.test(v)) return Number(v);
+      const entries = v.split(",").map((e) => e.trim()).filter(Boolean);
+      if (entries.length && entries.every(isProxyAddress)) return entries;
+      ctx.addIssue({
+        code: "custom",
+        message: "must be false, true, a number of proxy hops, or a comma-separated list of proxy addresses and subnets (e.g. loopback, 10.0.0.0/8)",
+      });
+      return z.NEVER;
+    }),
+);
 
 const envSchema = z
   .object({
@@ -83,10 +119,19 @@ const envSchema = z
     REMINDER_INTERVAL_HOURS: z.preprocess(emptyAsUndefined, z.coerce.number().min(0.001).max(24 * 30).default(24)),
     REMINDER_CRON: cron("0 * * * *"),
     JOB_POLL_MS: int(2_000, 500, 60_000),
+    EVENT_RETENTION_DAYS: int(7, 1, 365),
     JOB_SCHEMA: z.preprocess(emptyAsUndefined, z.string().regex(/^[a-z_][a-z0-9_]{0,49}$/, "must be a lower-case schema name").default("pgboss")),
     JOB_MAINTENANCE_SECONDS: int(30, 1, 3_600),
     JOB_LEASE_SECONDS: int(120, 5, 3_600),
     PAYMENT_HAND_OVER_RETRY_AFTER_SECONDS: int(30, 1, 3_600),
+    REDIS_URL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL (leave it empty to count rate limits in memory)")
+        .optional(),
+    ),
+    TRUST_PROXY: trustProxy,
     NOTIFY_MAX_ATTEMPTS: int(3, 1, 10),
     SMTP_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional()),
     SMTP_FROM: z.preprocess(emptyAsUndefined, z.string().default("ChillBill <no-reply@chillbill.local>")),
@@ -141,10 +186,16 @@ export interface Config {
   bodyLimit: string;
   /** Requests per minute per client on the public API; 0 = no limit. */
   rateLimitPerMinute: number;
+  /** Where every instance keeps its rate-limit counters; undefined: each in its own memory. */
+  redisUrl?: string;
+  /** Which proxies in front are believed about the client's address (X-Forwarded-For); see docs/deployment.md. */
+  trustProxy: TrustProxy;
   idempotencyTtlHours: number;
   shutdownTimeoutMs: number;
   /** Background work (src/jobs): how often idle workers poll, and how often ran-out leases are handed back. */
   jobs: { schema: string; pollMs: number; maintenanceSeconds: number; leaseSeconds: number };
+  /** Live events older than this are deleted (a stream resuming from further back gets its snapshot and what is left). */
+  eventRetentionDays: number;
   /** Worker processes sharing the port (node:cluster); 1 = one process, no primary. More than 1 needs DATABASE_URL. */
   webConcurrency: number;
   /** false: a start only checks that no migration is pending (the release step, `npm run db:migrate`, applies them). */
@@ -216,9 +267,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     auth: { secret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
     bodyLimit: env.BODY_LIMIT,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    redisUrl: env.REDIS_URL,
+    trustProxy: env.TRUST_PROXY,
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     jobs: { schema: env.JOB_SCHEMA, pollMs: env.JOB_POLL_MS, maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS, leaseSeconds: env.JOB_LEASE_SECONDS },
+    eventRetentionDays: env.EVENT_RETENTION_DAYS,
     webConcurrency: env.WEB_CONCURRENCY,
     migrateOnStart: env.MIGRATE_ON_START === "true",
     uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },

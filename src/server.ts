@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, readEnvironment, type Config } from "./config"
 import { openDatabase, type Database } from "./db/database";
 import { migrationWaitMessage } from "./db/migration-lock";
 import { PendingMigrationsError, refuseIfMigrationsPending } from "./db/migration-step";
+import { openRateLimitStores } from "./http/rate-limit-store";
 import { createLogger } from "./logger";
 import { QUEUES } from "./jobs/jobs";
 import { ShutdownDeadline } from "./shutdown";
@@ -31,12 +32,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (config.env === "production" && config.ai.mode === "mock") {
     logger.warn("AI_MODE=mock in production: images are answered with dummy data. Use this for demos only.");
   }
-  const db = await openDatabase(config.database);
+  const db = await openDatabase("url" in config.database ? { ...config.database, logger } : config.database);
   // A cluster's primary migrated before forking; with MIGRATE_ON_START=false the release step did.
   if (cluster.isPrimary && config.migrateOnStart) {
     const applied = await db.migrate({ onWait: (pid) => logger.info({ holderPid: pid }, migrationWaitMessage(pid)) });
     logger.info({ applied }, applied.length ? `Applied ${applied.length} migration(s)` : "Database schema is up to date");
+  } else if (cluster.isPrimary) {
+    // main() refused to start with migrations pending: the release step has applied them.
+    logger.info({ migrateOnStart: false }, "Database schema is up to date");
   }
+
+  // Redis when REDIS_URL is set; a Redis that is away does not stop the start (requests pass unlimited).
+  const rateLimitStores = await openRateLimitStores(config.redisUrl, logger);
 
   let boundUrl = config.publicBaseUrl;
   let boundPublicUrl = config.publicBaseUrl;
@@ -45,6 +52,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     db,
     logger,
     runJobs: true,
+    rateLimitStores,
     callbackBaseUrl: () => config.internalBaseUrl ?? boundUrl,
     publicBaseUrl: () => config.explicitPublicBaseUrl ?? boundPublicUrl,
   });
@@ -73,7 +81,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       // the database, a sweep or a client is doing.
       const deadline = new ShutdownDeadline(config.shutdownTimeoutMs, logger);
       logger.info(`Shutting down: ${reason}`);
-      app.locals.events.closeAll();
+      // Open event streams end now (their clients resume elsewhere with Last-Event-ID); the
+      // listening connection closes meanwhile, waited for below.
+      const eventsClosed = app.locals.events.close();
       // Stop accepting at once; a keep-alive connection is closed as soon as its last request has
       // been answered, not when the client next sends something or its keep-alive time runs out.
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -94,6 +104,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       } finally {
         clearInterval(idleCloser);
       }
+      // The requests that counted in Redis are answered; a Redis that stopped answering is left.
+      await deadline.within("Closing the rate limit store", rateLimitStores.close());
+      await deadline.within("Closing the event listener", eventsClosed);
       // A database that stopped answering must not keep the process alive: close it, but only
       // within what is left of the deadline.
       if (!(await deadline.within("Closing the database", db.close()))) {

@@ -4,6 +4,8 @@ import { mkdirSync } from "node:fs";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg, { Pool } from "pg";
 import { type Prisma, PrismaClient } from "../generated/prisma/client";
+import type { Logger } from "pino";
+import { listenerName, PgListener } from "./listener";
 import { applyMigrationsUnderLock, type MigrationWaitListener } from "./migration-lock";
 import { applyMigrations, pendingMigrations } from "./migrations";
 import { pgliteSql, poolSql, type Sql } from "./sql";
@@ -32,6 +34,15 @@ export interface Database {
   /** The shipped migrations not yet applied to this database (nothing is changed). */
   pendingMigrations(): Promise<string[]>;
   ping(): Promise<void>;
+  /**
+   * Calls `onPayload` with every NOTIFY on `channel`, over one connection per Database that only
+   * listens (on PostgreSQL; PGlite is one connection and notifies in-process). Resolves once
+   * listening; returns the function that stops. A lost connection is opened again with backoff;
+   * `onReconnect` runs once it listens again, before any newer notification: whatever was notified
+   * in between was missed and must be read back.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
+  /** Closes the pool and the listening connection. */
   close(): Promise<void>;
 }
 
@@ -40,10 +51,25 @@ export interface SqlExecutor {
   executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>; // eslint-disable-line @typescript-eslint/no-explicit-any -- pg-boss's own type
 }
 
-export type DatabaseOptions = { url: string; poolMax?: number; queryTimeoutMs?: number } | { pgliteDataDir: string } | { pglite: unknown };
+export type DatabaseOptions =
+  | {
+      url: string;
+      poolMax?: number;
+      queryTimeoutMs?: number;
+      /** The first wait before the listening connection is opened again (doubling, up to 5 s). */
+      listenerRetryMs?: number;
+      /** Its application_name (default: listenerName(), which says which process holds it). */
+      listenerName?: string;
+      logger?: Logger;
+    }
+  | { pgliteDataDir: string }
+  | { pglite: unknown };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if ("url" in options) return openPostgres(options.url, options.poolMax ?? 10, options.queryTimeoutMs ?? 15_000);
+  if ("url" in options) {
+    const listener = { retryMs: options.listenerRetryMs ?? 250, name: options.listenerName ?? listenerName(), logger: options.logger };
+    return openPostgres(options.url, options.poolMax ?? 10, options.queryTimeoutMs ?? 15_000, listener);
+  }
   return openPglite(options);
 }
 
@@ -93,7 +119,12 @@ export function serverStatementTimeout(queryTimeoutMs: number): number {
   return Math.max(1, Math.round(queryTimeoutMs - Math.min(1_000, queryTimeoutMs / 5)));
 }
 
-function openPostgres(url: string, poolMax: number, queryTimeoutMs: number): Database {
+function openPostgres(
+  url: string,
+  poolMax: number,
+  queryTimeoutMs: number,
+  listenerOptions: { retryMs: number; name: string; logger: Logger | undefined },
+): Database {
   // One pool for Prisma and for plain SQL, so the pool size is the service's whole share of the server.
   // keepAlive: an idle connection to a server that vanished is noticed by TCP instead of on first use.
   const pool = new Pool({
@@ -112,6 +143,19 @@ function openPostgres(url: string, poolMax: number, queryTimeoutMs: number): Dat
   const adapterFactory = new PrismaPg(pool);
   const prisma = new PrismaClient({ adapter: adapterFactory });
   const sql = poolSql(pool);
+  // Its own connection, outside the pool, named so that an operator sees which process it is.
+  const ListenerClient = guardedClient(queryTimeoutMs);
+  const listener = new PgListener(
+    () =>
+      new ListenerClient({
+        connectionString: url,
+        application_name: listenerOptions.name,
+        connectionTimeoutMillis: 5_000,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+      }),
+    { retryMs: listenerOptions.retryMs, maxRetryMs: Math.max(5_000, listenerOptions.retryMs), checkEveryMs: 30_000, logger: listenerOptions.logger },
+  );
   return {
     kind: "postgres",
     location: redactUrl(url),
@@ -125,7 +169,9 @@ function openPostgres(url: string, poolMax: number, queryTimeoutMs: number): Dat
     ping: async () => {
       await sql.query("SELECT 1");
     },
+    listen: (channel, onPayload, onReconnect) => listener.listen(channel, onPayload, onReconnect),
     close: async () => {
+      await listener.close();
       await prisma.$disconnect();
       await pool.end();
     },
@@ -164,6 +210,13 @@ async function openPglite(options: { pgliteDataDir: string } | { pglite: unknown
     pendingMigrations: () => pendingMigrations(async (text) => (await pglite.query<Record<string, unknown>>(text)).rows),
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`;
+    },
+    // Notifications of a commit arrive on the same instance, after it: there is no connection to lose.
+    listen: async (channel, onPayload) => {
+      const stop = await pglite.listen(channel, onPayload);
+      return async () => {
+        if (!pglite.closed) await stop();
+      };
     },
     close: async () => {
       await prisma.$disconnect();

@@ -1,4 +1,4 @@
-// The migration step of a start, done once before anything is served (docs/deployment-processes.md).
+// The migration step of a start, done once before anything is served (docs/deployment.md).
 // MIGRATE_ON_START=true: the start applies what is pending (on PostgreSQL one process at a time, see
 // migration-lock.ts). false: the release step (`npm run db:migrate`) applies migrations, and a start
 // on a schema with migrations pending is refused rather than served by code the schema does not fit.

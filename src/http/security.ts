@@ -4,6 +4,7 @@ import type { Request, RequestHandler } from "express";
 import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import { TooManyRequests } from "../domain/errors";
+import type { RateLimitStores } from "./rate-limit-store";
 
 export const apiHeaders: RequestHandler = helmet({
   contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
@@ -30,9 +31,9 @@ export const docsHeaders: RequestHandler = helmet({
  * and payment webhooks have no user and are not limited: they are signed, and the payment system
  * may burst.
  */
-export function userRateLimit(perMinute: number): RequestHandler {
+export function userRateLimit(perMinute: number, stores: RateLimitStores): RequestHandler {
   if (perMinute <= 0) return (_req, _res, next) => next();
-  return limiter(perMinute, {
+  return limiter(perMinute, stores, "users", {
     keyGenerator: (req: Request) => `user:${req.user?.id ?? "?"}`,
   });
 }
@@ -40,19 +41,27 @@ export function userRateLimit(perMinute: number): RequestHandler {
 /**
  * Per address, for refused credentials only (requireUser's limitRefusals): a flood of made-up or
  * expired tokens from one address gets 429 at the same rate, while users behind the same address
- * (a bank's gateway) who present valid tokens never meet this limit.
+ * (a bank's gateway) who present valid tokens never meet this limit. The address is req.ip: behind
+ * a load balancer, what TRUST_PROXY lets Express read from X-Forwarded-For.
  */
-export function refusedAuthRateLimit(perMinute: number): RequestHandler | undefined {
+export function refusedAuthRateLimit(perMinute: number, stores: RateLimitStores): RequestHandler | undefined {
   if (perMinute <= 0) return undefined;
-  return limiter(perMinute, { keyGenerator: (req: Request) => `ip:${ipKeyGenerator(req.ip ?? "unknown")}` });
+  return limiter(perMinute, stores, "refused-credentials", { keyGenerator: (req: Request) => `ip:${ipKeyGenerator(req.ip ?? "unknown")}` });
 }
 
-function limiter(perMinute: number, options: Partial<Parameters<typeof rateLimit>[0]>): RequestHandler {
+/**
+ * `name` gives the limiter its own counters in a shared store. A store that fails (Redis away) lets
+ * the request pass unlimited: fail open, logged by the stores (see rate-limit-store.ts).
+ */
+function limiter(perMinute: number, stores: RateLimitStores, name: string, options: Partial<Parameters<typeof rateLimit>[0]>): RequestHandler {
   return rateLimit({
     windowMs: 60_000,
     limit: perMinute,
     standardHeaders: "draft-7",
     legacyHeaders: false,
+    store: stores.storeFor(name),
+    passOnStoreError: true,
+    logger: stores.log,
     ...options,
     handler: (req, _res, next, opts) => {
       const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;

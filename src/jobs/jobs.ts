@@ -24,6 +24,7 @@ export const QUEUES = {
   reconciliation: "payment-reconciliation",
   reminders: "reminders",
   idempotencyCleanup: "idempotency-cleanup",
+  eventsPrune: "bill-events-prune",
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -108,23 +109,25 @@ export class Jobs {
   async start(): Promise<void> {
     await this.boss.start();
     this.started = true;
-    for (const spec of this.specs.values()) {
-      const queue = {
-        name: spec.queue,
-        policy: spec.cron ? "stately" : "standard",
-        retryLimit: spec.retryLimit,
-        retryDelay: spec.retryDelaySeconds,
-        retryBackoff: true,
-        expireInSeconds: spec.leaseSeconds,
-      } as const;
-      // createQueue leaves an existing queue as it is; updateQueue brings its policy to this code's.
-      await this.boss.createQueue(spec.queue, queue);
-      await this.boss.updateQueue(spec.queue, queue);
-      if (spec.cron) await this.boss.schedule(spec.queue, spec.cron, {}, { tz: "UTC" });
-      else await this.boss.unschedule(spec.queue);
-    }
+    for (const spec of this.specs.values()) await retryOnDeadlock(() => this.setUpQueue(spec));
     if (!this.options.work) return;
     for (const spec of this.specs.values()) this.workers.set(spec.queue, new Worker(spec, this, this.options.pollingIntervalMs));
+  }
+
+  private async setUpQueue(spec: JobSpec): Promise<void> {
+    const queue = {
+      name: spec.queue,
+      policy: spec.cron ? "stately" : "standard",
+      retryLimit: spec.retryLimit,
+      retryDelay: spec.retryDelaySeconds,
+      retryBackoff: true,
+      expireInSeconds: spec.leaseSeconds,
+    } as const;
+    // createQueue leaves an existing queue as it is; updateQueue brings its policy to this code's.
+    await this.boss.createQueue(spec.queue, queue);
+    await this.boss.updateQueue(spec.queue, queue);
+    if (spec.cron) await this.boss.schedule(spec.queue, spec.cron, {}, { tz: "UTC" });
+    else await this.boss.unschedule(spec.queue);
   }
 
   /**
@@ -244,6 +247,23 @@ export class Jobs {
     this.workers.clear();
     await Promise.all(workers.map((w) => w.stop()));
     await this.boss.stop({ graceful: false, close: false });
+  }
+}
+
+/**
+ * Instances starting together create the same queues at once: pg-boss's create_queue makes a
+ * partition per queue, and two of those can deadlock (PostgreSQL then cancels one) or collide in the
+ * catalog. Both sides make the same queue, so trying again after a moment is all it takes.
+ */
+async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i += 1) {
+    try {
+      return await work();
+    } catch (err) {
+      // 40P01: deadlock; 23505: the same catalog row made by both at once.
+      if (!["40P01", "23505"].includes((err as { code?: string }).code ?? "") || i >= attempts) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200 * i));
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // The one writer of money state (docs/money.md): lock the bill, read its state once, ask decide(),
-// write every change in one batch with its history rows and outbox notifications, and enqueue the
-// jobs they need (their delivery, the hand-over of new requests) in the same transaction; commit;
-// then, only after the commit, the outside calls: live events, the payment system.
+// write every change in one batch with its history rows, outbox notifications and live events,
+// and enqueue the jobs they need (their delivery, the hand-over of new requests) in the same
+// transaction; commit; then, only after the commit, the outside calls: the payment system.
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
@@ -10,12 +10,12 @@ import type { Clock } from "../clock";
 import type { Sql, SqlClient } from "../db/sql";
 import { billNotFound } from "../domain/errors";
 import { formatAmount } from "../domain/money";
-import type { BillEvents } from "../events/bill-events";
 import type { PlannedNotification } from "../modules/notifications/notifications.repository";
 import type { NotificationsService } from "../modules/notifications/notifications.service";
 import type { HandedOver, HandOverItem, HandOverJob } from "../modules/payments/hand-over";
 import { QUEUES, type Jobs } from "../jobs/jobs";
 import { decide, type DecideContext } from "./decide";
+import { liveEvents } from "./live-events";
 import type { Decision, LedgerCommand, LedgerState } from "./model";
 import { isEmpty, lockBill, readState, writeChanges } from "./store";
 
@@ -49,7 +49,6 @@ export class Ledger {
     private readonly logger: Logger,
     private readonly options: LedgerOptions,
     private readonly notifications: NotificationsService,
-    private readonly events: BillEvents,
     private readonly paymentSystem: PaymentSystem,
     /** The hand-over lives with the payments module (payments/hand-over.ts). */
     private readonly handOver: HandOver,
@@ -88,6 +87,7 @@ export class Ledger {
     if (!isEmpty(decision.changes) || notices.length || outcome) {
       const cancelled = await writeChanges(tx, billId, changedBy, decision.changes, {
         notifications: notices,
+        events: liveEvents(command, decision),
         now: this.clock.now(),
         event: event && outcome ? { id: event.id, ...outcome } : undefined,
       });
@@ -111,12 +111,9 @@ export class Ledger {
     return { ...decision, notices };
   }
 
-  /** After the commit: live events, the payment system, and the notifications the change caused. */
+  /** After the commit: the payment system, and the notifications the change caused. */
   async afterCommit(billId: string, decision: Written): Promise<HandedOver[]> {
     const { changes } = decision;
-    const now = this.clock.now();
-    for (const r of changes.effects.received) this.events.publish(billId, "payment.received", { participantId: r.participantId, method: "payment_system" }, now);
-    for (const h of changes.history.filter((x) => x.entityType === "bill")) this.events.publish(billId, "bill.status", { status: h.newStatus }, now);
     // Written as outbox rows with their job in the transaction: delivered now by this process's
     // worker, or by any instance's if we die first.
     if (decision.notices.length) this.notifications.wake();

@@ -4,6 +4,7 @@
 import Decimal from "decimal.js";
 import { v7 as uuidv7 } from "uuid";
 import { calendarDate, jsonColumn, type SqlClient } from "../db/sql";
+import { insertEventsCte, type NewBillEvent } from "../events/events.store";
 import type { PlannedNotification } from "../modules/notifications/notifications.repository";
 import type { Changes, LedgerBill, LedgerParticipant, LedgerRequest, LedgerState } from "./model";
 
@@ -179,10 +180,13 @@ n_ins AS (
     FROM json_to_recordset($9::json) AS x(id uuid, participant_id uuid, recipient_user_id text, type text, channel text, recipient text,
          message text, created_at timestamptz)),
 e_upd AS (
-  UPDATE payment_events SET outcome = $14, detail = $15 WHERE id = $13 AND $13::text IS NOT NULL)
+  UPDATE payment_events SET outcome = $14, detail = $15 WHERE id = $13 AND $13::text IS NOT NULL),
+-- The live events, sent with NOTIFY when this commits (events/events.store.ts).
+${insertEventsCte("$11", "$16", "$10")}
 -- The payment ids of the requests cancelled here, as they are now: a hand-over may have given one
 -- after the state was read (it takes no bill lock), and that payment must be cancelled too.
-SELECT COALESCE((SELECT json_agg(json_build_object('requestId', id, 'paymentId', payment_id)) FROM r_upd WHERE status = 'cancelled'), '[]') AS cancelled`;
+SELECT COALESCE((SELECT json_agg(json_build_object('requestId', id, 'paymentId', payment_id)) FROM r_upd WHERE status = 'cancelled'), '[]') AS cancelled,
+       (SELECT count(*) FROM ev_sent) AS events_sent`;
 
 const s = (v: Decimal | null) => (v === null ? null : v.toFixed());
 
@@ -195,7 +199,13 @@ export async function writeChanges(
   billId: string,
   changedBy: string,
   changes: Changes,
-  extra: { notifications?: readonly PlannedNotification[]; event?: { id: string; outcome: string; detail: string | null }; now: Date },
+  extra: {
+    notifications?: readonly PlannedNotification[];
+    event?: { id: string; outcome: string; detail: string | null };
+    /** Live events: the bill is locked, so their ids follow its commit order (events.store.ts). */
+    events?: readonly NewBillEvent[];
+    now: Date;
+  },
 ): Promise<{ requestId: string; paymentId: string | null }[]> {
   const b = changes.bill;
   const participantRow = (p: LedgerParticipant) => ({
@@ -302,6 +312,7 @@ export async function writeChanges(
     extra.event?.id ?? null,
     extra.event?.outcome ?? null,
     extra.event?.detail?.slice(0, 500) ?? null,
+    JSON.stringify(extra.events ?? []),
   ];
   const [row] = await tx.query<{ cancelled: unknown }>(WRITE, values);
   return jsonColumn(row.cancelled as { requestId: string; paymentId: string | null }[] | string);

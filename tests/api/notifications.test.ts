@@ -1,5 +1,3 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { as, expectProblem, API } from "../support/http";
 import { paymentEvent, postWebhook, splitBill } from "../support/payments";
@@ -82,10 +80,11 @@ describe("POST /bills/:billId/send-reminders", () => {
   it("the automatic schedule follows the same rules", async () => {
     const { billId } = await activeBill();
     clock.advance(25 * 3_600_000);
-    expect((await t.app.locals.services.notifications.remindDue()).reminded).toBeGreaterThanOrEqual(2);
+    // Scoped to this bill: on the shared PostgreSQL database other files' bills are due too.
+    expect(await t.app.locals.services.notifications.remindDue({ billId })).toEqual({ bills: 1, reminded: 2 });
     const count = await t.db.prisma.notification.count({ where: { billId, type: "reminder" } });
     expect(count).toBe(3); // Alice in the app, Bob by SMS and email
-    await t.app.locals.services.notifications.remindDue();
+    expect(await t.app.locals.services.notifications.remindDue({ billId })).toEqual({ bills: 1, reminded: 0 });
     expect(await t.db.prisma.notification.count({ where: { billId, type: "reminder" } })).toBe(3);
   });
 });
@@ -180,48 +179,5 @@ describe("GET /notifications (in-app)", () => {
     expect((await as(t, token).post(`/notifications/${first.id}/read`)).body.changed).toBe(false);
     expectProblem(await as(t, await t.tokenFor(newUserId())).post(`/notifications/${first.id}/read`), 404);
     expect((await as(t, token).get("/notifications?limit=1")).body.items[0].readAt).toEqual(read.body.readAt);
-  });
-});
-
-describe("GET /bills/:billId/events (Server-Sent Events)", () => {
-  let server: Server;
-  let base: string;
-  beforeAll(async () => {
-    server = createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}${API}`;
-  });
-  afterAll(() => {
-    t.app.locals.events.closeAll();
-    server.closeAllConnections();
-    server.close();
-  });
-
-  it("streams a snapshot, then the bill's events, to its creator", async () => {
-    const { token, billId, requests } = await activeBill();
-    const controller = new AbortController();
-    const res = await fetch(`${base}/bills/${billId}/events`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
-    const reader = res.body!.getReader();
-    let text = "";
-    const readUntil = async (pattern: RegExp) => {
-      while (!pattern.test(text)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`stream ended: ${text}`);
-        text += Buffer.from(value).toString("utf8");
-      }
-    };
-    await readUntil(/event: snapshot\ndata: .*\n\n/);
-    for (const r of requests) await postWebhook(t, paymentEvent(r));
-    await readUntil(/event: bill\.status\ndata: .*"completed"/);
-    expect(text.match(/event: payment\.received/g)).toHaveLength(2);
-    controller.abort();
-  });
-
-  it("is 404 for someone who may not see the bill, and 401 without a token", async () => {
-    const { billId } = await activeBill();
-    expect((await fetch(`${base}/bills/${billId}/events`, { headers: { authorization: `Bearer ${await t.tokenFor(newUserId())}` } })).status).toBe(404);
-    expect((await fetch(`${base}/bills/${billId}/events`)).status).toBe(401);
   });
 });

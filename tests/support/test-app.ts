@@ -12,6 +12,7 @@ import { loadConfig, type Config } from "../../src/config";
 import { openDatabase, type Database } from "../../src/db/database";
 import { signDevelopmentToken } from "../../src/http/auth";
 import type { QueueName } from "../../src/jobs/jobs";
+import type { RateLimitStores } from "../../src/http/rate-limit-store";
 import { TEMPLATE_PATH } from "./paths";
 import { assertTestDatabase } from "./test-database-url";
 
@@ -19,15 +20,39 @@ export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-signin
 
 export const onPostgres = Boolean(process.env.CHILLBILL_TEST_DATABASE_URL);
 
-export async function createTestDatabase(): Promise<Database> {
+/**
+ * Tests that need a PostgreSQL server of their own kind (connections to kill, pg_stat_activity): declared
+ * only in PostgreSQL mode, which CI runs as well as the PGlite mode. Not skipped: absent.
+ */
+export function describeOnPostgres(name: string, tests: () => void): void {
+  if (onPostgres) describe(name, tests);
+}
+
+/** The PGlite instance under each test database (PGlite mode), so a second app can share it. */
+const pgliteOf = new WeakMap<Database, unknown>();
+
+export interface TestDatabaseOptions {
+  /** Another Database on the same data (a second instance of the service): same server database, or same PGlite. */
+  sameAs?: Database;
+  /** PostgreSQL mode: the listening connection's first reconnect wait and its application_name. */
+  listenerRetryMs?: number;
+  listenerName?: string;
+}
+
+export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<Database> {
   const url = process.env.CHILLBILL_TEST_DATABASE_URL;
   if (url) {
     assertTestDatabase(url);
-    return openDatabase({ url, poolMax: 5 });
+    return openDatabase({ url, poolMax: 5, listenerRetryMs: options.listenerRetryMs, listenerName: options.listenerName });
   }
-  const { PGlite } = await import("@electric-sql/pglite");
-  const pglite = await PGlite.create({ loadDataDir: new Blob([readFileSync(TEMPLATE_PATH)]) });
-  return openDatabase({ pglite });
+  let pglite = options.sameAs && pgliteOf.get(options.sameAs);
+  if (!pglite) {
+    const { PGlite } = await import("@electric-sql/pglite");
+    pglite = await PGlite.create({ loadDataDir: new Blob([readFileSync(TEMPLATE_PATH)]) });
+  }
+  const db = await openDatabase({ pglite });
+  pgliteOf.set(db, pglite);
+  return db;
 }
 
 export class TestClock implements Clock {
@@ -99,15 +124,28 @@ export function newUserId(prefix = "user"): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${userCounter}`;
 }
 
+/**
+ * The real app on its own database; with `sameDatabaseAs`, a second instance of the service on the
+ * first one's database (its own pool and listener on PostgreSQL; the same PGlite otherwise).
+ * `rateLimitStores` (default: in memory) are closed with the app, as the server closes its own.
+ */
 export async function createTestApp(
-  options: { env?: Record<string, string>; clock?: TestClock; adapters?: Partial<Adapters> } = {},
+  options: {
+    env?: Record<string, string>;
+    clock?: TestClock;
+    adapters?: Partial<Adapters>;
+    rateLimitStores?: RateLimitStores;
+    sameDatabaseAs?: TestApp;
+  } & Omit<TestDatabaseOptions, "sameAs"> = {},
 ): Promise<TestApp> {
   // On the run's shared PostgreSQL database each test file gets a job queue of its own: a test's
   // runJobs() must not run (and deliver with its own fakes) another file's jobs.
   const config = testConfig({ ...(onPostgres ? { JOB_SCHEMA: `pgboss_${process.pid}_${(appCounter += 1)}` } : {}), ...options.env });
-  const db = await createTestDatabase();
+  const shared = options.sameDatabaseAs?.db;
+  const db = await createTestDatabase({ sameAs: shared, listenerRetryMs: options.listenerRetryMs, listenerName: options.listenerName });
   const ai = new RecordingAi();
-  const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters } });
+  const { rateLimitStores } = options;
+  const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters }, rateLimitStores });
   // The queues exist before anything enqueues; no workers run here: a test runs jobs with runJobs().
   await app.locals.jobs.start();
   return {
@@ -119,9 +157,13 @@ export async function createTestApp(
     uploadedFiles: () => readdirSync(config.uploads.dir).sort(),
     tokenFor: (userId) => signDevelopmentToken(TEST_JWT_SECRET, userId),
     runJobs: (queues, runOptions) => app.locals.jobs.drain(queues, runOptions),
+    // A second instance on a shared PGlite leaves it open for the first one, which closes it.
     close: async () => {
       await app.locals.jobs.stop();
-      await db.close();
+      await rateLimitStores?.close();
+      await app.locals.events.close();
+      if (shared && db.kind === "pglite") await db.prisma.$disconnect();
+      else await db.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 import path from "node:path";
+import express from "express";
 import { ConfigError, loadConfig } from "../../src/config";
 
 const secret = "x".repeat(32);
@@ -33,6 +34,13 @@ describe("loadConfig", () => {
     [{ NODE_ENV: "staging" }, /^Invalid configuration: NODE_ENV /],
     [{ BODY_LIMIT: "lots" }, /^Invalid configuration: BODY_LIMIT must look like 100kb or 1mb/],
     [{ PUBLIC_BASE_URL: "ftp://x" }, /^Invalid configuration: PUBLIC_BASE_URL /],
+    [{ REDIS_URL: "localhost:6379" }, /^Invalid configuration: REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ TRUST_PROXY: "yes" }, /^Invalid configuration: TRUST_PROXY must be false, true, a number of proxy hops, or a comma-separated list .*\(got "yes"\)$/],
+    [{ TRUST_PROXY: "loopback, 10.0.0.0/33" }, /^Invalid configuration: TRUST_PROXY .*\(got "loopback, 10.0.0.0\/33"\)$/],
+    [{ TRUST_PROXY: "10.0.0.0/0" }, /^Invalid configuration: TRUST_PROXY /],
+    [{ TRUST_PROXY: "-1" }, /^Invalid configuration: TRUST_PROXY /],
+    [{ TRUST_PROXY: "1.5" }, /^Invalid configuration: TRUST_PROXY /],
+    [{ TRUST_PROXY: "proxy.internal" }, /^Invalid configuration: TRUST_PROXY /],
   ])("refuses %j with one line naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
@@ -110,6 +118,35 @@ describe("loadConfig", () => {
 
   it("refuses a MIGRATE_ON_START that is not true or false", () => {
     expect(() => loadConfig({ MIGRATE_ON_START: "no" })).toThrow(/^Invalid configuration: MIGRATE_ON_START .*\(got "no"\)$/);
+  });
+
+  it("when REDIS_URL is set, then rate limits are counted there; unset, in memory", () => {
+    expect(loadConfig({}).redisUrl).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: "" }).redisUrl).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: "redis://redis:6379" }).redisUrl).toBe("redis://redis:6379");
+    expect(loadConfig({ REDIS_URL: "rediss://user:pw@cache.bank:6380/2" }).redisUrl).toBe("rediss://user:pw@cache.bank:6380/2");
+  });
+
+  it("never echoes REDIS_URL in the error: it may hold a password", () => {
+    expect(() => loadConfig({ REDIS_URL: "http://user:hunter2@cache" })).toThrow(/^Invalid configuration: REDIS_URL[^"]*$/);
+  });
+
+  it.each([
+    [undefined, false],
+    ["", false],
+    ["false", false],
+    ["true", true],
+    ["1", 1],
+    ["0", 0],
+    [" 2 ", 2],
+    ["loopback", ["loopback"]],
+    ["loopback, 10.0.0.0/8", ["loopback", "10.0.0.0/8"]],
+    ["10.1.2.3,192.168.0.0/16 , fd00::/8,::1, uniquelocal, linklocal", ["10.1.2.3", "192.168.0.0/16", "fd00::/8", "::1", "uniquelocal", "linklocal"]],
+  ])("reads TRUST_PROXY %j as Express's trust proxy %j", (value, expected) => {
+    const { trustProxy } = loadConfig({ TRUST_PROXY: value });
+    expect(trustProxy).toEqual(expected);
+    // What the configuration accepts, Express accepts too (it would throw at start-up otherwise).
+    expect(() => express().set("trust proxy", trustProxy)).not.toThrow();
   });
 
   it("keeps a configured secret and lets LOG_PRETTY override the default", () => {

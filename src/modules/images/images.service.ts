@@ -6,8 +6,8 @@ import type { AiService, ImageKind } from "../../adapters/ai/ai-service";
 import type { UserDirectory, BankUser } from "../../adapters/directory/user-directory";
 import type { FileStore } from "../../adapters/storage/file-store";
 import type { Clock } from "../../clock";
-import type { BillEvents } from "../../events/bill-events";
 import type { Db } from "../../db/database";
+import { appendEvents } from "../../events/events.store";
 import { assertEditable } from "../../domain/bill-status";
 import { billNotFound, Conflict, NotFound, UnsupportedMediaType } from "../../domain/errors";
 import { looksComplete, sniffImageType, SNIFF_BYTES, TAIL_BYTES } from "../../domain/image-type";
@@ -52,7 +52,6 @@ export class ImagesService {
     private readonly options: ImagesOptions,
     private readonly sql: Sql,
     private readonly ledger: Ledger,
-    private readonly events?: BillEvents,
   ) {}
 
   /** Checked before the upload is read, so a refused request stores nothing. */
@@ -164,7 +163,7 @@ export class ImagesService {
   }
 
   async applyBillResult(billId: string, callback: BillResult) {
-    return this.publishResult(billId, "bill", await this.applyCallback(billId, "bill", callback, async (tx) => {
+    return this.applyCallback(billId, "bill", callback, async (tx) => {
       if (callback.status !== "completed") return [];
       const ai = callback.result;
       const state = await readState(tx, billId);
@@ -197,12 +196,7 @@ export class ImagesService {
       ]);
       // A new total reaches the split through the ledger (an equal split is recomputed, others flagged).
       return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "update_bill", details, whenPaid: "flag" }, { state })];
-    }));
-  }
-
-  private publishResult<T extends { jobId: string; state: string; applied: boolean }>(billId: string, kind: ImageKind, answer: T): T {
-    if (answer.applied) this.events?.publish(billId, "ai.result", { kind, jobId: answer.jobId, state: answer.state }, this.clock.now());
-    return answer;
+    });
   }
 
   async applyGroupResult(billId: string, callback: GroupResult) {
@@ -211,7 +205,7 @@ export class ImagesService {
       callback.status === "completed"
         ? await Promise.all(callback.result.participants.map((p) => this.lookUp(p)))
         : [];
-    return this.publishResult(billId, "group", await this.applyCallback(billId, "group", callback, async (tx) => {
+    return this.applyCallback(billId, "group", callback, async (tx) => {
       if (callback.status !== "completed") return [];
       const state = await readState(tx, billId);
       const { bill, participants } = state;
@@ -249,7 +243,7 @@ export class ImagesService {
       if (people.length === 0) return [];
       // The faces linked above are not money state: the state read before them still decides.
       return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "add_participants", people, reason: "recognised in the group photo", whenPaid: "flag" }, { state })];
-    }));
+    });
   }
 
   private async lookUp(person: RecognisedPerson): Promise<BankUser | undefined> {
@@ -258,7 +252,8 @@ export class ImagesService {
 
   /**
    * The shared part of both callbacks: current job only, each job applied once, in one transaction
-   * with the bill's lock; money changes go through the ledger in that same transaction.
+   * with the bill's lock; money changes go through the ledger in that same transaction, and the
+   * `ai.result` live event is written in it too (under the lock: see events/events.store.ts).
    */
   private async applyCallback(billId: string, kind: ImageKind, callback: BillResult | GroupResult, apply: (tx: SqlClient) => Promise<Written[]>) {
     let decisions: Written[] = [];
@@ -281,6 +276,7 @@ export class ImagesService {
         "UPDATE image_jobs SET state = $2::image_job_state, completed_at = $3::timestamptz, error = $4, result = COALESCE($5::jsonb, result), updated_at = $3::timestamptz WHERE id = $1::uuid",
         [callback.jobId, callback.status, now, callback.status === "failed" ? callback.error : null, callback.status === "completed" ? JSON.stringify(callback.result) : null],
       );
+      if (!closed) await appendEvents(tx, billId, [{ type: "ai.result", data: { kind, jobId: callback.jobId, state: callback.status } }], now);
       return { jobId: callback.jobId, state: callback.status, applied: !closed };
     });
     for (const decision of decisions) await this.ledger.afterCommit(billId, decision);

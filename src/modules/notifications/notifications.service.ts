@@ -226,18 +226,19 @@ export class NotificationsService {
    * The automatic schedule (a job that fires once across all instances): reminds on every active
    * bill with a request out longer than the interval, a page of bills at a time in id order until
    * none is left. A bill that is no longer active, or gone, by the time its turn comes is skipped.
+   * `billId` limits it to one bill (an operator's call, or a test on a shared database).
    */
-  async remindDue(): Promise<{ bills: number; reminded: number }> {
+  async remindDue(scope: { billId?: string } = {}): Promise<{ bills: number; reminded: number }> {
     const since = new Date(this.clock.now().getTime() - this.reminderIntervalMs);
     let after: string | null = null;
     const total = { bills: 0, reminded: 0 };
     for (;;) {
       const page: { id: string }[] = await this.sql.query<{ id: string }>(
         `SELECT b.id FROM bills b
-          WHERE b.status = 'active' AND ($2::uuid IS NULL OR b.id > $2::uuid)
+          WHERE b.status = 'active' AND ($2::uuid IS NULL OR b.id > $2::uuid) AND ($3::uuid IS NULL OR b.id = $3::uuid)
             AND EXISTS (SELECT 1 FROM payment_requests r WHERE r.bill_id = b.id AND r.status = 'sent' AND r.created_at < $1::timestamptz)
           ORDER BY b.id LIMIT 200`,
-        [since, after],
+        [since, after, scope.billId ?? null],
       );
       for (const { id } of page) {
         try {

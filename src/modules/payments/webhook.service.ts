@@ -1,11 +1,9 @@
 // The payment system's webhook: each event id applied once, through the ledger, committed before
-// the answer. Four round trips: claim the event and lock the bill, read, one batch of writes, commit
-// (docs/performance.md).
+// the answer. Four round trips: claim the event and lock the bill, read, one batch of writes (with
+// the live events, `payment.failed` among them), commit (docs/performance.md).
 import type { Logger } from "pino";
 import type { PaymentEventBody } from "../../adapters/payments/payment-system";
-import type { Clock } from "../../clock";
 import type { Sql } from "../../db/sql";
-import type { BillEvents } from "../../events/bill-events";
 import type { PaymentOutcome } from "../../ledger/decide";
 import type { Ledger, Written } from "../../ledger/ledger";
 import { claimEventAndLockBill, eventOutcomeStatement } from "./payments.repository";
@@ -14,15 +12,13 @@ export class PaymentWebhookService {
   constructor(
     private readonly sql: Sql,
     private readonly ledger: Ledger,
-    private readonly events: BillEvents,
-    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
 
   async handleWebhook(event: PaymentEventBody): Promise<{ eventId: string; outcome: string }> {
     const type = event.type.replace(/^payment\./, "") as "succeeded" | "failed" | "expired";
     const { data } = event;
-    let applied: { billId: string; participantId: string | undefined; decision: Written<PaymentOutcome> } | undefined;
+    let applied: { billId: string; decision: Written<PaymentOutcome> } | undefined;
     const answer = await this.sql.transaction(async (tx) => {
       const claim = await claimEventAndLockBill(tx, { id: event.id, type, paymentId: data.paymentId, reference: data.reference, amount: data.amount, currency: data.currency });
       if (!claim.claimed) return { eventId: event.id, outcome: "duplicate" };
@@ -41,14 +37,10 @@ export class PaymentWebhookService {
       );
       const { outcome, detail } = decision.result;
       if (outcome === "mismatch") this.logger.warn({ eventId: event.id, paymentRequestId: claim.requestId, detail }, "payment currency or amount cannot be applied: reconcile");
-      const participantId = decision.after.requests.find((r) => r.id === claim.requestId)?.participantId;
-      applied = { billId: claim.billId, participantId, decision };
+      applied = { billId: claim.billId, decision };
       return { eventId: event.id, outcome };
     });
-    if (applied && applied.decision.result.outcome === "applied") {
-      if (type !== "succeeded") this.events.publish(applied.billId, "payment.failed", { participantId: applied.participantId, type }, this.clock.now());
-      await this.ledger.afterCommit(applied.billId, applied.decision);
-    }
+    if (applied && applied.decision.result.outcome === "applied") await this.ledger.afterCommit(applied.billId, applied.decision);
     return answer;
   }
 }
