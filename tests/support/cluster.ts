@@ -66,15 +66,15 @@ export async function startCluster(servers: RealServers, options: ClusterOptions
     };
   };
   const boot = async (index: number): Promise<Instance> => Object.assign(await servers.boot(envOf(index)), { index, name: `i${index}` });
-  const instances: Instance[] = [];
-  try {
-    // The first one creates the schema (and pg-boss's); the others start on it together.
-    instances.push(await boot(0));
-    instances.push(...(await Promise.all(Array.from({ length: size - 1 }, (_, i) => boot(i + 1)))));
-  } catch (err) {
+  // All at once on the empty database, as a deployment's instances start: their migrations wait
+  // for each other (src/db/migration-lock.ts), and so do pg-boss's.
+  const started = await Promise.allSettled(Array.from({ length: size }, (_, i) => boot(i)));
+  const instances = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const failed = started.find((s) => s.status === "rejected");
+  if (failed) {
     await Promise.all(instances.map((s) => s.stop("SIGKILL")));
     await proxy.close();
-    throw err;
+    throw failed.reason;
   }
   proxy.setTargets(instances.map((s) => s.url));
   return {
