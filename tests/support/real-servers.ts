@@ -11,7 +11,7 @@ import { signDevelopmentToken } from "../../src/http/auth";
 import { webhookSignature } from "./payments";
 import { startServer, type ServerProcess } from "./server-process";
 import { TEST_AI_SECRET, TEST_JWT_SECRET, TEST_PAYMENT_SECRET } from "./test-app";
-import { assertTestDatabase, withDatabase } from "./test-database-url";
+import { createFreshDatabase, type FreshDatabase } from "./test-database-url";
 
 /** The application_name of the test's own connections, to tell them from the servers'. */
 export const TEST_CONNECTION = "chillbill-real-servers-test";
@@ -19,7 +19,7 @@ export const TEST_CONNECTION = "chillbill-real-servers-test";
 export class RealServers {
   private adminClient: Client | undefined;
   private directory: string | undefined;
-  private readonly databases: string[] = [];
+  private readonly databases: FreshDatabase[] = [];
   private readonly servers: ServerProcess[] = [];
   private readonly connections: Client[] = [];
   readonly serverUrl = process.env.TEST_DATABASE_URL;
@@ -37,7 +37,7 @@ export class RealServers {
   async close(): Promise<void> {
     for (const s of this.servers) await s.stop("SIGKILL").catch(() => undefined);
     for (const c of this.connections) await c.end().catch(() => undefined);
-    for (const name of this.databases) await this.adminClient?.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    for (const database of this.databases) await database.drop();
     await this.adminClient?.end();
     if (this.directory) rmSync(this.directory, { recursive: true, force: true });
   }
@@ -56,12 +56,9 @@ export class RealServers {
 
   /** An empty database, dropped by close(). */
   freshDatabase = async (): Promise<{ url: string; name: string }> => {
-    const name = `chillbill_test_${this.label}_${Date.now().toString(36)}_${this.databases.length}`;
-    const url = withDatabase(this.serverUrl!, name);
-    assertTestDatabase(url);
-    await this.admin.query(`CREATE DATABASE "${name}"`);
-    this.databases.push(name);
-    return { url, name };
+    const database = await createFreshDatabase(this.serverUrl!, this.label);
+    this.databases.push(database);
+    return { url: database.url, name: database.name };
   };
 
   /** A connection of the test's own to a test database: to read the outcome, or to hold locks. */
