@@ -229,7 +229,8 @@ describe("three instances behind a round-robin proxy", () => {
     const resumed = await SseClient.open(streamUrl(2), { authorization: `Bearer ${token}`, "last-event-id": seenFirst.at(-1)!.id! });
     expect(resumed.status).toBe(200);
     expect((await onC("PUT", `/bills/${billId}/participants/${participants.Gil}/mark-as-paid`, { method: "cash" })).status).toBe(200);
-    const { rows: stored } = await cluster.db.query<{ id: string; type: string }>(`SELECT id::text, type FROM bill_events WHERE bill_id = $1 ORDER BY id`, [billId]);
+    // (pg reads a bigint as a string; ordered as the number it is.)
+    const { rows: stored } = await cluster.db.query<{ id: string; type: string }>(`SELECT id, type FROM bill_events WHERE bill_id = $1 ORDER BY id`, [billId]);
     const firstIndex = stored.findIndex((e) => e.id === seenFirst[0].id);
     expect(firstIndex).toBeGreaterThanOrEqual(0);
     const expected = stored.slice(firstIndex);
@@ -445,7 +446,7 @@ describe("a payment whose webhook never came", () => {
   it("is found by the reconciliation schedule, asked about at the payment system by any instance, and applied once; the webhook arriving late changes nothing", async () => {
     const fake = new FakePaymentSystem();
     await fake.start();
-    const cluster = await startCluster(servers, { env: { PAYMENT_MODE: "http", RECONCILE_AFTER_MS: "1000" }, envOf: ({ name }) => ({ PAYMENT_API_URL: fake.urlFor(name) }) });
+    const cluster = await startCluster(servers, { env: { PAYMENT_MODE: "http", RECONCILE_CRON: "* * * * *", RECONCILE_AFTER_MS: "1000" }, envOf: ({ name }) => ({ PAYMENT_API_URL: fake.urlFor(name) }) });
     try {
       const { billId, requests } = await billAwaitingPayment([apiClient(cluster.proxy, newUser())], people("Ola"), "30.00");
       const [request] = requests;
