@@ -1,7 +1,7 @@
 // Several instances of the service on one PostgreSQL database (TEST_DATABASE_URL), behind a
 // round-robin proxy, with the outside services they share run by the test: an SMTP server, a
 // payment system, Redis (REDIS_URL). Each describe boots its own three instances on a fresh
-// database (tests/support/cluster.ts). What each test proves: docs/testing-multi.md. Run by
+// database (tests/support/cluster.ts). What each test proves: docs/testing.md. Run by
 // `npm run test:multi` (CI runs it after the fault suite).
 import { createClient } from "redis";
 import { v7 as uuidv7 } from "uuid";
