@@ -202,7 +202,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   for (const signed of ["/internal", "/webhook"]) {
     app.use(API_BASE + signed, express.raw({ type: () => true, limit: "1mb" }));
   }
-  app.use(API_BASE, api.router);
+  app.use(API_BASE, api.rejectUndeclaredMethods, api.router);
   app.use((req, _res, next) => {
     next(new NotFound(`No route for ${req.method} ${req.path}`, "route_not_found"));
   });

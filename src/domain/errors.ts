@@ -53,6 +53,16 @@ export class NotFound extends AppError {
   }
 }
 
+/** A known path called with a method it does not have; `Allow` lists the methods it has (RFC 9110 §15.5.6). */
+export class MethodNotAllowed extends AppError {
+  readonly status = 405;
+  readonly title = "Method Not Allowed";
+  readonly code = "method_not_allowed";
+  constructor(method: string, path: string, allowed: string[]) {
+    super(`${path} does not accept ${method}; it accepts ${allowed.join(", ")}`, { headers: { Allow: allowed.join(", ") } });
+  }
+}
+
 export class Conflict extends AppError {
   readonly status = 409;
   readonly title = "Conflict";

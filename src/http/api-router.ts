@@ -3,7 +3,7 @@
 import { OpenAPIRegistry, type RouteConfig } from "@asteasolutions/zod-to-openapi";
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from "express";
 import { z, ZodError, type ZodType } from "zod";
-import { UnsupportedMediaType, ValidationFailed } from "../domain/errors";
+import { MethodNotAllowed, UnsupportedMediaType, ValidationFailed } from "../domain/errors";
 import type { AuthUser } from "./auth";
 import { zodIssues } from "./problem";
 
@@ -94,6 +94,53 @@ export class ApiRouter {
     this.router[spec.method](spec.path, ...chain);
     return this;
   }
+
+  /**
+   * Mounted before the routes: a request whose path is a declared one but whose method is not
+   * answers 405 with `Allow`, instead of falling through to 404 or to a parameter route that
+   * happens to match (PUT .../participants/unpaid is not a rename of participant "unpaid").
+   * HEAD goes where GET goes, and OPTIONS is left to Express, as before.
+   */
+  readonly rejectUndeclaredMethods: RequestHandler = (req, _res, next) => {
+    const method = req.method.toLowerCase();
+    if (method === "options") return next();
+    const known = this.knownPath(req.baseUrl + req.path);
+    if (!known) return next();
+    // HEAD is allowed wherever GET is (Express answers it with the GET route); Allow is in one fixed order.
+    const has = new Set<string>(this.declared.filter((r) => r.path === known).map((r) => r.method));
+    if (has.has("get")) has.add("head");
+    if (has.has(method)) return next();
+    const names = ALLOW_ORDER.filter((m) => has.has(m)).map((m) => m.toUpperCase());
+    throw new MethodNotAllowed(req.method, req.baseUrl + req.path, names);
+  };
+
+  /**
+   * The declared path a request path is, when it is one: of those that match, the one whose first
+   * differing segment is a literal (`/participants/unpaid` over `/participants/:participantId`).
+   */
+  knownPath(requestPath: string): string | undefined {
+    const segments = requestPath.replace(/\/+$/, "").split("/");
+    let best: string[] | undefined;
+    for (const path of new Set(this.declared.map((r) => r.path))) {
+      const pattern = path.split("/");
+      if (pattern.length !== segments.length) continue;
+      if (!pattern.every((p, i) => p.startsWith(":") ? segments[i] !== "" : p.toLowerCase() === segments[i].toLowerCase())) continue;
+      if (!best || moreLiteral(pattern, best)) best = pattern;
+    }
+    return best?.join("/");
+  }
+}
+
+const ALLOW_ORDER = ["get", "head", "post", "put", "patch", "delete"] as const;
+
+/** Whether pattern a has a literal where b has a parameter, at the first segment where they differ in kind. */
+function moreLiteral(a: string[], b: string[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const aParam = a[i].startsWith(":");
+    const bParam = b[i].startsWith(":");
+    if (aParam !== bParam) return !aParam;
+  }
+  return false;
 }
 
 /** A JSON route with a body in another format gets 415, not a confusing validation error. */

@@ -5,6 +5,7 @@ import { openApiPath } from "../../src/http/api-router";
 import { openDatabase } from "../../src/db/database";
 import { createTestApp, newUserId, testConfig, type TestApp } from "../support/test-app";
 import { API, as, expectProblem } from "../support/http";
+import { createBill } from "../support/builders";
 
 let t: TestApp;
 let token: string;
@@ -63,6 +64,31 @@ describe("errors share one problem shape", () => {
   it("an unknown route is a 404 problem", async () => {
     expectProblem(await as(t, token).get("/nowhere"), 404, "route_not_found");
     expectProblem(await request(t.app).get("/nowhere"), 404, "route_not_found");
+  });
+
+  it("a known path called with a method it does not have is a 405 problem with Allow, before authentication", async () => {
+    const billId = "00000000-0000-4000-8000-000000000001";
+    const res = await request(t.app).patch(`${API}/bills/${billId}/split/equal`).set("Authorization", `Bearer ${token}`);
+    expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.allow).toBe("POST");
+    expect(res.body.detail).toBe(`${API}/bills/${billId}/split/equal does not accept PATCH; it accepts POST`);
+    const anonymous = await request(t.app).delete(`${API}/bills`);
+    expectProblem(anonymous, 405, "method_not_allowed");
+    expect(anonymous.headers.allow).toBe("GET, HEAD, POST");
+  });
+
+  it("a literal segment wins over a parameter: PUT .../participants/unpaid is 405 Allow GET, not a rename of participant \"unpaid\"", async () => {
+    const bill = await createBill(t, token);
+    const res = await as(t, token).put(`/bills/${bill.id}/participants/unpaid`).send({ name: "x" });
+    expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.allow).toBe("GET, HEAD");
+    expect((await as(t, token).get(`/bills/${bill.id}/participants/unpaid`)).status).toBe(200);
+    expect((await request(t.app).head(`${API}/bills/${bill.id}/participants/unpaid`).set("Authorization", `Bearer ${token}`)).status).toBe(200);
+  });
+
+  it("an unknown path stays 404 whatever the method", async () => {
+    expectProblem(await as(t, token).put("/bills/x/nothing-here"), 404, "route_not_found");
+    expectProblem(await as(t, token).delete("/nowhere"), 404, "route_not_found");
   });
 
   it("malformed JSON is a 400 problem", async () => {

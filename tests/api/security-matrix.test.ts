@@ -142,6 +142,23 @@ describe("authorization matrix", () => {
     expect([await billSnapshot(t, victim.billId), await billSnapshot(t, mallory.billId)]).toEqual(before);
   });
 
+  it("every declared path answers each method it does not have with 405 and an Allow of the methods it has, changing nothing", async () => {
+    const owner = await activeBill();
+    const before = await billSnapshot(t, owner.billId);
+    const all = ["get", "post", "put", "patch", "delete"] as const;
+    for (const path of new Set(routes.map((r) => r.path))) {
+      const has = routes.filter((r) => r.path === path).map((r) => r.method);
+      const allow = ["get", "head", "post", "put", "patch", "delete"].filter((m) => has.includes(m as never) || (m === "head" && has.includes("get"))).map((m) => m.toUpperCase()).join(", ");
+      const url = pathFor(routes.find((r) => r.path === path)!, owner.target);
+      for (const method of all.filter((m) => !has.includes(m))) {
+        const res = await request(t.app)[method](url).set("Authorization", `Bearer ${owner.token}`);
+        expect({ path, method, status: res.status, allow: res.headers.allow }).toEqual({ path, method, status: 405, allow });
+        expectProblem(res, 405, "method_not_allowed");
+      }
+    }
+    expect(await billSnapshot(t, owner.billId)).toEqual(before);
+  });
+
   it("refuses a user's token on every internal route, and nothing changes", async () => {
     const owner = await activeBill();
     const internal = routes.filter((r) => r.audience === "internal");
