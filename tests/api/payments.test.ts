@@ -2,6 +2,7 @@ import { QUEUES } from "../../src/jobs/jobs";
 import request from "supertest";
 import { parseEmvFields } from "../../src/domain/emv-qr";
 import { as, expectProblem } from "../support/http";
+import { createBill } from "../support/builders";
 import { paymentEvent, postWebhook, splitBill } from "../support/payments";
 import { createTestApp, newUserId, TestClock, type TestApp } from "../support/test-app";
 
@@ -96,6 +97,13 @@ describe("POST .../participants/:participantId/request-payment", () => {
     const { token, billId, byName } = await splitBill(t, ["me", "A"]);
     expectProblem(await as(t, token).post(`/bills/${billId}/participants/${byName.me}/request-payment`), 409, "nothing_owed");
     expectProblem(await as(t, token).post(`/bills/${billId}/participants/01a207c9-a789-71bc-bab2-18da81c8123d/request-payment`), 404);
+  });
+
+  it("answers 404 for a participant who is not on the bill before asking whether the bill is split", async () => {
+    const token = await t.tokenFor(newUserId());
+    const bill = await createBill(t, token);
+    const res = await as(t, token).post(`/bills/${bill.id}/participants/01a207c9-a789-71bc-bab2-18da81c8123d/request-payment`);
+    expectProblem(res, 404, "participant_not_found");
   });
 });
 
