@@ -117,7 +117,9 @@ export function describeIssues(issues: FieldIssue[]): string {
   if (issues.length === 0) return "The request is invalid";
   const first = issues[0];
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
-  return `${first.path || "body"}: ${first.message}${more}`;
+  // A message that already names its field ("name is required") is not prefixed with it again.
+  const named = first.path !== "" && first.message.startsWith(`${first.path} `);
+  return `${named ? first.message : `${first.path || "body"}: ${first.message}`}${more}`;
 }
 
 /** The one answer for a bill that does not exist or is not the caller's: 404, never 403 (no hint it exists). */

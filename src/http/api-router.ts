@@ -154,7 +154,8 @@ function requireJsonBody(req: Request, _res: Response, next: NextFunction): void
 
 function parsePart(schema: ZodType | undefined, value: unknown, where: string): unknown {
   if (!schema) return {};
-  const result = schema.safeParse(value);
+  // The input on each issue lets zodIssues tell a missing field from a number sent as an amount; it is never sent back.
+  const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   throw new ValidationFailed(zodIssues(result.error as ZodError, where === "body" ? undefined : where));
 }

@@ -23,8 +23,16 @@ export const currencySchema = z
   .refine(isCurrencyCode, { message: "must be an ISO 4217 currency code such as USD, EUR or VND" })
   .meta({ description: "ISO 4217 code", example: "USD", enum: CURRENCY_CODES as string[] });
 
-export const amountSchema = z
-  .string({ message: "must be a decimal string such as \"12.50\"" })
+/**
+ * The type error of every decimal field (amounts, percentages, weights). zodIssues (problem.ts)
+ * recognises it and words it with the field's name, so the schemas only say "this is a decimal".
+ */
+export const NOT_A_DECIMAL_STRING = "must be a decimal string such as \"12.50\"";
+
+/** A string holding a decimal; a JSON number or anything else is refused with NOT_A_DECIMAL_STRING. */
+export const decimalStringSchema = () => z.string({ message: NOT_A_DECIMAL_STRING });
+
+export const amountSchema = decimalStringSchema()
   .regex(DECIMAL_STRING, "must be a decimal string such as \"12.50\" (no exponent, no sign, at most 15 digits before the point)")
   .meta({ description: "A decimal amount as a string, in the bill's currency", example: "120.50" });
 

@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from "express";
 import { MulterError } from "multer";
 import { ZodError } from "zod";
 import { AppError, describeIssues, type FieldIssue } from "../domain/errors";
+import { NOT_A_DECIMAL_STRING } from "./common-schemas";
 
 export interface Problem {
   type: string;
@@ -26,8 +27,23 @@ export function zodIssues(err: ZodError, prefix?: string): FieldIssue[] {
     // One issue per unknown field, named, so a client sees which field it may not send.
     i.code === "unrecognized_keys"
       ? i.keys.map((key) => ({ path: at([...i.path, key]), message: "is not a field that can be set here", code: i.code }))
-      : [{ path: at(i.path), message: i.message, code: i.code }],
+      : [{ path: at(i.path), message: messageFor(i, at(i.path)), code: i.code }],
   );
+}
+
+/**
+ * Words the two mistakes clients make most in the client's terms: a missing field ("name is
+ * required", not zod's "expected string, received undefined") and an amount sent as a JSON number.
+ * Needs the issue's input (parsed with reportInput); without it, zod's message stands.
+ */
+function messageFor(i: ZodError["issues"][number], field: string): string {
+  if (i.code !== "invalid_type" || !("input" in i)) return i.message;
+  const name = field || "body";
+  if (i.input === undefined) return `${name} is required`;
+  if (typeof i.input === "number" && i.message === NOT_A_DECIMAL_STRING) {
+    return `${name} must be a decimal string, not a number: send amounts as decimal strings, e.g. "120.50"`;
+  }
+  return i.message;
 }
 
 const DB_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57014"]);

@@ -65,7 +65,7 @@ describe("POST /bills", () => {
     [{ totalAmount: "10.5", currency: "VND" }, "totalAmount", "must be a whole number in VND, which has no minor unit"],
     [{ totalAmount: "0", currency: "USD" }, "totalAmount", "must be greater than zero"],
     [{ totalAmount: "-5", currency: "USD" }, "totalAmount", expect.stringContaining("decimal string")],
-    [{ totalAmount: 10.5, currency: "USD" }, "totalAmount", expect.stringContaining("decimal string")],
+    [{ totalAmount: 120.5, currency: "USD" }, "totalAmount", 'totalAmount must be a decimal string, not a number: send amounts as decimal strings, e.g. "120.50"'],
     [{ currency: "usd" }, "currency", expect.stringContaining("ISO 4217")],
     [{ billDate: "2026-02-30" }, "billDate", "must be a real calendar date"],
     [{ billDate: "20/11/2026" }, "billDate", "must be a date as YYYY-MM-DD"],

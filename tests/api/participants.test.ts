@@ -97,6 +97,15 @@ describe("POST /bills/:billId/participants", () => {
     expectProblem(await as(t, me.token).delete(`/bills/${bill.id}/participants/${p.id}`), 409, "bill_closed");
   });
 
+  it("names a missing required field in plain words: \"name is required\"", async () => {
+    const me = await user();
+    const bill = await createBill(t, me.token);
+    const res = await as(t, me.token).post(`/bills/${bill.id}/participants`).send({ phone: "+15550001111" });
+    expectProblem(res, 400, "validation_failed");
+    expect(res.body.issues).toContainEqual(expect.objectContaining({ path: "name", message: "name is required" }));
+    expect(res.body.detail).toBe("name is required");
+  });
+
   it("answers 404 for someone else's bill and adds no one", async () => {
     const [me, mallory] = [await user(), await user()];
     const bill = await createBill(t, me.token);

@@ -160,6 +160,33 @@ describe("POST /bills/:billId/split/*", () => {
   });
 });
 
+describe("amounts sent as JSON numbers", () => {
+  it("are refused with a 400 that says to send decimal strings, naming the field, on the split routes and calculate", async () => {
+    const { token, billId, people } = await billWith(["A", "B"]);
+    const advice = 'must be a decimal string, not a number: send amounts as decimal strings, e.g. "120.50"';
+    const cases: [string, object, string][] = [
+      ["split/custom-amount", { amounts: people.map((p) => ({ participantId: p.id, amount: 50 })) }, "amounts.0.amount"],
+      ["split/percentage", { percentages: people.map((p) => ({ participantId: p.id, percentage: 50 })) }, "percentages.0.percentage"],
+      ["split/itemized", { items: [{ amount: "100.00", participantIds: [people[0].id] }], extras: { tip: 1.5 } }, "extras.tip"],
+      ["calculate", { method: "custom_amount", amounts: people.map((p) => ({ participantId: p.id, amount: 50 })) }, "amounts.0.amount"],
+    ];
+    for (const [path, body, field] of cases) {
+      const res = await as(t, token).post(`/bills/${billId}/${path}`).send(body);
+      expectProblem(res, 400, "validation_failed");
+      expect({ path, issue: res.body.issues[0] }).toEqual({ path, issue: expect.objectContaining({ path: field, message: `${field} ${advice}` }) });
+      expect(res.body.detail).toContain(`${field} ${advice}`);
+    }
+    expect(await stored(billId)).toEqual([["A", null], ["B", null]]);
+  });
+
+  it("a missing amount reads \"<field> is required\"", async () => {
+    const { token, billId, people } = await billWith(["A", "B"]);
+    const res = await as(t, token).post(`/bills/${billId}/split/custom-amount`).send({ amounts: people.map((p) => ({ participantId: p.id })) });
+    expectProblem(res, 400, "validation_failed");
+    expect(res.body.issues[0]).toMatchObject({ path: "amounts.0.amount", message: "amounts.0.amount is required" });
+  });
+});
+
 describe("POST /bills/:billId/calculate", () => {
   it("returns the plan the same input would apply, and saves nothing", async () => {
     const { token, billId, people } = await billWith(["A", "B", "C"]);

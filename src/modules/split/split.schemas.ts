@@ -1,9 +1,9 @@
 // Split requests: one body per method, and `calculate` takes any of them with its `method`.
 import { z } from "zod";
-import { amountSchema, uuidSchema } from "../../http/common-schemas";
+import { amountSchema, decimalStringSchema, uuidSchema } from "../../http/common-schemas";
 
 const MAX_ENTRIES = 1000;
-const decimalString = z.string().meta({ description: "A non-negative decimal string", example: "33.34" });
+const decimalString = decimalStringSchema().meta({ description: "A non-negative decimal string", example: "33.34" });
 const participantId = uuidSchema;
 
 export const equalBody = z.strictObject({}).meta({ id: "EqualSplit", description: "Everyone on the bill pays the same (to the minor unit)" });
