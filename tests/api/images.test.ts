@@ -552,6 +552,48 @@ describe("POST /internal/bills/:billId/group-result", () => {
   });
 });
 
+describe("POST /internal/bills/:billId/group-result with the spec's dummy shape (bare names)", () => {
+  it("adds each name once, guests without a face id; the same callback again is a no-op", async () => {
+    const creator = await user();
+    const b = await createBill(t, creator.token);
+    const job = await uploaded(creator.token, b.id, "group");
+    const body = { jobId: job.jobId, status: "completed", result: { participants: ["Alice", "Bob", " alice "] } };
+    const first = await signedCallback(t, `/internal/bills/${b.id}/group-result`, body);
+    expect(first.status).toBe(200);
+    expect(first.body.applied).toBe(true);
+    expect((await signedCallback(t, `/internal/bills/${b.id}/group-result`, body)).body.applied).toBe(false);
+    const rows = await t.db.prisma.participant.findMany({ where: { billId: b.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+    expect(rows.map((p) => [p.name, p.aiFaceId, p.isBankCustomer])).toEqual([
+      ["Alice", null, false],
+      ["Bob", null, false],
+    ]);
+  });
+
+  it("a second photo naming \"alice\" matches the participant named Alice (case-insensitive, face id or not) and adds only the new names", async () => {
+    const creator = await user();
+    const b = await createBill(t, creator.token);
+    const first = await uploaded(creator.token, b.id, "group");
+    await signedCallback(t, `/internal/bills/${b.id}/group-result`, { jobId: first.jobId, status: "completed", result: { participants: ["Alice", { face_id: "face-bob", name: "Bob" }] } });
+    const second = await uploaded(creator.token, b.id, "group");
+    const res = await signedCallback(t, `/internal/bills/${b.id}/group-result`, { jobId: second.jobId, status: "completed", result: { participants: ["alice", "BOB", "Carol"] } });
+    expect(res.body.applied).toBe(true);
+    const rows = await t.db.prisma.participant.findMany({ where: { billId: b.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+    expect(rows.map((p) => [p.name, p.aiFaceId])).toEqual([
+      ["Alice", null],
+      ["Bob", "face-bob"],
+      ["Carol", null],
+    ]);
+  });
+
+  it("refuses an empty name with 400", async () => {
+    const creator = await user();
+    const b = await createBill(t, creator.token);
+    const job = await uploaded(creator.token, b.id, "group");
+    const res = await signedCallback(t, `/internal/bills/${b.id}/group-result`, { jobId: job.jobId, status: "completed", result: { participants: ["  "] } });
+    expectProblem(res, 400, "validation_failed");
+  });
+});
+
 describe("recovery of stuck jobs", () => {
   it("leaves alone a job answered, replaced or on a closed bill while it waited", async () => {
     const alice = await user();

@@ -73,9 +73,16 @@ export const recognisedPerson = z.object({
   confidence: z.number().min(0).max(1).optional(),
 });
 
+/** The spec's dummy response names people only (`["Alice", "Bob"]`): no face id, no contact. */
+const bareName = z.string().trim().min(1).max(200).meta({ description: "A name only, as in the spec's dummy response", example: "Alice" });
+
 export const groupResultBody = z
   .discriminatedUnion("status", [
-    z.object({ jobId, status: z.literal("completed"), result: z.object({ participants: z.array(recognisedPerson).max(100) }) }),
+    z.object({
+      jobId,
+      status: z.literal("completed"),
+      result: z.object({ participants: z.array(z.union([bareName, recognisedPerson])).max(100) }),
+    }),
     failure,
   ])
   .meta({ id: "AiGroupResult" });

@@ -201,17 +201,26 @@ export class ImagesService {
 
   async applyGroupResult(billId: string, callback: GroupResult) {
     // Directory look-ups are outside calls: made before the transaction, not inside it.
-    const known =
-      callback.status === "completed"
-        ? await Promise.all(callback.result.participants.map((p) => this.lookUp(p)))
-        : [];
+    const recognised = callback.status === "completed" ? callback.result.participants : [];
+    const known = await Promise.all(recognised.map((p) => (typeof p === "string" ? undefined : this.lookUp(p))));
     return this.applyCallback(billId, "group", callback, async (tx) => {
       if (callback.status !== "completed") return [];
       const state = await readState(tx, billId);
       const { bill, participants } = state;
-      const existing: { userId: string | null; phone: string | null; email: string | null; aiFaceId?: string | null; id?: string }[] = [...participants];
+      const existing: { name: string; userId: string | null; phone: string | null; email: string | null; aiFaceId?: string | null; id?: string }[] = [...participants];
       const people: NewPerson[] = [];
-      for (const [i, person] of callback.result.participants.entries()) {
+      for (const [i, person] of recognised.entries()) {
+        if (typeof person === "string") {
+          // A bare name carries no identity but the name: it is the participant of that name
+          // (trimmed, case-insensitive) if the bill has one, with or without a face id, so two
+          // photos naming "Alice" add her once. A name is never linked to a face.
+          const sameName = (p: { name: string }) => p.name.trim().toLowerCase() === person.toLowerCase();
+          if (existing.some(sameName)) continue;
+          const newPerson: NewPerson = { name: person, userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false, aiFaceId: null };
+          people.push(newPerson);
+          existing.push(newPerson);
+          continue;
+        }
         const bankUser = known[i];
         if (existing.some((p) => p.aiFaceId === person.face_id)) continue;
         // Compare on the values we would store (the directory may add a phone or email).
