@@ -188,6 +188,22 @@ describe("amounts sent as JSON numbers", () => {
 });
 
 describe("POST /bills/:billId/calculate", () => {
+  it("takes the split route's spelling custom-amount as well as custom_amount, and answers custom_amount either way", async () => {
+    const { token, billId, people } = await billWith(["A", "B"]);
+    const amounts = [
+      { participantId: people[0].id, amount: "60.00" },
+      { participantId: people[1].id, amount: "40.00" },
+    ];
+    const url = await as(t, token).post(`/bills/${billId}/calculate`).send({ method: "custom-amount", amounts });
+    const snake = await as(t, token).post(`/bills/${billId}/calculate`).send({ method: "custom_amount", amounts });
+    expect(url.status).toBe(200);
+    expect(url.body).toMatchObject({ method: "custom_amount", saved: false });
+    expect(url.body).toEqual(snake.body);
+    const applied = await as(t, token).post(`/bills/${billId}/split/custom-amount`).send({ amounts });
+    expect(applied.body.method).toBe("custom_amount");
+    expectProblem(await as(t, token).post(`/bills/${billId}/calculate`).send({ method: "custom-amounts", amounts }), 400, "validation_failed");
+  });
+
   it("returns the plan the same input would apply, and saves nothing", async () => {
     const { token, billId, people } = await billWith(["A", "B", "C"]);
     const body = { shares: people.map((p, i) => ({ participantId: p.id, weight: String(i + 1) })) };

@@ -4,7 +4,7 @@ import type { ApiRouter } from "../../http/api-router";
 import { problems } from "../../http/common-schemas";
 import { billIdParams } from "../bills/bills.schemas";
 import type { SplitService } from "./split.service";
-import { calculateBody, customAmountBody, equalBody, itemizedBody, percentageBody, sharesBody, splitPlanSchema, type CalculateInput } from "./split.schemas";
+import { calculateBody, customAmountBody, equalBody, itemizedBody, percentageBody, sharesBody, normalizeCalculation, splitPlanSchema, type CalculateInput } from "./split.schemas";
 
 const methods: { path: string; method: CalculateInput["method"]; body: ZodType; summary: string }[] = [
   { path: "equal", method: "equal", body: equalBody, summary: "Split equally among all participants" },
@@ -38,7 +38,7 @@ export function registerSplitRoutes(api: ApiRouter, split: SplitService): void {
     body: calculateBody,
     responses: { 200: { description: "The plan", schema: splitPlanSchema }, ...problems(400, 401, 404, 409, 422) },
     handler: async ({ user, params, body }, _req, res) => {
-      res.json(await split.calculate(user, params.billId, body));
+      res.json(await split.calculate(user, params.billId, normalizeCalculation(body)));
     },
   });
 }

@@ -53,7 +53,10 @@ export const itemizedBody = z
 export const calculateBody = z
   .discriminatedUnion("method", [
     equalBody.extend({ method: z.literal("equal") }),
-    customAmountBody.extend({ method: z.literal("custom_amount") }),
+    // The URL's spelling (`/split/custom-amount`) is taken too; answers always say `custom_amount`.
+    customAmountBody.extend({
+      method: z.literal(["custom_amount", "custom-amount"]).meta({ description: "custom_amount, or custom-amount as in the split route's URL" }),
+    }),
     percentageBody.extend({ method: z.literal("percentage") }),
     sharesBody.extend({ method: z.literal("shares") }),
     itemizedBody.extend({ method: z.literal("itemized") }),
@@ -79,5 +82,11 @@ export const splitPlanSchema = z
   })
   .meta({ id: "SplitPlan" });
 
-export type CalculateInput = z.output<typeof calculateBody>;
+type CalculateBody = z.output<typeof calculateBody>;
+/** A calculation with the method in its one spelling (the one responses and the bill use). */
+export type CalculateInput = CalculateBody extends infer B ? (B extends { method: infer M } ? Omit<B, "method"> & { method: Exclude<M, "custom-amount"> } : never) : never;
+
+export function normalizeCalculation(body: CalculateBody): CalculateInput {
+  return (body.method === "custom-amount" ? { ...body, method: "custom_amount" } : body) as CalculateInput;
+}
 export type ItemizedInput = z.output<typeof itemizedBody>;
