@@ -25,8 +25,6 @@ import {
   inParallel,
   LoadGenerator,
   machineLine,
-  postgresCpu,
-  cpuSecondsBetween,
   RssSampler,
   stamp,
   startService,
@@ -36,6 +34,7 @@ import {
   type PaymentToPay,
   type Service,
 } from "./support";
+import { cpuSecondsBetween, postgresCpu } from "./processes";
 
 const durationS = envNumber("BENCH_DURATION", 10);
 const warmupS = envNumber("BENCH_WARMUP", 2);

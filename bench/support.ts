@@ -2,9 +2,9 @@
 // database on the PostgreSQL server, the real service started in-process, a small API client, RSS
 // sampling, and the load generator. The load generator runs in a child process (this file, forked),
 // so autocannon and fetch do not share the service's event loop and their memory is not counted in
-// the service's RSS.
+// the service's RSS. Readings of other processes (CPU, RSS) are in processes.ts.
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -82,44 +82,6 @@ export function machineLine(title: string, m: Machine): string {
     `CPU ${m.busyPercent.toFixed(0)}% busy before the run${busy}`
   );
 }
-
-/**
- * CPU use of the PostgreSQL server's processes on this machine (from /proc), per process, or
- * undefined where there is no /proc or no local server. Compare two readings with cpuSecondsBetween.
- */
-export function postgresCpu(): Map<string, number> | undefined {
-  let pids: string[];
-  try {
-    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
-  } catch {
-    return undefined;
-  }
-  const ticks = new Map<string, number>();
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (!stat.includes("(postgres)")) continue;
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime + stime
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks.size ? ticks : undefined;
-}
-
-/**
- * CPU seconds the server used between two readings: what each process used meanwhile (all of it for
- * a process that started in between). A process that ended in between is missed: a lower bound.
- */
-export function cpuSecondsBetween(before: Map<string, number>, after: Map<string, number>): number {
-  let ticks = 0;
-  for (const [pid, now] of after) ticks += now - (before.get(pid) ?? 0);
-  return ticks / CLOCK_TICKS_PER_SECOND;
-}
-
-// Linux's USER_HZ: 100 on every mainstream kernel (getconf CLK_TCK).
-const CLOCK_TICKS_PER_SECOND = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Throwaway databases
