@@ -1,9 +1,9 @@
 // Shared pieces of the HTTP and scale benchmarks (`npm run bench`, `npm run bench:scale`): a throwaway
 // database on the PostgreSQL server, the real service (in-process, or as its own server process with
-// WEB_CONCURRENCY workers), a small API client, RSS sampling, and the load generator. The load
-// generator runs in a child process (this file, forked), so autocannon and fetch do not share the
-// service's event loop and their memory is not counted in the service's RSS. Readings of other
-// processes (CPU, RSS) are in processes.ts.
+// WEB_CONCURRENCY workers), a small API client, and the load generator. The load generator runs in
+// a child process (this file, forked), so autocannon and fetch do not share the service's event loop
+// and their memory is not counted in the service's RSS. Readings of other processes (CPU, RSS) are in
+// processes.ts.
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
@@ -384,33 +384,6 @@ export function percentile(sorted: number[], p: number): number {
 
 export function median(values: number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
-}
-
-export const mb = (bytes: number) => bytes / 1024 / 1024;
-
-/** Samples this process's RSS on an interval; peak and the value when sampling started. */
-export class RssSampler {
-  private timer?: NodeJS.Timeout;
-  start = 0;
-  peak = 0;
-
-  begin(intervalMs: number): this {
-    this.start = process.memoryUsage.rss();
-    this.peak = this.start;
-    this.timer = setInterval(() => this.sample(), intervalMs);
-    return this;
-  }
-
-  sample(): void {
-    const rss = process.memoryUsage.rss();
-    if (rss > this.peak) this.peak = rss;
-  }
-
-  end(): { startMb: number; peakMb: number; growthMb: number } {
-    clearInterval(this.timer);
-    this.sample();
-    return { startMb: mb(this.start), peakMb: mb(this.peak), growthMb: mb(this.peak - this.start) };
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
