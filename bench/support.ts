@@ -1,10 +1,12 @@
 // Shared pieces of the HTTP and scale benchmarks (`npm run bench`, `npm run bench:scale`): a throwaway
-// database on the PostgreSQL server, the real service started in-process, a small API client, RSS
-// sampling, and the load generator. The load generator runs in a child process (this file, forked),
-// so autocannon and fetch do not share the service's event loop and their memory is not counted in
-// the service's RSS.
-import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+// database on the PostgreSQL server, the real service (in-process, or as its own server process with
+// WEB_CONCURRENCY workers), a small API client, and the load generator. The load generator runs in
+// a child process (this file, forked), so autocannon and fetch do not share the service's event loop
+// and their memory is not counted in the service's RSS. Readings of other processes (CPU, RSS) are in
+// processes.ts.
+import { fork, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -15,7 +17,10 @@ import { loadConfig, type Config } from "../src/config";
 import { signDevelopmentToken } from "../src/http/auth";
 import { signPayload } from "../src/domain/signature";
 import { PAYMENT_SIGNATURE_HEADER } from "../src/adapters/payments/payment-system";
+import { PROJECT_ROOT } from "../src/paths";
+import { SHUTDOWN_MARGIN_MS } from "../src/cluster";
 import { startServer, type RunningServer } from "../src/server";
+import { childPids, freePort, processesCpu } from "./processes";
 
 export const API = "/api/chillbill";
 export const JWT_SECRET = "chillbill-benchmark-jwt-secret-0123456789abcdef";
@@ -83,44 +88,6 @@ export function machineLine(title: string, m: Machine): string {
   );
 }
 
-/**
- * CPU use of the PostgreSQL server's processes on this machine (from /proc), per process, or
- * undefined where there is no /proc or no local server. Compare two readings with cpuSecondsBetween.
- */
-export function postgresCpu(): Map<string, number> | undefined {
-  let pids: string[];
-  try {
-    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
-  } catch {
-    return undefined;
-  }
-  const ticks = new Map<string, number>();
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (!stat.includes("(postgres)")) continue;
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime + stime
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks.size ? ticks : undefined;
-}
-
-/**
- * CPU seconds the server used between two readings: what each process used meanwhile (all of it for
- * a process that started in between). A process that ended in between is missed: a lower bound.
- */
-export function cpuSecondsBetween(before: Map<string, number>, after: Map<string, number>): number {
-  let ticks = 0;
-  for (const [pid, now] of after) ticks += now - (before.get(pid) ?? 0);
-  return ticks / CLOCK_TICKS_PER_SECOND;
-}
-
-// Linux's USER_HZ: 100 on every mainstream kernel (getconf CLK_TCK).
-const CLOCK_TICKS_PER_SECOND = 100;
-
 // ---------------------------------------------------------------------------------------------
 // Throwaway databases
 
@@ -169,22 +136,14 @@ export function stamp(): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The real service, in-process
+// The real service: in-process, or as its own server process
 
-export interface Service {
-  running: RunningServer;
-  config: Config;
-  /** http://127.0.0.1:<port> */
-  origin: string;
-  uploadDir: string;
-  token(userId: string): Promise<string>;
-  stop(): Promise<void>;
-}
-
-export async function startService(databaseUrlForService: string, extraEnv: Record<string, string> = {}): Promise<Service> {
-  const uploadDir = mkdtempSync(path.join(tmpdir(), "chillbill-bench-uploads-"));
-  const config = loadConfig({
-    ...process.env,
+/**
+ * The settings every benchmark runs the service with: the mock AI and payment system answering at
+ * once, no reminders, no log output, and no rate limit.
+ */
+export function serviceEnvironment(databaseUrlForService: string, uploadDir: string, extraEnv: Record<string, string> = {}): Record<string, string> {
+  return {
     DATABASE_URL: databaseUrlForService,
     PORT: "0",
     HOST: "127.0.0.1",
@@ -199,19 +158,150 @@ export async function startService(databaseUrlForService: string, extraEnv: Reco
     RATE_LIMIT_PER_MINUTE: "0",
     UPLOAD_DIR: uploadDir,
     ...extraEnv,
-  });
+  };
+}
+
+const developmentToken = (userId: string) => signDevelopmentToken(JWT_SECRET, userId, { expiresIn: "6h" });
+
+export interface Service {
+  running: RunningServer;
+  config: Config;
+  /** http://127.0.0.1:<port> */
+  origin: string;
+  uploadDir: string;
+  token(userId: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startService(databaseUrlForService: string, extraEnv: Record<string, string> = {}): Promise<Service> {
+  const uploadDir = mkdtempSync(path.join(tmpdir(), "chillbill-bench-uploads-"));
+  const config = loadConfig({ ...process.env, ...serviceEnvironment(databaseUrlForService, uploadDir, extraEnv) });
   const running = await startServer(config, pino({ level: "silent" }));
   return {
     running,
     config,
     origin: `http://127.0.0.1:${running.port}`,
     uploadDir,
-    token: (userId) => signDevelopmentToken(JWT_SECRET, userId, { expiresIn: "6h" }),
+    token: developmentToken,
     stop: async () => {
       await running.stop("benchmark done");
       rmSync(uploadDir, { recursive: true, force: true });
     },
   };
+}
+
+/** How the service process is run: the build in dist/ (what production runs), or the sources through tsx. */
+export type ServiceRunner = "dist" | "tsx";
+
+/** `npm run build` (tsc into dist/, which git ignores); returns the seconds it took. */
+export async function buildService(): Promise<number> {
+  const t0 = performance.now();
+  const child = spawn("npm", ["run", "build", "--silent"], { cwd: PROJECT_ROOT, stdio: ["ignore", "inherit", "inherit"] });
+  const code = await new Promise<number | null>((resolve, reject) => child.once("error", reject).once("exit", resolve));
+  if (code !== 0) throw new Error(`npm run build failed (exit code ${code})`);
+  return (performance.now() - t0) / 1000;
+}
+
+export interface ServiceProcess {
+  /** WEB_CONCURRENCY */
+  processes: number;
+  /** The process started: the cluster's primary, or the one server process when WEB_CONCURRENCY=1. */
+  pid: number;
+  config: Config;
+  origin: string;
+  uploadDir: string;
+  token(userId: string): Promise<string>;
+  /** The processes that make up the service now: the primary, then its workers. */
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the service as its own server process, `node dist/server.js` (or the sources through tsx),
+ * with WEB_CONCURRENCY=`processes`, on a port picked here: with PORT=0 every worker of a cluster
+ * listens on the same random port, but nobody outside learns which. Resolves once every worker
+ * answers.
+ */
+export async function startServiceProcess(
+  databaseUrlForService: string,
+  processes: number,
+  runner: ServiceRunner,
+  extraEnv: Record<string, string> = {},
+): Promise<ServiceProcess> {
+  const uploadDir = mkdtempSync(path.join(tmpdir(), "chillbill-bench-uploads-"));
+  const port = await freePort();
+  const env = { ...process.env, ...serviceEnvironment(databaseUrlForService, uploadDir, { PORT: String(port), WEB_CONCURRENCY: String(processes), ...extraEnv }) };
+  const config = loadConfig(env); // a bad setting fails here, with the service's own message
+  const args = runner === "dist" ? [path.join(PROJECT_ROOT, "dist/server.js")] : ["--import", "tsx", path.join(PROJECT_ROOT, "src/server.ts")];
+  // Not this process's execArgv: the service runs as it would in production, without tsx's loader (unless asked).
+  const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const origin = `http://127.0.0.1:${port}`;
+  const pid = child.pid!;
+  const pids = () => (processes > 1 ? [pid, ...childPids(pid)] : [pid]);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM"); // the primary passes it on to every worker
+      const killTimer = setTimeout(() => {
+        for (const p of pids().reverse()) process.kill(p, "SIGKILL");
+      }, config.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS + 2_000);
+      await exited;
+      clearTimeout(killTimer);
+    }
+    rmSync(uploadDir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntilServing(origin, processes, pids, exited, () => stderr);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { processes, pid, config, origin, uploadDir, token: developmentToken, pids, stop };
+}
+
+/**
+ * Waits until /health answers and, in a cluster, until every worker answers: the primary hands new
+ * connections only to the workers that listen already, so a load run that opened its connections
+ * before the last worker listened would leave that worker idle. Each round sends requests on new
+ * connections and checks that every worker used CPU for them.
+ */
+async function waitUntilServing(origin: string, processes: number, pids: () => number[], exited: Promise<void>, stderr: () => string): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = performance.now() + 120_000;
+  const fail = (why: string) => new Error(`the service process ${why}${stderr() ? `:\n${stderr()}` : ""}`);
+  while (!(await healthOnNewConnection(origin))) {
+    if (gone) throw fail("exited during start-up");
+    if (performance.now() > deadline) throw fail("did not answer /health within 120 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (processes === 1) return;
+  for (;;) {
+    const workers = pids().slice(1);
+    if (workers.length === processes) {
+      const before = processesCpu(workers);
+      await inParallel(300 * processes, 10, async () => void (await healthOnNewConnection(origin)));
+      const after = processesCpu(workers);
+      if (workers.every((w) => (after.get(String(w)) ?? 0) - (before.get(String(w)) ?? 0) >= 2)) return;
+    }
+    if (gone) throw fail("exited during start-up");
+    if (performance.now() > deadline) throw fail(`did not have ${processes} workers answering within 120 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** GET /health on a connection of its own (no keep-alive pool): true when it answered 200 within 2 s. */
+function healthOnNewConnection(origin: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(`${origin}/health`, { agent: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      res.once("end", () => resolve(res.statusCode === 200));
+    });
+    req.once("timeout", () => req.destroy());
+    req.once("error", () => resolve(false));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,33 +386,6 @@ export function median(values: number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
 }
 
-export const mb = (bytes: number) => bytes / 1024 / 1024;
-
-/** Samples this process's RSS on an interval; peak and the value when sampling started. */
-export class RssSampler {
-  private timer?: NodeJS.Timeout;
-  start = 0;
-  peak = 0;
-
-  begin(intervalMs: number): this {
-    this.start = process.memoryUsage.rss();
-    this.peak = this.start;
-    this.timer = setInterval(() => this.sample(), intervalMs);
-    return this;
-  }
-
-  sample(): void {
-    const rss = process.memoryUsage.rss();
-    if (rss > this.peak) this.peak = rss;
-  }
-
-  end(): { startMb: number; peakMb: number; growthMb: number } {
-    clearInterval(this.timer);
-    this.sample();
-    return { startMb: mb(this.start), peakMb: mb(this.peak), growthMb: mb(this.peak - this.start) };
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The load generator (child process)
 
@@ -383,6 +446,11 @@ export interface UploadFigures {
 export class LoadGenerator {
   private constructor(private readonly child: ChildProcess) {}
   private nextId = 0;
+
+  /** The child process's id, to read its CPU use from /proc. */
+  get pid(): number {
+    return this.child.pid!;
+  }
 
   static start(): LoadGenerator {
     // Forked with the same execArgv, so tsx loads this TypeScript file in the child too.
