@@ -42,7 +42,7 @@ import { registerEventRoutes } from "./modules/status/events.router";
 import { registerNotificationRoutes } from "./modules/notifications/notifications.router";
 import { BillEvents } from "./events/bill-events";
 import { StatusService } from "./modules/status/status.service";
-import { Jobs, QUEUES } from "./jobs/jobs";
+import { Jobs, QUEUES, type QueueName } from "./jobs/jobs";
 import type { DeliveryJob } from "./modules/notifications/notifications.service";
 import type { HandOverJob } from "./modules/payments/hand-over";
 
@@ -230,8 +230,15 @@ function defineJobs(
     events: BillEvents;
   },
 ): void {
-  const every = (minutes: number) => `*/${minutes} * * * *`;
-  const log = (what: string) => (result: unknown) => logger.info({ result }, `${what} finished`);
+  // A scheduled job: tried 3 times in all, its result logged. `cron` null: not scheduled (off).
+  const scheduled = (queue: QueueName, what: string, cron: string | null, work: () => Promise<unknown>, timing: { retryDelaySeconds: number; leaseSeconds: number }) =>
+    jobs.define({
+      queue,
+      run: async () => logger.info({ result: await work() }, `${what} finished`),
+      retryLimit: 2,
+      ...timing,
+      cron: cron ?? undefined,
+    });
   jobs.define<DeliveryJob>({
     queue: QUEUES.notification,
     run: (batch) => s.notifications.deliver(batch),
@@ -248,54 +255,16 @@ function defineJobs(
     retryDelaySeconds: config.payments.handOverRetryAfterSeconds,
     leaseSeconds: config.jobs.leaseSeconds,
   });
-  jobs.define({
-    queue: QUEUES.aiRecovery,
-    run: async () => log("AI job recovery")(await s.images.recoverStaleJobs()),
-    retryLimit: 2,
-    retryDelaySeconds: 10,
-    leaseSeconds: 300,
-    cron: every(1),
-  });
-  jobs.define({
-    queue: QUEUES.paymentExpiry,
-    run: async () => log("payment request expiry")(await s.payments.expireOverdue()),
-    retryLimit: 2,
-    retryDelaySeconds: 10,
-    leaseSeconds: 300,
-    cron: config.payments.expiryCron ?? undefined,
-  });
-  jobs.define({
-    queue: QUEUES.reconciliation,
-    run: async () => log("payment reconciliation")({ reconciled: (await s.reconciliation.reconcileStale()).length }),
-    retryLimit: 2,
+  scheduled(QUEUES.aiRecovery, "AI job recovery", "* * * * *", () => s.images.recoverStaleJobs(), { retryDelaySeconds: 10, leaseSeconds: 300 });
+  scheduled(QUEUES.paymentExpiry, "payment request expiry", config.payments.expiryCron, () => s.payments.expireOverdue(), { retryDelaySeconds: 10, leaseSeconds: 300 });
+  scheduled(QUEUES.reconciliation, "payment reconciliation", config.payments.reconcileCron, async () => ({ reconciled: (await s.reconciliation.reconcileStale()).length }), {
     retryDelaySeconds: 30,
     leaseSeconds: 300,
-    cron: config.payments.reconcileCron ?? undefined,
   });
-  jobs.define({
-    queue: QUEUES.reminders,
-    run: async () => log("automatic reminders")(await s.notifications.remindDue()),
-    retryLimit: 2,
-    retryDelaySeconds: 60,
-    leaseSeconds: 900,
-    cron: config.notifications.reminderCron ?? undefined,
-  });
-  jobs.define({
-    queue: QUEUES.idempotencyCleanup,
-    run: async () => log("idempotency key clean-up")(await s.idempotency.deleteExpired()),
-    retryLimit: 2,
-    retryDelaySeconds: 60,
-    leaseSeconds: 300,
-    cron: "17 * * * *",
-  });
-  jobs.define({
-    queue: QUEUES.eventsPrune,
-    run: async () => log("live event clean-up")({ deleted: await s.events.pruneEvents(new Date(clock.now().getTime() - config.eventRetentionDays * 86_400_000)) }),
-    retryLimit: 2,
-    retryDelaySeconds: 60,
-    leaseSeconds: 600,
-    cron: "41 3 * * *",
-  });
+  scheduled(QUEUES.reminders, "automatic reminders", config.notifications.reminderCron, () => s.notifications.remindDue(), { retryDelaySeconds: 60, leaseSeconds: 900 });
+  scheduled(QUEUES.idempotencyCleanup, "idempotency key clean-up", "17 * * * *", () => s.idempotency.deleteExpired(), { retryDelaySeconds: 60, leaseSeconds: 300 });
+  const eventsBefore = () => new Date(clock.now().getTime() - config.eventRetentionDays * 86_400_000);
+  scheduled(QUEUES.eventsPrune, "live event clean-up", "41 3 * * *", async () => ({ deleted: await s.events.pruneEvents(eventsBefore()) }), { retryDelaySeconds: 60, leaseSeconds: 600 });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

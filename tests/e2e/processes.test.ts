@@ -13,6 +13,7 @@ import { PRISMA_MIGRATE_LOCK_KEY } from "../../src/db/migration-lock";
 import { signDevelopmentToken } from "../../src/http/auth";
 import { until } from "../support/net";
 import { runEntry, runServer, startServer, type ServerProcess } from "../support/server-process";
+import { emptyDatabaseTargets } from "../support/test-database-url";
 import { createFreshDatabase, type FreshDatabase } from "../support/test-database-url";
 
 jest.setTimeout(120_000);
@@ -36,30 +37,8 @@ afterEach(() => {
   started.clear();
 });
 
-interface Target {
-  name: string;
-  prepare(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
-}
-
-const targets: Target[] = [
-  {
-    name: "an empty PGlite directory",
-    prepare: async () => {
-      const dir = mkdtempSync(path.join(tmpdir(), "chillbill-pglite-"));
-      return { env: { PGLITE_DATA_DIR: path.join(dir, "data") }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-];
+const targets = emptyDatabaseTargets("release");
 const serverUrl = process.env.TEST_DATABASE_URL;
-if (serverUrl) {
-  targets.push({
-    name: "a fresh PostgreSQL database",
-    prepare: async () => {
-      const database = await createFreshDatabase(serverUrl, "release");
-      return { env: { DATABASE_URL: database.url }, cleanup: database.drop };
-    },
-  });
-}
 
 describe.each(targets)("with MIGRATE_ON_START=false on $name", (target) => {
   it("refuses to start while migrations are pending, and starts once the release step has applied them", async () => {

@@ -1,39 +1,15 @@
 // The real server process: it starts on an empty database, applies the migrations once, serves
 // the API, and shuts down cleanly. Runs on an empty PGlite directory always, and on a fresh
 // PostgreSQL database when the run has one (TEST_DATABASE_URL, as in CI).
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import path from "node:path";
 import { signDevelopmentToken } from "../../src/http/auth";
 import { runServer, startServer } from "../support/server-process";
-import { createFreshDatabase } from "../support/test-database-url";
+import { emptyDatabaseTargets } from "../support/test-database-url";
 
 const secret = "e2e-secret-that-is-long-enough-for-hs256";
 
-interface Target {
-  name: string;
-  prepare(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
-}
-
-const targets: Target[] = [
-  {
-    name: "an empty PGlite directory",
-    prepare: async () => {
-      const dir = mkdtempSync(path.join(tmpdir(), "chillbill-pglite-"));
-      return { env: { PGLITE_DATA_DIR: path.join(dir, "data") }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-];
-const serverUrl = process.env.TEST_DATABASE_URL;
-if (serverUrl) {
-  targets.push({
-    name: "a fresh PostgreSQL database",
-    prepare: async () => {
-      const database = await createFreshDatabase(serverUrl, "startup");
-      return { env: { DATABASE_URL: database.url }, cleanup: database.drop };
-    },
-  });
-}
+const targets = emptyDatabaseTargets("startup");
 
 jest.setTimeout(120_000);
 

@@ -7,7 +7,7 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import { Client } from "pg";
 import PgBoss from "pg-boss";
 import { applyMigrations } from "../../src/db/migrations";
-import { TEST_DB_PATTERN, withDatabase } from "./test-database-url";
+import { createDatabase, TEST_DB_PATTERN, withDatabase } from "./test-database-url";
 
 async function preparePglite(templatePath: string) {
   const pglite = new PGlite();
@@ -21,13 +21,7 @@ async function preparePglite(templatePath: string) {
 
 async function preparePostgres(serverUrl: string, name: string) {
   if (!TEST_DB_PATTERN.test(name)) throw new Error(`Not a test database name: ${name}`);
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await admin.end();
-  }
+  await createDatabase(serverUrl, name);
   await applyMigrations(new PrismaPg({ connectionString: withDatabase(serverUrl, name) }));
   // The job queue's tables, installed once here rather than raced by every test file's start().
   const client = new Client({ connectionString: withDatabase(serverUrl, name) });

@@ -100,6 +100,11 @@ export class BillsRepository {
     return this.db;
   }
 
+  /**
+   * A new bill's first row, total included. Not a ledger command: with no participants, shares or
+   * requests yet there is no money state to keep consistent; every change after this one (the
+   * total too) goes through the ledger.
+   */
   create(tx: Tx, data: Prisma.BillUncheckedCreateInput): Promise<BillRow> {
     return tx.bill.create({ data });
   }
