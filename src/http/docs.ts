@@ -26,6 +26,12 @@ export function buildOpenApiDocument(registry: OpenAPIRegistry, audience: "publi
   });
 }
 
+/** The documents /docs offers in its selector, the public one first (the one it opens). */
+export const DOCS_DOCUMENTS = [
+  { url: "/openapi.json", name: "ChillBill API" },
+  { url: "/openapi.internal.json", name: "ChillBill internal callbacks (AI service, payment system)" },
+];
+
 export function docsRouter(publicDoc: OpenApiDocument, internalDoc: OpenApiDocument): Router {
   const router = Router();
   router.get("/openapi.json", (_req, res) => {
@@ -34,6 +40,14 @@ export function docsRouter(publicDoc: OpenApiDocument, internalDoc: OpenApiDocum
   router.get("/openapi.internal.json", (_req, res) => {
     res.json(internalDoc);
   });
-  router.use("/docs", swaggerUi.serveFiles(publicDoc), swaggerUi.setup(publicDoc, { customSiteTitle: "ChillBill API" }));
+  // The page loads the documents by URL rather than embedding one, so its selector can switch
+  // between them; swaggerUrl is the one it opens (without it the page first asks for "[object Object]").
+  const page = {
+    customSiteTitle: "ChillBill API",
+    explorer: true,
+    swaggerUrl: DOCS_DOCUMENTS[0].url,
+    swaggerOptions: { urls: DOCS_DOCUMENTS, "urls.primaryName": DOCS_DOCUMENTS[0].name },
+  };
+  router.use("/docs", swaggerUi.serveFiles(undefined, page), swaggerUi.setup(undefined, page));
   return router;
 }

@@ -179,4 +179,14 @@ describe("API documentation", () => {
     expect(res.status).toBe(200);
     expect(res.text).toContain("swagger-ui");
   });
+
+  it("the page offers both documents in its selector, the public one first", async () => {
+    const init = await request(t.app).get("/docs/swagger-ui-init.js");
+    expect(init.status).toBe(200);
+    const urls = [...init.text.matchAll(/"url": "([^"]+)"/g)].map((m) => m[1]);
+    expect(urls).toEqual(["/openapi.json", "/openapi.internal.json"]);
+    expect(init.text).toContain('"urls.primaryName": "ChillBill API"');
+    const internal = await request(t.app).get("/openapi.internal.json");
+    expect(Object.keys(internal.body.paths)).toContain(`${API}/webhook/payment-callback`);
+  });
 });
