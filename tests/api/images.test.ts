@@ -45,7 +45,7 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
     expect(added).toHaveLength(1);
     expect(added[0]).toMatch(/^[0-9a-f-]{36}$/);
     const row = await bill(b.id);
-    expect(row).toMatchObject({ billImageJobId: res.body.jobId, billImageUrl: added[0] });
+    expect(row).toMatchObject({ billImageJobId: res.body.jobId, billImagePath: added[0] });
     expect((await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: res.body.jobId } })).mimeType).toBe("image/jpeg");
     const submitted = t.ai.submissions.at(-1)!;
     expect(submitted).toMatchObject({ jobId: res.body.jobId, billId: b.id, kind: "bill", mimeType: "image/jpeg" });
@@ -84,7 +84,7 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
     const before = t.uploadedFiles();
     expect((await upload(alice.token, b.id, "bill", pngBytes(), filename)).status).toBe(202);
     const added = t.uploadedFiles().filter((f) => !before.includes(f));
-    expect(added).toEqual([(await bill(b.id)).billImageUrl]);
+    expect(added).toEqual([(await bill(b.id)).billImagePath]);
     expect(added[0]).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -113,7 +113,7 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
         const res = await as(t, alice.token).post(`/bills/${b.id}/bill-image`).field(field, value).attach("image", pngBytes(), "a.png");
         expectProblem(res, 400, "validation_failed");
         expect(res.body.issues.map((i: { path: string }) => i.path)).toEqual([field]);
-        expect(await bill(b.id)).toMatchObject({ billImageJobId: null, billImageUrl: null, status: "created" });
+        expect(await bill(b.id)).toMatchObject({ billImageJobId: null, billImagePath: null, status: "created" });
       },
     );
 
@@ -219,7 +219,7 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
     const alice = await user();
     const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined, merchantName: undefined });
     const first = await uploaded(alice.token, b.id);
-    const firstFile = (await bill(b.id)).billImageUrl!;
+    const firstFile = (await bill(b.id)).billImagePath!;
     const second = await uploaded(alice.token, b.id);
     expect(t.uploadedFiles()).not.toContain(firstFile);
     expect(await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: first.jobId } })).toMatchObject({

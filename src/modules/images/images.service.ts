@@ -36,7 +36,7 @@ export interface ImagesOptions {
 }
 
 const jobColumn = (kind: ImageKind) => (kind === "bill" ? "billImageJobId" : "groupImageJobId");
-const urlColumn = (kind: ImageKind) => (kind === "bill" ? "billImageUrl" : "groupImageUrl");
+const pathColumn = (kind: ImageKind) => (kind === "bill" ? "billImagePath" : "groupImagePath");
 
 export class ImagesService {
   private sweeping = false;
@@ -83,7 +83,7 @@ export class ImagesService {
         const bill = await this.bills.lockOwned(tx, billId, user.id);
         if (!bill) throw billNotFound();
         assertEditable(bill.status);
-        previousFile = bill[urlColumn(kind)];
+        previousFile = bill[pathColumn(kind)];
         const previousJobId = bill[jobColumn(kind)];
         if (previousJobId) {
           await tx.imageJob.updateMany({
@@ -102,7 +102,7 @@ export class ImagesService {
             createdAt: this.clock.now(),
           },
         });
-        await tx.bill.update({ where: { id: billId }, data: { [jobColumn(kind)]: created.id, [urlColumn(kind)]: upload.fileName } });
+        await tx.bill.update({ where: { id: billId }, data: { [jobColumn(kind)]: created.id, [pathColumn(kind)]: upload.fileName } });
         return created;
       });
     } catch (err) {

@@ -50,7 +50,7 @@ export interface HandedOver {
 
 const PENDING_ITEMS = `
   SELECT r.id, r.bill_id, r.amount::text AS amount, r.currency, r.reference, r.pay_token, r.channel::text AS channel, r.expiry_date,
-         b.merchant_name, p.id AS participant_id, p.user_id, p.name, p.phone, p.email, p.is_bank_customer
+         b.merchant_name, p.id AS participant_id, p.user_id, p.name, p.phone, p.email, p.is_cake_user
     FROM payment_requests r JOIN bills b ON b.id = r.bill_id JOIN participants p ON p.id = r.participant_id
    WHERE r.status = 'pending'`;
 
@@ -69,7 +69,7 @@ interface PendingRow {
   name: string;
   phone: string | null;
   email: string | null;
-  is_bank_customer: boolean;
+  is_cake_user: boolean;
 }
 
 const toItem = (r: PendingRow): HandOverItem => ({
@@ -82,7 +82,7 @@ const toItem = (r: PendingRow): HandOverItem => ({
   channel: r.channel,
   expiryDate: r.expiry_date,
   merchantName: r.merchant_name,
-  participant: { id: r.participant_id, userId: r.user_id, name: r.name, phone: r.phone, email: r.email, isBankCustomer: r.is_bank_customer },
+  participant: { id: r.participant_id, userId: r.user_id, name: r.name, phone: r.phone, email: r.email, isBankCustomer: r.is_cake_user },
 });
 
 export class PaymentHandOver {
