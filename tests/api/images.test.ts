@@ -255,6 +255,38 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
       t.ai.failWith = undefined;
     }
   });
+
+  it("keeps the AI service's id of each image's current job on the bill (ai_bill_id, ai_group_id), and follows a new upload", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    const aiIds = async () =>
+      (await t.db.sql.query<{ ai_bill_id: string | null; ai_group_id: string | null }>("SELECT ai_bill_id, ai_group_id FROM bills WHERE id = $1::uuid", [b.id]))[0];
+    const aiJobIdOf = async (jobId: string) => (await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: jobId } })).aiJobId;
+
+    const first = await uploaded(alice.token, b.id, "bill");
+    const group = await uploaded(alice.token, b.id, "group");
+    const firstAiId = await aiJobIdOf(first.jobId);
+    expect(firstAiId).toEqual(expect.any(String));
+    expect(await aiIds()).toEqual({ ai_bill_id: firstAiId, ai_group_id: await aiJobIdOf(group.jobId) });
+
+    const second = await uploaded(alice.token, b.id, "bill");
+    expect((await aiIds()).ai_bill_id).toBe(await aiJobIdOf(second.jobId));
+    expect((await aiIds()).ai_bill_id).not.toBe(firstAiId);
+
+    // A new upload the AI service did not take yet has no AI id: the previous job's id goes with it.
+    t.ai.failWith = new Error("connect ECONNREFUSED");
+    let third: { jobId: string };
+    try {
+      third = (await upload(alice.token, b.id, "bill", pngBytes())).body;
+    } finally {
+      t.ai.failWith = undefined;
+    }
+    expect((await aiIds()).ai_bill_id).toBeNull();
+    // Handed over again (as the recovery sweep does): the id arrives on the job and the bill together.
+    await t.app.locals.services.images.dispatch(third.jobId);
+    expect((await aiIds()).ai_bill_id).toBe(await aiJobIdOf(third.jobId));
+    expect((await aiIds()).ai_bill_id).toEqual(expect.any(String));
+  });
 });
 
 describe("GET /bills/:billId/processing-status", () => {
