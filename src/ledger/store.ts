@@ -174,9 +174,10 @@ h_ins AS (
     FROM json_to_recordset($8::json) AS x(id uuid, participant_id uuid, participant_name text, entity_type text, previous_status text,
          new_status text, reason text, created_at timestamptz)),
 n_ins AS (
-  INSERT INTO notifications (id, bill_id, participant_id, recipient_user_id, type, channel, recipient, message, status, attempts, created_at)
+  INSERT INTO notifications (id, bill_id, participant_id, recipient_user_id, type, channel, recipient, message, status, attempts, created_at,
+         updated_at)
   SELECT x.id, $11::uuid, x.participant_id, x.recipient_user_id, x.type::notification_type, x.channel::notification_channel, x.recipient,
-         x.message, 'pending', 0, x.created_at
+         x.message, 'pending', 0, x.created_at, x.created_at
     FROM json_to_recordset($9::json) AS x(id uuid, participant_id uuid, recipient_user_id text, type text, channel text, recipient text,
          message text, created_at timestamptz)),
 e_upd AS (

@@ -262,8 +262,8 @@ export class NotificationsService {
   async deliver(jobs: readonly Job<DeliveryJob>[]): Promise<void> {
     const ids = jobs.flatMap((j) => j.data.ids);
     const rows = await this.sql.query<{ id: string; bill_id: string | null; channel: ChannelName; recipient: string | null; message: string }>(
-      "UPDATE notifications SET attempts = attempts + 1 WHERE id = ANY($1::uuid[]) AND status <> 'sent' RETURNING id, bill_id, channel::text AS channel, recipient, message",
-      [ids],
+      "UPDATE notifications SET attempts = attempts + 1, updated_at = $2::timestamptz WHERE id = ANY($1::uuid[]) AND status <> 'sent' RETURNING id, bill_id, channel::text AS channel, recipient, message",
+      [ids, this.clock.now()],
     );
     const sent: string[] = [];
     let failed = 0;
@@ -274,7 +274,7 @@ export class NotificationsService {
       } catch (err) {
         failed += 1;
         this.logger.warn({ err, billId: n.bill_id, channel: n.channel }, "notification failed; it is retried with backoff");
-        await markFailed(this.sql, n.id, (err as Error).message);
+        await markFailed(this.sql, n.id, (err as Error).message, this.clock.now());
       }
     }
     await markSent(this.sql, sent, this.clock.now());
@@ -305,7 +305,7 @@ export class NotificationsService {
   async markRead(user: AuthUser, notificationId: string) {
     const { count } = await this.db.notification.updateMany({
       where: { id: notificationId, recipientUserId: user.id, channel: "in_app", readAt: null },
-      data: { readAt: this.clock.now() },
+      data: { readAt: this.clock.now(), updatedAt: this.clock.now() },
     });
     const row = await this.db.notification.findFirst({ where: { id: notificationId, recipientUserId: user.id, channel: "in_app" } });
     if (!row) throw new NotFound("No notification with this id for you", "notification_not_found");
