@@ -626,7 +626,7 @@ async function webhookState(url: string, eventIds: string[]): Promise<WebhookSta
   await client.connect();
   try {
     const one = async (sql: string, values: unknown[] = []) => Number((await client.query<{ n: string }>(sql, values)).rows[0].n);
-    const bills = "SELECT id FROM bills WHERE creator_user_id = 'bench-webhook'";
+    const bills = "SELECT id FROM bills WHERE creator_id = 'bench-webhook'";
     return {
       applied: await one("SELECT count(*) AS n FROM payment_events WHERE id = ANY($1) AND outcome = 'applied'", [eventIds]),
       otherOutcomes: await one("SELECT count(*) AS n FROM payment_events WHERE id = ANY($1) AND outcome <> 'applied'", [eventIds]),

@@ -66,7 +66,7 @@ async function seed(url: string, bills: number, target: number): Promise<Seeded>
     const users = Math.max(1, Math.floor(bills / 10));
     const statuses = "ARRAY['completed','completed','completed','completed','active','active','active','created','created','cancelled']";
     await client.query(`
-      INSERT INTO bills (id, creator_user_id, total_amount, currency, merchant_name, bill_date, note, status, split_method,
+      INSERT INTO bills (id, creator_id, total_amount, currency, merchant_name, bill_date, note, status, split_method,
                          needs_resplit, ai_processed, user_set_fields, created_at, updated_at, completed_at, cancelled_at)
       SELECT gen_random_uuid(),
              CASE WHEN s.i % ${step} = 0 AND s.i / ${step} <= ${target} THEN '${TARGET_USER}' ELSE 'user_' || (s.i % ${users}) END,
@@ -82,10 +82,10 @@ async function seed(url: string, bills: number, target: number): Promise<Seeded>
                      (${statuses})[1 + abs(hashint4(i)) % 10] AS status
                 FROM generate_series(1, ${bills}) AS i) s`);
     await client.query(`
-      INSERT INTO participants (id, bill_id, user_id, name, phone, email, is_bank_customer, is_creator, amount_to_pay,
+      INSERT INTO participants (id, bill_id, user_id, name, phone, email, is_cake_user, is_creator, amount_to_pay,
                                 payment_status, paid_amount, paid_at, payment_method, created_at, updated_at)
       SELECT gen_random_uuid(), b.id,
-             CASE WHEN k = 0 THEN b.creator_user_id WHEN k <= 2 THEN 'member_' || (abs(hashtext(b.id::text)) % 200000) || '_' || k END,
+             CASE WHEN k = 0 THEN b.creator_id WHEN k <= 2 THEN 'member_' || (abs(hashtext(b.id::text)) % 200000) || '_' || k END,
              CASE WHEN k = 0 THEN 'Creator' ELSE 'Guest ' || k END,
              CASE WHEN k >= 3 THEN '+8490' || lpad((abs(hashtext(b.id::text)) % 1000000)::text, 6, '0') || k END,
              CASE WHEN k = 4 THEN 'guest' || k || '@example.com' END,
@@ -112,7 +112,7 @@ async function seed(url: string, bills: number, target: number): Promise<Seeded>
       seconds: (performance.now() - started) / 1000,
       bills: await count("SELECT count(*) AS n FROM bills"),
       participants: await count("SELECT count(*) AS n FROM participants"),
-      targetBills: await count(`SELECT count(*) AS n FROM bills WHERE creator_user_id = '${TARGET_USER}'`),
+      targetBills: await count(`SELECT count(*) AS n FROM bills WHERE creator_id = '${TARGET_USER}'`),
       sizeMb: (await count("SELECT pg_database_size(current_database()) AS n")) / 1024 / 1024,
     };
   } finally {

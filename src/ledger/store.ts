@@ -10,17 +10,17 @@ import type { Changes, LedgerBill, LedgerParticipant, LedgerRequest, LedgerState
 
 /** Row-locks the bill (and only the user's own, when a user is given); false when there is none. */
 export async function lockBill(tx: SqlClient, billId: string, userId: string | null): Promise<boolean> {
-  const rows = await tx.query("SELECT id FROM bills WHERE id = $1::uuid AND ($2::text IS NULL OR creator_user_id = $2::text) FOR UPDATE", [billId, userId]);
+  const rows = await tx.query("SELECT id FROM bills WHERE id = $1::uuid AND ($2::text IS NULL OR creator_id = $2::text) FOR UPDATE", [billId, userId]);
   return rows.length === 1;
 }
 
 const READ_STATE = `
-  SELECT b.id, b.creator_user_id, b.status::text AS status, b.total_amount::text AS total_amount, b.currency,
+  SELECT b.id, b.creator_id, b.status::text AS status, b.total_amount::text AS total_amount, b.currency,
          b.split_method::text AS split_method, b.needs_resplit, b.merchant_name, to_char(b.bill_date, 'YYYY-MM-DD') AS bill_date, b.note,
          b.user_set_fields, b.line_items, b.completed_at, b.cancelled_at,
          COALESCE((SELECT json_agg(json_build_object(
                     'id', p.id, 'name', p.name, 'userId', p.user_id, 'phone', p.phone, 'email', p.email,
-                    'isBankCustomer', p.is_bank_customer, 'isCreator', p.is_creator, 'aiFaceId', p.ai_face_id,
+                    'isBankCustomer', p.is_cake_user, 'isCreator', p.is_creator, 'aiFaceId', p.ai_face_id,
                     'share', p.amount_to_pay::text, 'percentage', p.percentage::text, 'weight', p.share_weight::text,
                     'status', p.payment_status, 'paid', p.paid_amount::text, 'outstanding', p.outstanding_amount::text,
                     'refundDue', p.refund_due::text, 'paidAt', p.paid_at, 'paymentMethod', p.payment_method,
@@ -42,7 +42,7 @@ const READ_STATE = `
 
 interface StateRow {
   id: string;
-  creator_user_id: string;
+  creator_id: string;
   status: LedgerBill["status"];
   total_amount: string | null;
   currency: string | null;
@@ -79,7 +79,7 @@ export async function findState(client: SqlClient, billId: string, includeReques
   return {
     bill: {
       id: row.id,
-      creatorUserId: row.creator_user_id,
+      creatorUserId: row.creator_id,
       status: row.status,
       total: dec(row.total_amount),
       currency: row.currency,
@@ -129,21 +129,21 @@ bill_upd AS (
          merchant_name text, bill_date text, note text, user_set_fields json, completed_at timestamptz, cancelled_at timestamptz)
    WHERE b.id = x.id),
 p_ins AS (
-  INSERT INTO participants (id, bill_id, user_id, name, phone, email, is_bank_customer, is_creator, ai_face_id, amount_to_pay, percentage,
+  INSERT INTO participants (id, bill_id, user_id, name, phone, email, is_cake_user, is_creator, ai_face_id, amount_to_pay, percentage,
          share_weight, payment_status, paid_amount, outstanding_amount, refund_due, paid_at, payment_method, payment_note, created_at, updated_at)
-  SELECT x.id, $11::uuid, x.user_id, x.name, x.phone, x.email, x.is_bank_customer, x.is_creator, x.ai_face_id, x.share::numeric, x.percentage::numeric,
+  SELECT x.id, $11::uuid, x.user_id, x.name, x.phone, x.email, x.is_cake_user, x.is_creator, x.ai_face_id, x.share::numeric, x.percentage::numeric,
          x.weight::numeric, x.status::participant_payment_status, x.paid::numeric, x.outstanding::numeric, x.refund_due::numeric, x.paid_at,
          x.payment_method, x.payment_note, x.created_at, $10::timestamptz
-    FROM json_to_recordset($2::json) AS x(id uuid, user_id text, name text, phone text, email text, is_bank_customer boolean, is_creator boolean,
+    FROM json_to_recordset($2::json) AS x(id uuid, user_id text, name text, phone text, email text, is_cake_user boolean, is_creator boolean,
          ai_face_id text, share text, percentage text, weight text, status text, paid text, outstanding text, refund_due text, paid_at timestamptz,
          payment_method text, payment_note text, created_at timestamptz)),
 p_upd AS (
-  UPDATE participants p SET user_id = x.user_id, name = x.name, phone = x.phone, email = x.email, is_bank_customer = x.is_bank_customer,
+  UPDATE participants p SET user_id = x.user_id, name = x.name, phone = x.phone, email = x.email, is_cake_user = x.is_cake_user,
          amount_to_pay = x.share::numeric, percentage = x.percentage::numeric, share_weight = x.weight::numeric,
          payment_status = x.status::participant_payment_status, paid_amount = x.paid::numeric, outstanding_amount = x.outstanding::numeric,
          refund_due = x.refund_due::numeric, paid_at = x.paid_at, payment_method = x.payment_method, payment_note = x.payment_note,
          updated_at = $10::timestamptz
-    FROM json_to_recordset($3::json) AS x(id uuid, user_id text, name text, phone text, email text, is_bank_customer boolean,
+    FROM json_to_recordset($3::json) AS x(id uuid, user_id text, name text, phone text, email text, is_cake_user boolean,
          share text, percentage text, weight text, status text, paid text, outstanding text, refund_due text, paid_at timestamptz,
          payment_method text, payment_note text)
    WHERE p.id = x.id AND p.bill_id = $11::uuid),
@@ -174,9 +174,10 @@ h_ins AS (
     FROM json_to_recordset($8::json) AS x(id uuid, participant_id uuid, participant_name text, entity_type text, previous_status text,
          new_status text, reason text, created_at timestamptz)),
 n_ins AS (
-  INSERT INTO notifications (id, bill_id, participant_id, recipient_user_id, type, channel, recipient, message, status, attempts, created_at)
+  INSERT INTO notifications (id, bill_id, participant_id, recipient_user_id, type, channel, recipient, message, status, attempts, created_at,
+         updated_at)
   SELECT x.id, $11::uuid, x.participant_id, x.recipient_user_id, x.type::notification_type, x.channel::notification_channel, x.recipient,
-         x.message, 'pending', 0, x.created_at
+         x.message, 'pending', 0, x.created_at, x.created_at
     FROM json_to_recordset($9::json) AS x(id uuid, participant_id uuid, recipient_user_id text, type text, channel text, recipient text,
          message text, created_at timestamptz)),
 e_upd AS (
@@ -214,7 +215,7 @@ export async function writeChanges(
     name: p.name,
     phone: p.phone,
     email: p.email,
-    is_bank_customer: p.isBankCustomer,
+    is_cake_user: p.isBankCustomer,
     is_creator: p.isCreator,
     ai_face_id: p.aiFaceId,
     share: s(p.share),

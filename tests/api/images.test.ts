@@ -45,7 +45,7 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
     expect(added).toHaveLength(1);
     expect(added[0]).toMatch(/^[0-9a-f-]{36}$/);
     const row = await bill(b.id);
-    expect(row).toMatchObject({ billImageJobId: res.body.jobId, billImageUrl: added[0] });
+    expect(row).toMatchObject({ billImageJobId: res.body.jobId, billImagePath: added[0] });
     expect((await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: res.body.jobId } })).mimeType).toBe("image/jpeg");
     const submitted = t.ai.submissions.at(-1)!;
     expect(submitted).toMatchObject({ jobId: res.body.jobId, billId: b.id, kind: "bill", mimeType: "image/jpeg" });
@@ -84,7 +84,7 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
     const before = t.uploadedFiles();
     expect((await upload(alice.token, b.id, "bill", pngBytes(), filename)).status).toBe(202);
     const added = t.uploadedFiles().filter((f) => !before.includes(f));
-    expect(added).toEqual([(await bill(b.id)).billImageUrl]);
+    expect(added).toEqual([(await bill(b.id)).billImagePath]);
     expect(added[0]).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -113,7 +113,7 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
         const res = await as(t, alice.token).post(`/bills/${b.id}/bill-image`).field(field, value).attach("image", pngBytes(), "a.png");
         expectProblem(res, 400, "validation_failed");
         expect(res.body.issues.map((i: { path: string }) => i.path)).toEqual([field]);
-        expect(await bill(b.id)).toMatchObject({ billImageJobId: null, billImageUrl: null, status: "created" });
+        expect(await bill(b.id)).toMatchObject({ billImageJobId: null, billImagePath: null, status: "created" });
       },
     );
 
@@ -219,7 +219,7 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
     const alice = await user();
     const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined, merchantName: undefined });
     const first = await uploaded(alice.token, b.id);
-    const firstFile = (await bill(b.id)).billImageUrl!;
+    const firstFile = (await bill(b.id)).billImagePath!;
     const second = await uploaded(alice.token, b.id);
     expect(t.uploadedFiles()).not.toContain(firstFile);
     expect(await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: first.jobId } })).toMatchObject({
@@ -254,6 +254,38 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
     } finally {
       t.ai.failWith = undefined;
     }
+  });
+
+  it("keeps the AI service's id of each image's current job on the bill (ai_bill_id, ai_group_id), and follows a new upload", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token);
+    const aiIds = async () =>
+      (await t.db.sql.query<{ ai_bill_id: string | null; ai_group_id: string | null }>("SELECT ai_bill_id, ai_group_id FROM bills WHERE id = $1::uuid", [b.id]))[0];
+    const aiJobIdOf = async (jobId: string) => (await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: jobId } })).aiJobId;
+
+    const first = await uploaded(alice.token, b.id, "bill");
+    const group = await uploaded(alice.token, b.id, "group");
+    const firstAiId = await aiJobIdOf(first.jobId);
+    expect(firstAiId).toEqual(expect.any(String));
+    expect(await aiIds()).toEqual({ ai_bill_id: firstAiId, ai_group_id: await aiJobIdOf(group.jobId) });
+
+    const second = await uploaded(alice.token, b.id, "bill");
+    expect((await aiIds()).ai_bill_id).toBe(await aiJobIdOf(second.jobId));
+    expect((await aiIds()).ai_bill_id).not.toBe(firstAiId);
+
+    // A new upload the AI service did not take yet has no AI id: the previous job's id goes with it.
+    t.ai.failWith = new Error("connect ECONNREFUSED");
+    let third: { jobId: string };
+    try {
+      third = (await upload(alice.token, b.id, "bill", pngBytes())).body;
+    } finally {
+      t.ai.failWith = undefined;
+    }
+    expect((await aiIds()).ai_bill_id).toBeNull();
+    // Handed over again (as the recovery sweep does): the id arrives on the job and the bill together.
+    await t.app.locals.services.images.dispatch(third.jobId);
+    expect((await aiIds()).ai_bill_id).toBe(await aiJobIdOf(third.jobId));
+    expect((await aiIds()).ai_bill_id).toEqual(expect.any(String));
   });
 });
 

@@ -940,7 +940,7 @@ describe("the invariant checker", () => {
     at = 0;
     return {
       missing: [],
-      bill: { id: BILL, status: "active", total_amount: "100.000", currency: "USD", split_method: "equal", needs_resplit: false, creator_user_id: "me" },
+      bill: { id: BILL, status: "active", total_amount: "100.000", currency: "USD", split_method: "equal", needs_resplit: false, creator_id: "me" },
       participants: [
         { id: A, name: "A", is_creator: false, payment_status: "paid", amount_to_pay: "50.000", paid_amount: "50.000", outstanding_amount: "0.000", refund_due: "0.000" },
         { id: B, name: "B", is_creator: false, payment_status: "requested", amount_to_pay: "50.000", paid_amount: "20.000", outstanding_amount: "30.000", refund_due: "0.000" },

@@ -126,6 +126,39 @@ describe("failed sends", () => {
   });
 });
 
+describe("updated_at (the spec's Notifications.updated_at)", () => {
+  it("moves with every change of a notification: written, failed, sent, read", async () => {
+    const { token, billId, byName } = await activeBill();
+    await t.runJobs([QUEUES.notification]);
+    const row = (id: string) => t.db.prisma.notification.findUniqueOrThrow({ where: { id } });
+    clock.advance(60_000);
+    const writtenAt = clock.now();
+    channels().email.failWith = new Error("SMTP 421 try later");
+    let email;
+    try {
+      expect((await as(t, token).post(`/bills/${billId}/send-notifications`)).status).toBe(200);
+      email = await t.db.prisma.notification.findFirstOrThrow({ where: { billId, channel: "email", createdAt: writtenAt } });
+      expect(email).toMatchObject({ status: "pending", updatedAt: writtenAt });
+      clock.advance(60_000);
+      const failedAt = clock.now();
+      await t.runJobs([QUEUES.notification]);
+      expect(await row(email.id)).toMatchObject({ status: "failed", updatedAt: failedAt });
+    } finally {
+      channels().email.failWith = undefined;
+    }
+    clock.advance(60_000);
+    const sentAt = clock.now();
+    for (let i = 0; i < 4 && (await row(email.id)).status !== "sent"; i += 1) await t.runJobs([QUEUES.notification], { ignoreStartAfter: true });
+    expect(await row(email.id)).toMatchObject({ status: "sent", sentAt, updatedAt: sentAt });
+
+    const inApp = await t.db.prisma.notification.findFirstOrThrow({ where: { billId, participantId: byName.Alice, channel: "in_app", createdAt: writtenAt } });
+    clock.advance(60_000);
+    const alice = await t.db.prisma.participant.findUniqueOrThrow({ where: { id: byName.Alice } });
+    expect((await as(t, await t.tokenFor(alice.userId!)).post(`/notifications/${inApp.id}/read`)).status).toBe(200);
+    expect(await row(inApp.id)).toMatchObject({ readAt: clock.now(), updatedAt: clock.now() });
+  });
+});
+
 describe("payment-received notices (written with the webhook's transaction)", () => {
   it("are delivered by their job, once, however often the job runs", async () => {
     const { token, billId, requests } = await activeBill();

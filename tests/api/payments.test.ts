@@ -295,6 +295,44 @@ describe("the pay page", () => {
     expect(svg.headers["content-type"]).toMatch(/image\/svg\+xml/);
   });
 
+  it("stores the QR image's URL in qr_code_url when the request is handed over (payment links only); qr_code keeps the EMV payload", async () => {
+    const { token, billId, byName } = await splitBill(t, ["me", "Alice", "Bob"], { totalAmount: "90.00", currency: "USD" });
+    const { requests } = await requestAll(token, billId);
+    const bob = requests.find((r) => r.participantName === "Bob")! as Req & { qrCodePngUrl: string };
+    const rows = await t.db.sql.query<{ participant_id: string; qr_code: string | null; qr_code_url: string | null; pay_token: string }>(
+      "SELECT participant_id, qr_code, qr_code_url, pay_token FROM payment_requests WHERE bill_id = $1::uuid",
+      [billId],
+    );
+    const stored = rows.find((r) => r.participant_id === byName.Bob)!;
+    expect(stored.qr_code_url).toBe(`/pay/${stored.pay_token}/qr.png`);
+    expect(stored.qr_code).toBe(bob.qrCode);
+    expect(parseEmvFields(stored.qr_code!).get("54")).toBe("30.00");
+    // The API's URL is the stored one under the public base URL, and it serves the image.
+    expect(new URL(bob.qrCodePngUrl).pathname).toBe(stored.qr_code_url);
+    expect((await request(t.app).get(stored.qr_code_url!)).headers["content-type"]).toBe("image/png");
+    // In-app requests (bank customers) have no QR.
+    expect(rows.find((r) => r.participant_id === byName.Alice)).toMatchObject({ qr_code: null, qr_code_url: null });
+  });
+
+  it("writes qr_code_url only once the payment system has the request (by the hand-over job when it was down)", async () => {
+    const { token, billId } = await splitBill(t, ["A"]);
+    const payments = t.app.locals.adapters.payments as unknown as { createPayment: (i: unknown) => Promise<unknown> };
+    const original = payments.createPayment.bind(payments);
+    payments.createPayment = async () => {
+      throw new Error("down");
+    };
+    try {
+      expect((await as(t, token).post(`/bills/${billId}/request-payments`)).body.requests[0]).toMatchObject({ status: "pending", qrCodePngUrl: null });
+    } finally {
+      payments.createPayment = original;
+    }
+    const row = () => t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } });
+    expect(await row()).toMatchObject({ status: "pending", qrCodeUrl: null });
+    await t.runJobs([QUEUES.paymentHandOver], { ignoreStartAfter: true });
+    const sent = await row();
+    expect(sent).toMatchObject({ status: "sent", qrCodeUrl: `/pay/${sent.payToken}/qr.png` });
+  });
+
   it("says a link is not ready while the payment system has not taken the request, and shows no QR then", async () => {
     const { token, billId } = await splitBill(t, ["A"]);
     const payments = t.app.locals.adapters.payments as unknown as { createPayment: (i: unknown) => Promise<unknown> };

@@ -45,7 +45,7 @@ export interface BillState {
   currency: string | null;
   split_method: string | null;
   needs_resplit: boolean;
-  creator_user_id: string;
+  creator_id: string;
 }
 
 export interface ParticipantState {
@@ -129,7 +129,7 @@ export interface RemovedParticipant {
 // the checker runs (and reports `schema`) before the ledger's migration exists.
 
 const EXPECTED: Record<string, string[]> = {
-  bills: ["id", "status", "total_amount", "currency", "split_method", "needs_resplit", "creator_user_id"],
+  bills: ["id", "status", "total_amount", "currency", "split_method", "needs_resplit", "creator_id"],
   participants: ["id", "bill_id", "name", "is_creator", "payment_status", "amount_to_pay", "paid_amount", "outstanding_amount", "refund_due", "created_at"],
   payment_requests: ["id", "bill_id", "participant_id", "amount", "currency", "status", "payment_id", "reference", "status_reason", "created_at"],
   payments: ["id", "bill_id", "participant_id", "payment_request_id", "amount", "currency", "source", "event_id", "created_at"],
@@ -190,7 +190,7 @@ async function buildStateQuery(sql: SqlClient): Promise<StateQuery> {
     SELECT
       (SELECT row_to_json(x) FROM (
          SELECT b.id::text AS id, b.status::text AS status, b.total_amount::text AS total_amount, b.currency::text AS currency,
-                b.split_method::text AS split_method, b.needs_resplit, b.creator_user_id::text AS creator_user_id
+                b.split_method::text AS split_method, b.needs_resplit, b.creator_id::text AS creator_id
            FROM bills b WHERE b.id = $1::uuid) x) AS bill,
       ${list(
         "participants p WHERE p.bill_id = $1::uuid",

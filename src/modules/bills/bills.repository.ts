@@ -50,13 +50,13 @@ type VisibleParticipantJson = Omit<VisibleParticipant, "paidAt"> & { paidAt: str
 // The participants come back as one JSON array, so the bill is one statement and one round trip.
 // Exported for the benchmark's raw-pg baseline, which must run exactly this SQL.
 export const VISIBLE_BILL_SQL = `
-  SELECT b.id, b.creator_user_id, b.status::text AS status, b.total_amount::text AS total_amount, b.currency,
+  SELECT b.id, b.creator_id, b.status::text AS status, b.total_amount::text AS total_amount, b.currency,
          b.merchant_name, b.bill_date::text AS bill_date, b.note, b.split_method::text AS split_method, b.needs_resplit,
          b.ai_processed, b.bill_image_job_id, b.group_image_job_id, b.created_at, b.updated_at, b.completed_at, b.cancelled_at,
          COALESCE((
            SELECT json_agg(json_build_object(
                     'id', p.id, 'name', p.name, 'userId', p.user_id, 'phone', p.phone, 'email', p.email,
-                    'isBankCustomer', p.is_bank_customer, 'isCreator', p.is_creator, 'amountToPay', p.amount_to_pay::text,
+                    'isBankCustomer', p.is_cake_user, 'isCreator', p.is_creator, 'amountToPay', p.amount_to_pay::text,
                     'percentage', p.percentage::text, 'shareWeight', p.share_weight::text, 'paymentStatus', p.payment_status,
                     'paidAt', p.paid_at, 'paymentMethod', p.payment_method, 'paidAmount', p.paid_amount::text,
                     'outstandingAmount', p.outstanding_amount::text, 'refundDue', p.refund_due::text)
@@ -64,11 +64,11 @@ export const VISIBLE_BILL_SQL = `
              FROM participants p WHERE p.bill_id = b.id), '[]') AS participants
     FROM bills b
    WHERE b.id = $1::uuid
-     AND (b.creator_user_id = $2 OR EXISTS (SELECT 1 FROM participants v WHERE v.bill_id = b.id AND v.user_id = $2))`;
+     AND (b.creator_id = $2 OR EXISTS (SELECT 1 FROM participants v WHERE v.bill_id = b.id AND v.user_id = $2))`;
 
 interface VisibleBillRow {
   id: string;
-  creator_user_id: string;
+  creator_id: string;
   status: BillStatus;
   total_amount: string | null;
   currency: string | null;
@@ -119,7 +119,7 @@ export class BillsRepository {
    * touched). Uploads use it; money changes lock through the ledger (src/ledger/store.ts lockBill).
    */
   async lockOwned(tx: Tx, billId: string, userId: string): Promise<BillRow | undefined> {
-    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM bills WHERE id = ${billId}::uuid AND creator_user_id = ${userId} FOR UPDATE`;
+    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM bills WHERE id = ${billId}::uuid AND creator_id = ${userId} FOR UPDATE`;
     if (rows.length === 0) return undefined;
     return (await tx.bill.findUnique({ where: { id: billId } })) ?? undefined;
   }
@@ -130,7 +130,7 @@ export class BillsRepository {
     if (!row) return undefined;
     return {
       id: row.id,
-      creatorUserId: row.creator_user_id,
+      creatorUserId: row.creator_id,
       status: row.status,
       totalAmount: row.total_amount,
       currency: row.currency,

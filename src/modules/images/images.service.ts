@@ -36,7 +36,8 @@ export interface ImagesOptions {
 }
 
 const jobColumn = (kind: ImageKind) => (kind === "bill" ? "billImageJobId" : "groupImageJobId");
-const urlColumn = (kind: ImageKind) => (kind === "bill" ? "billImageUrl" : "groupImageUrl");
+const pathColumn = (kind: ImageKind) => (kind === "bill" ? "billImagePath" : "groupImagePath");
+const aiIdColumn = (kind: ImageKind) => (kind === "bill" ? "aiBillId" : "aiGroupId");
 
 export class ImagesService {
   private sweeping = false;
@@ -83,7 +84,7 @@ export class ImagesService {
         const bill = await this.bills.lockOwned(tx, billId, user.id);
         if (!bill) throw billNotFound();
         assertEditable(bill.status);
-        previousFile = bill[urlColumn(kind)];
+        previousFile = bill[pathColumn(kind)];
         const previousJobId = bill[jobColumn(kind)];
         if (previousJobId) {
           await tx.imageJob.updateMany({
@@ -102,7 +103,8 @@ export class ImagesService {
             createdAt: this.clock.now(),
           },
         });
-        await tx.bill.update({ where: { id: billId }, data: { [jobColumn(kind)]: created.id, [urlColumn(kind)]: upload.fileName } });
+        // The new job has no AI id yet: the previous job's id goes with it.
+        await tx.bill.update({ where: { id: billId }, data: { [jobColumn(kind)]: created.id, [pathColumn(kind)]: upload.fileName, [aiIdColumn(kind)]: null } });
         return created;
       });
     } catch (err) {
@@ -137,7 +139,7 @@ export class ImagesService {
         mimeType: job.mimeType,
         callbackUrl: `${this.options.callbackBaseUrl()}/api/chillbill/internal/bills/${job.billId}/${job.kind}-result`,
       });
-      if (aiJobId) await this.db.imageJob.updateMany({ where: { id: jobId }, data: { aiJobId } });
+      if (aiJobId) await this.recordAiJobId(job.id, job.kind, aiJobId);
     } catch (err) {
       this.logger.warn({ err, jobId }, "the AI service did not take the job; the recovery sweep will try again");
       await this.db.imageJob.updateMany({
@@ -146,6 +148,18 @@ export class ImagesService {
       });
     }
     return this.db.imageJob.findUniqueOrThrow({ where: { id: jobId } });
+  }
+
+  /**
+   * The AI service's id for the job, on the job and (while it is the current one) on its bill as
+   * ai_bill_id / ai_group_id, in one transaction so the two never disagree. A job replaced meanwhile
+   * keeps its id, and the bill keeps its current job's.
+   */
+  private async recordAiJobId(jobId: string, kind: ImageKind, aiJobId: string): Promise<void> {
+    await this.db.$transaction([
+      this.db.imageJob.updateMany({ where: { id: jobId }, data: { aiJobId } }),
+      this.db.bill.updateMany({ where: { [jobColumn(kind)]: jobId }, data: { [aiIdColumn(kind)]: aiJobId } }),
+    ]);
   }
 
   async processingStatus(user: AuthUser, billId: string) {

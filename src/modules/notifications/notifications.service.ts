@@ -173,7 +173,7 @@ export class NotificationsService {
     const rows: PlannedNotification[] = [];
     await this.sql.transaction(async (tx) => {
       const [bill] = await tx.query<{ status: string; merchant_name: string | null }>(
-        "SELECT status::text AS status, merchant_name FROM bills WHERE id = $1::uuid AND ($2::text IS NULL OR creator_user_id = $2) FOR UPDATE",
+        "SELECT status::text AS status, merchant_name FROM bills WHERE id = $1::uuid AND ($2::text IS NULL OR creator_id = $2) FOR UPDATE",
         [billId, options.user?.id ?? null],
       );
       if (!bill) throw billNotFound();
@@ -181,7 +181,7 @@ export class NotificationsService {
         throw new Conflict(`Only an active bill has people to remind; this one is ${bill.status}`, "bill_not_active", { currentStatus: bill.status });
       }
       const participants = await tx.query<ReminderRow>(
-        `SELECT p.id, p.user_id, p.name, p.phone, p.email, p.is_bank_customer, p.is_creator, p.payment_status::text AS payment_status,
+        `SELECT p.id, p.user_id, p.name, p.phone, p.email, p.is_cake_user, p.is_creator, p.payment_status::text AS payment_status,
                 r.amount::text AS amount, r.currency, r.payment_link,
                 (SELECT max(n.created_at) FROM notifications n
                   WHERE n.participant_id = p.id AND n.type = 'reminder' AND n.status <> 'failed') AS last_reminded_at
@@ -210,8 +210,8 @@ export class NotificationsService {
           skipped.push({ ...who, reason: `reminded at ${last.toISOString()}; next reminder after ${next.toISOString()}` });
           continue;
         }
-        const how = p.is_bank_customer ? "Open your banking app to pay." : `Pay here: ${p.payment_link}`;
-        const recipient = { id: p.id, userId: p.user_id, name: p.name, phone: p.phone, email: p.email, isBankCustomer: p.is_bank_customer };
+        const how = p.is_cake_user ? "Open your banking app to pay." : `Pay here: ${p.payment_link}`;
+        const recipient = { id: p.id, userId: p.user_id, name: p.name, phone: p.phone, email: p.email, isBankCustomer: p.is_cake_user };
         const planned = this.plan(billId, "reminder", asRecipient(recipient), `Reminder from ${merchant({ merchantName: bill.merchant_name })}: you still owe ${formatAmount(p.amount, p.currency)} ${p.currency}. ${how}`);
         rows.push(...planned);
         reminded.push({ ...who, channels: planned.map((n) => n.channel) });
@@ -262,8 +262,8 @@ export class NotificationsService {
   async deliver(jobs: readonly Job<DeliveryJob>[]): Promise<void> {
     const ids = jobs.flatMap((j) => j.data.ids);
     const rows = await this.sql.query<{ id: string; bill_id: string | null; channel: ChannelName; recipient: string | null; message: string }>(
-      "UPDATE notifications SET attempts = attempts + 1 WHERE id = ANY($1::uuid[]) AND status <> 'sent' RETURNING id, bill_id, channel::text AS channel, recipient, message",
-      [ids],
+      "UPDATE notifications SET attempts = attempts + 1, updated_at = $2::timestamptz WHERE id = ANY($1::uuid[]) AND status <> 'sent' RETURNING id, bill_id, channel::text AS channel, recipient, message",
+      [ids, this.clock.now()],
     );
     const sent: string[] = [];
     let failed = 0;
@@ -274,7 +274,7 @@ export class NotificationsService {
       } catch (err) {
         failed += 1;
         this.logger.warn({ err, billId: n.bill_id, channel: n.channel }, "notification failed; it is retried with backoff");
-        await markFailed(this.sql, n.id, (err as Error).message);
+        await markFailed(this.sql, n.id, (err as Error).message, this.clock.now());
       }
     }
     await markSent(this.sql, sent, this.clock.now());
@@ -305,7 +305,7 @@ export class NotificationsService {
   async markRead(user: AuthUser, notificationId: string) {
     const { count } = await this.db.notification.updateMany({
       where: { id: notificationId, recipientUserId: user.id, channel: "in_app", readAt: null },
-      data: { readAt: this.clock.now() },
+      data: { readAt: this.clock.now(), updatedAt: this.clock.now() },
     });
     const row = await this.db.notification.findFirst({ where: { id: notificationId, recipientUserId: user.id, channel: "in_app" } });
     if (!row) throw new NotFound("No notification with this id for you", "notification_not_found");
@@ -346,7 +346,7 @@ interface ReminderRow {
   name: string;
   phone: string | null;
   email: string | null;
-  is_bank_customer: boolean;
+  is_cake_user: boolean;
   is_creator: boolean;
   payment_status: string;
   amount: string | null;

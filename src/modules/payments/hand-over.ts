@@ -1,6 +1,6 @@
 // Hands payment requests the ledger created to the payment system, after their transaction
 // committed: the payment system gives a payment id and link; we store them with the QR payload and
-// the request becomes `sent`, and its participant's notice is enqueued in that same transaction.
+// the QR image's URL, and the request becomes `sent`, and its participant's notice is enqueued in that same transaction.
 // The process that committed hands over at once; the payment-hand-over job, keyed by the request
 // id and enqueued with the request, takes over if it could not (the payment system was down, or
 // the process died). One the ledger closed meanwhile is cancelled at the payment system at once.
@@ -12,6 +12,7 @@ import { buildEmvPayload, emvCurrencySupported } from "../../domain/emv-qr";
 import { formatAmount } from "../../domain/money";
 import type { ChannelName } from "../../adapters/notify/channels";
 import { QUEUES, type Job, type Jobs } from "../../jobs/jobs";
+import { qrImagePath } from "./pay-page";
 import type { PlannedNotification } from "../notifications/notifications.repository";
 import type { NotificationsService, RequestNotice } from "../notifications/notifications.service";
 
@@ -45,12 +46,14 @@ export interface HandedOver {
   paymentId: string;
   paymentLink: string;
   qrCode: string | null;
+  /** The QR image, relative to the public base URL: payment links only. */
+  qrCodeUrl: string | null;
   reached: ChannelName[];
 }
 
 const PENDING_ITEMS = `
   SELECT r.id, r.bill_id, r.amount::text AS amount, r.currency, r.reference, r.pay_token, r.channel::text AS channel, r.expiry_date,
-         b.merchant_name, p.id AS participant_id, p.user_id, p.name, p.phone, p.email, p.is_bank_customer
+         b.merchant_name, p.id AS participant_id, p.user_id, p.name, p.phone, p.email, p.is_cake_user
     FROM payment_requests r JOIN bills b ON b.id = r.bill_id JOIN participants p ON p.id = r.participant_id
    WHERE r.status = 'pending'`;
 
@@ -69,7 +72,7 @@ interface PendingRow {
   name: string;
   phone: string | null;
   email: string | null;
-  is_bank_customer: boolean;
+  is_cake_user: boolean;
 }
 
 const toItem = (r: PendingRow): HandOverItem => ({
@@ -82,7 +85,7 @@ const toItem = (r: PendingRow): HandOverItem => ({
   channel: r.channel,
   expiryDate: r.expiry_date,
   merchantName: r.merchant_name,
-  participant: { id: r.participant_id, userId: r.user_id, name: r.name, phone: r.phone, email: r.email, isBankCustomer: r.is_bank_customer },
+  participant: { id: r.participant_id, userId: r.user_id, name: r.name, phone: r.phone, email: r.email, isBankCustomer: r.is_cake_user },
 });
 
 export class PaymentHandOver {
@@ -117,7 +120,14 @@ export class PaymentHandOver {
             payToken: r.payToken,
             webhookUrl: this.options.webhookUrl(),
           });
-          return { item: r, payment_id: payment.paymentId, payment_link: payment.paymentLink, qr_code: this.qrPayload(r, amount, payment.paymentLink) };
+          return {
+            item: r,
+            payment_id: payment.paymentId,
+            payment_link: payment.paymentLink,
+            qr_code: this.qrPayload(r, amount, payment.paymentLink),
+            // The image exists from now on (the pay page serves it once the request is sent).
+            qr_code_url: r.channel === "payment_link" ? qrImagePath(r.payToken) : null,
+          };
         } catch (err) {
           this.logger.warn({ err, paymentRequestId: r.id }, "the payment system did not take the payment request; it stays pending");
           return undefined;
@@ -135,11 +145,15 @@ export class PaymentHandOver {
       const sent = new Set(
         (
           await tx.query<{ id: string }>(
-            `UPDATE payment_requests r SET status = 'sent', payment_id = x.payment_id, payment_link = x.payment_link, qr_code = x.qr_code, updated_at = $2::timestamptz
-               FROM json_to_recordset($1::json) AS x(id uuid, payment_id text, payment_link text, qr_code text)
+            `UPDATE payment_requests r SET status = 'sent', payment_id = x.payment_id, payment_link = x.payment_link, qr_code = x.qr_code,
+                   qr_code_url = x.qr_code_url, updated_at = $2::timestamptz
+               FROM json_to_recordset($1::json) AS x(id uuid, payment_id text, payment_link text, qr_code text, qr_code_url text)
               WHERE r.id = x.id AND r.status = 'pending'
              RETURNING r.id`,
-            [JSON.stringify(taken.map((t) => ({ id: t.item.id, payment_id: t.payment_id, payment_link: t.payment_link, qr_code: t.qr_code }))), this.clock.now()],
+            [
+              JSON.stringify(taken.map((t) => ({ id: t.item.id, payment_id: t.payment_id, payment_link: t.payment_link, qr_code: t.qr_code, qr_code_url: t.qr_code_url }))),
+              this.clock.now(),
+            ],
           )
         ).map((r) => r.id),
       );
@@ -170,7 +184,7 @@ export class PaymentHandOver {
       await this.paymentSystem.cancelPayment(c.payment_id).catch((err) => this.logger.warn({ err, paymentId: c.payment_id }, "could not cancel a payment closed during its hand-over"));
     }
     const handed = taken.filter((t) => sent.has(t.item.id));
-    return handed.map((t) => ({ id: t.item.id, paymentId: t.payment_id, paymentLink: t.payment_link, qrCode: t.qr_code, reached: reached.get(t.item.id) ?? [] }));
+    return handed.map((t) => ({ id: t.item.id, paymentId: t.payment_id, paymentLink: t.payment_link, qrCode: t.qr_code, qrCodeUrl: t.qr_code_url, reached: reached.get(t.item.id) ?? [] }));
   }
 
   /**

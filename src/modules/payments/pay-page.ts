@@ -11,6 +11,14 @@ import { findByPayToken } from "./payments.repository";
 
 const TOKEN = /^[A-Za-z0-9_-]{32}$/;
 
+/**
+ * Where a request's QR image is served, relative to the public base URL. Stored as
+ * payment_requests.qr_code_url without the base, so a new host name does not leave stale URLs.
+ */
+export function qrImagePath(payToken: string, format: "png" | "svg" = "png"): string {
+  return `/pay/${payToken}/qr.${format}`;
+}
+
 export function escapeHtml(value: unknown): string {
   return String(value ?? "").replace(/[&<>"'`=/]/g, (c) => `&#${c.charCodeAt(0)};`);
 }

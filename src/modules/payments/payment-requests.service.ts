@@ -6,6 +6,7 @@ import { formatAmount } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { RequestResult } from "../../ledger/decide";
 import type { Ledger } from "../../ledger/ledger";
+import { qrImagePath } from "./pay-page";
 
 /** A payment request as the wire shows it, in column names. */
 export interface PaymentRequestRow {
@@ -21,6 +22,7 @@ export interface PaymentRequestRow {
   payment_link: string | null;
   pay_token: string | null;
   qr_code: string | null;
+  qr_code_url: string | null;
   expiry_date: Date;
   retry_count: number;
   created_at: Date;
@@ -66,6 +68,7 @@ export class PaymentRequestsService {
           payment_link: handed?.paymentLink ?? null,
           pay_token: r.payToken,
           qr_code: handed?.qrCode ?? null,
+          qr_code_url: handed?.qrCodeUrl ?? null,
           expiry_date: r.expiryDate,
           retry_count: r.retryCount,
           created_at: r.createdAt,
@@ -102,8 +105,9 @@ export class PaymentRequestsService {
    * yet; they are told once it is).
    */
   present(r: PaymentRequestRow, notification?: "sent" | "unreachable" | "not_sent_yet", notifiedBy: string[] = []) {
-    // The pay page and QR exist once the payment system has the request.
-    const qrBase = r.pay_token && r.payment_link ? `${this.publicBaseUrl()}/pay/${r.pay_token}` : null;
+    // The pay page and QR exist once the payment system has the request (qr_code_url is set then,
+    // for payment links); the stored URL is relative to the public base URL.
+    const qrUrl = (path: string | null) => (r.qr_code_url && path ? `${this.publicBaseUrl()}${path}` : null);
     return {
       id: r.id,
       participantId: r.participant_id,
@@ -116,8 +120,8 @@ export class PaymentRequestsService {
       paymentId: r.payment_id,
       paymentLink: r.payment_link,
       qrCode: r.qr_code,
-      qrCodeSvgUrl: r.channel === "payment_link" && qrBase ? `${qrBase}/qr.svg` : null,
-      qrCodePngUrl: r.channel === "payment_link" && qrBase ? `${qrBase}/qr.png` : null,
+      qrCodeSvgUrl: qrUrl(r.pay_token && qrImagePath(r.pay_token, "svg")),
+      qrCodePngUrl: qrUrl(r.qr_code_url),
       expiryDate: r.expiry_date.toISOString(),
       retryCount: r.retry_count,
       createdAt: r.created_at.toISOString(),

@@ -107,7 +107,7 @@ export class StatusService {
             FROM participants
            WHERE bill_id = b.id AND NOT is_creator
         ) p ON true
-       WHERE b.creator_user_id = ${user.id}
+       WHERE b.creator_id = ${user.id}
          AND b.currency IS NOT NULL
          AND b.created_at >= ${from} AND b.created_at < ${to}
        GROUP BY b.currency
