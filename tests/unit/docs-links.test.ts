@@ -9,8 +9,6 @@ const ROOT = path.resolve(__dirname, "../..");
 
 // Pages other branches are writing. A link to one of them is accepted only while it does not
 // exist yet; once it does, its links and anchors are checked like any other.
-const PAGES_STILL_TO_COME = new Set(["docs/data-model.md", "docs/postman.md"]);
-
 // Backticked text that is checked as a path: it starts with one of these folders and holds no
 // placeholder (`src/modules/<name>/`), wildcard (`tests/api/security*.test.ts`) or space.
 const CHECKED_FOLDERS = /^(src|tests|docs|prisma|scripts|bench|samples|\.ci)\/[\w./-]*$/;
@@ -65,7 +63,7 @@ function brokenLink({ document, target }: Reference): string | undefined {
   const resolved = file === "" ? document : path.posix.normalize(path.posix.join(path.posix.dirname(document), decodeURI(file)));
   if (resolved.startsWith("../")) return "points outside the repository";
   if (!existsSync(path.join(ROOT, resolved))) {
-    return PAGES_STILL_TO_COME.has(resolved) ? undefined : `${resolved} does not exist`;
+    return `${resolved} does not exist`;
   }
   if (anchor === undefined || !resolved.endsWith(".md")) return undefined;
   const anchors = anchorsOf(readFileSync(path.join(ROOT, resolved), "utf8"));
@@ -101,12 +99,7 @@ describe("links in the README and docs/", () => {
     expect([...anchors]).toEqual(["deployment-events", "several-processes-web_concurrency", "the-services-own-endpoints", "notes", "notes-1"]);
   });
 
-  it("accepts a page still to come only while it does not exist", () => {
-    for (const page of PAGES_STILL_TO_COME) {
-      const problem = brokenLink({ document: "README.md", target: `${page}#anything` });
-      if (existsSync(path.join(ROOT, page))) expect(problem).toMatch(/has no heading #anything/);
-      else expect(problem).toBeUndefined();
-    }
+  it("reports a page that does not exist", () => {
     expect(brokenLink({ document: "README.md", target: "docs/nowhere.md" })).toBe("docs/nowhere.md does not exist");
   });
 });
