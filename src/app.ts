@@ -20,6 +20,7 @@ import { ImagesService } from "./modules/images/images.service";
 import { createAdapters, type Adapters } from "./adapters";
 import { AI_SIGNATURE_HEADER } from "./adapters/ai/ai-service";
 import { verifySignedBody } from "./http/signed-body";
+import { DEFAULT_TOLERANCE_SECONDS } from "./domain/signature";
 import { apiHeaders, docsHeaders, refusedAuthRateLimit, userRateLimit } from "./http/security";
 import { memoryRateLimitStores, type RateLimitStores } from "./http/rate-limit-store";
 import { registerParticipantRoutes } from "./modules/participants/participants.router";
@@ -47,6 +48,8 @@ import type { DeliveryJob } from "./modules/notifications/notifications.service"
 import type { HandOverJob } from "./modules/payments/hand-over";
 
 export const API_BASE = "/api/chillbill";
+/** The raw body a signed callback may have (read whole before its signature is checked). */
+const SIGNED_BODY_LIMIT = "1mb";
 
 export interface AppDeps {
   config: Config;
@@ -90,9 +93,16 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  // The internal callbacks' HMAC headers (domain/signature.ts): declared so a client knows what to send.
+  const signed = (who: string) => `${who}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the shared secret>; ${DEFAULT_TOLERANCE_SECONDS} s tolerance`;
+  registry.registerComponent("securitySchemes", "aiSignature", { type: "apiKey", in: "header", name: AI_SIGNATURE_HEADER, description: signed("The AI service") });
+  registry.registerComponent("securitySchemes", "paymentSignature", { type: "apiKey", in: "header", name: PAYMENT_SIGNATURE_HEADER, description: signed("The payment system") });
   const authenticate = requireUser(verifier, { limitRefusals: refusedAuthRateLimit(config.rateLimitPerMinute, rateLimitStores) });
   const readJsonBody = express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] });
-  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute, rateLimitStores)], readJsonBody);
+  const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute, rateLimitStores)], readJsonBody, {
+    json: config.bodyLimit,
+    signed: SIGNED_BODY_LIMIT,
+  });
 
   const publicBaseUrl = deps.publicBaseUrl ?? (() => config.publicBaseUrl);
   const callbackBaseUrl = deps.callbackBaseUrl ?? (() => config.internalBaseUrl ?? config.publicBaseUrl);
@@ -200,7 +210,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   app.use(docsRouter(buildOpenApiDocument(registry, "public", config.publicBaseUrl), buildOpenApiDocument(registry, "internal", config.publicBaseUrl)));
   // Signed callbacks keep their raw bytes: the signature is checked on them before parsing.
   for (const signed of ["/internal", "/webhook"]) {
-    app.use(API_BASE + signed, express.raw({ type: () => true, limit: "1mb" }));
+    app.use(API_BASE + signed, express.raw({ type: () => true, limit: SIGNED_BODY_LIMIT }));
   }
   app.use(API_BASE, api.rejectUndeclaredMethods, api.router);
   app.use((req, _res, next) => {

@@ -100,6 +100,9 @@ const fromMinor = (minor: bigint, units: number) => new Decimal(minor.toString()
 /** Computes the plan for a split request. Throws ValidationFailed (400) or BusinessRule (422). */
 export function planSplit(ctx: SplitContext, request: SplitRequest): Allocation[] {
   const units = minorUnits(ctx.currency);
+  // The input first (400), then whether the bill allows it (422): a malformed request is told so
+  // whatever the bill's state.
+  checkInput(request, units, ctx.currency);
   if (ctx.participantIds.length === 0) {
     throw new BusinessRule("The bill has no participants to split between; add participants first", "no_participants");
   }
@@ -201,17 +204,51 @@ function planItemized(ctx: SplitContext, request: Extract<SplitRequest, { method
   return ids.map((id, i) => ({ participantId: id, amount: fromMinor((perPerson.get(id) ?? 0n) + extras[i], units) }));
 }
 
+/** What can be wrong with the request by itself (given the currency): each number's form, duplicates, zero weights. */
+function checkInput(request: SplitRequest, units: number, currency: string): void {
+  switch (request.method) {
+    case "equal":
+      return;
+    case "shares":
+      listedOnce(request.shares, "shares");
+      if (parseDecimals(request.shares.map((e) => e.weight), "shares", "weight", MAX_WEIGHT_DECIMALS).every((w) => w.isZero())) {
+        throw new ValidationFailed([{ path: "shares", message: "weights must not all be zero", code: "weights_all_zero" }]);
+      }
+      return;
+    case "percentage": {
+      listedOnce(request.percentages, "percentages");
+      const over = parseDecimals(request.percentages.map((e) => e.percentage), "percentages", "percentage", 4).findIndex((p) => p.greaterThan(100));
+      if (over >= 0) throw new ValidationFailed([{ path: `percentages.${over}.percentage`, message: "must be at most 100" }]);
+      return;
+    }
+    case "custom_amount":
+      listedOnce(request.amounts, "amounts");
+      parseDecimals(request.amounts.map((e) => e.amount), "amounts", "amount", units, currency);
+      return;
+    case "itemized":
+      parseDecimals(request.items.map((i) => i.amount), "items", "amount", units, currency);
+      if (request.extras) {
+        const given = (["tax", "serviceCharge", "tip"] as const).filter((k) => request.extras?.[k] !== undefined);
+        parseDecimals(given.map((k) => request.extras![k] as string), "extras", "", units, currency, given);
+      }
+  }
+}
+
+function listedOnce(entries: { participantId: string }[], field: string): void {
+  const seen = new Set<string>();
+  const issues: FieldIssue[] = [];
+  entries.forEach((e, i) => {
+    if (seen.has(e.participantId)) issues.push({ path: `${field}.${i}.participantId`, message: "is listed twice", code: "listed_twice" });
+    seen.add(e.participantId);
+  });
+  if (issues.length) throw new ValidationFailed(issues);
+}
+
 /** The request must name every participant of the bill exactly once, and nobody else. */
 function coverEveryone<T extends { participantId: string }>(ctx: SplitContext, entries: T[], field: string): T[] {
   if (entries.length === 0) throw new BusinessRule(`${field}: the list is empty; name every participant of the bill`, "empty_split");
   const known = new Set(ctx.participantIds);
-  const seen = new Set<string>();
-  const issues: FieldIssue[] = [];
-  entries.forEach((e, i) => {
-    if (seen.has(e.participantId)) issues.push({ path: `${field}.${i}.participantId`, message: "is listed twice" });
-    seen.add(e.participantId);
-  });
-  if (issues.length) throw new ValidationFailed(issues);
+  const seen = new Set(entries.map((e) => e.participantId));
   const unknown = entries.filter((e) => !known.has(e.participantId)).map((e) => e.participantId);
   if (unknown.length) {
     throw new BusinessRule(`${field}: ${unknown.join(", ")} ${unknown.length === 1 ? "is not a participant" : "are not participants"} of this bill`, "unknown_participant", { unknown });
@@ -241,6 +278,7 @@ function parseDecimals(
     if (decimalPlaces(value) > maxDecimals) {
       issues.push({
         path,
+        ...(currency ? { code: "minor_units" } : {}),
         message: currency
           ? maxDecimals === 0
             ? `must be a whole number in ${currency}, which has no minor unit`

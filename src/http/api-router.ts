@@ -5,6 +5,7 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import { z, ZodError, type ZodType } from "zod";
 import { MethodNotAllowed, UnsupportedMediaType, ValidationFailed } from "../domain/errors";
 import type { AuthUser } from "./auth";
+import { problems } from "./common-schemas";
 import { zodIssues } from "./problem";
 
 type Method = "get" | "post" | "put" | "patch" | "delete";
@@ -32,8 +33,11 @@ export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject 
   summary: string;
   description?: string;
   tag: string;
-  /** `user` (default) needs a bearer token; `none` is public or authenticated otherwise (signatures). */
-  auth?: "user" | "none";
+  /**
+   * `user` (default) needs a bearer token; a signature scheme names the HMAC header the route's
+   * `before` verifies (documented as the operation's security); `none` is public.
+   */
+  auth?: "user" | "none" | SignatureScheme;
   /** Public routes go in the main document; internal ones are documented in their own section. */
   audience?: "public" | "internal";
   params?: P;
@@ -44,7 +48,19 @@ export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject 
   /** Runs before validation (e.g. multer for multipart bodies). */
   before?: RequestHandler[];
   responses: Record<number, ResponseDoc>;
+  /**
+   * Input rules a JSON schema cannot state (they need the bill, or compare two fields), by the
+   * issue code their 400 carries. Listed in the operation's description and in
+   * `x-cross-field-rules`, so a client (and tests/api/openapi-honesty.test.ts) knows which 400s
+   * a schema-valid request can still get.
+   */
+  crossFieldRules?: Record<string, string>;
   handler: (input: Input<P, Q, B, H>, req: Request, res: Response) => Promise<void> | void;
+}
+
+export interface BodyLimits {
+  json: string;
+  signed: string;
 }
 
 export interface DeclaredRoute {
@@ -52,6 +68,9 @@ export interface DeclaredRoute {
   path: string;
   audience: "public" | "internal";
 }
+
+/** The HMAC signature schemes of the internal callbacks, by the security scheme's name. */
+export type SignatureScheme = "aiSignature" | "paymentSignature";
 
 export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
 
@@ -66,6 +85,8 @@ export class ApiRouter {
     private readonly authenticate: RequestHandler[],
     /** Reads a JSON body; only routes that take one run it, after authentication. */
     private readonly readJsonBody: RequestHandler,
+    /** What the document says about the body limits (413): JSON bodies, and the signed callbacks' raw bodies. */
+    private readonly limits: BodyLimits = { json: "the body limit", signed: "the body limit" },
   ) {}
 
   route<P extends AnyObject | undefined = undefined, Q extends AnyObject | undefined = undefined, B extends ZodType | undefined = undefined, H extends AnyObject | undefined = undefined>(
@@ -74,7 +95,7 @@ export class ApiRouter {
     const audience = spec.audience ?? "public";
     const fullPath = this.basePath + spec.path;
     this.declared.push({ method: spec.method, path: fullPath, audience });
-    this.registry.registerPath(toOpenApi(spec, fullPath, audience));
+    this.registry.registerPath(toOpenApi(spec, fullPath, audience, this.limits));
 
     const chain: RequestHandler[] = [];
     if ((spec.auth ?? "user") === "user") chain.push(...this.authenticate);
@@ -160,30 +181,65 @@ function parsePart(schema: ZodType | undefined, value: unknown, where: string): 
   throw new ValidationFailed(zodIssues(result.error as ZodError, where === "body" ? undefined : where));
 }
 
-function toOpenApi(spec: RouteSpec<AnyObject | undefined, AnyObject | undefined, ZodType | undefined, AnyObject | undefined>, path: string, audience: string): RouteConfig {
+function toOpenApi(
+  spec: RouteSpec<AnyObject | undefined, AnyObject | undefined, ZodType | undefined, AnyObject | undefined>,
+  path: string,
+  audience: string,
+  limits: BodyLimits,
+): RouteConfig {
+  const auth = spec.auth ?? "user";
   const responses: RouteConfig["responses"] = {};
-  for (const [status, doc] of Object.entries(spec.responses)) {
+  for (const [status, doc] of Object.entries({ ...spec.responses, ...answeredByEveryRoute(spec, limits) })) {
     responses[status] = {
       description: doc.description,
       ...(doc.headers ? { headers: doc.headers } : {}),
       ...(doc.schema ? { content: { [doc.contentType ?? "application/json"]: { schema: doc.schema } } } : {}),
     };
   }
+  const rules = Object.entries(spec.crossFieldRules ?? {});
+  const description = [
+    spec.description,
+    rules.length
+      ? `Rules the schema cannot express (a request that breaks one gets 400, with the rule's name as the issue's code):\n${rules.map(([code, rule]) => `- \`${code}\`: ${rule}`).join("\n")}`
+      : undefined,
+  ].filter(Boolean).join("\n\n");
   return {
     method: spec.method,
     path: openApiPath(path),
     summary: spec.summary,
-    description: spec.description,
+    ...(description ? { description } : {}),
+    ...(rules.length ? { "x-cross-field-rules": rules.map(([code]) => code) } : {}),
     tags: [audience === "internal" ? `internal: ${spec.tag}` : spec.tag],
-    security: (spec.auth ?? "user") === "user" ? [{ bearerAuth: [] }] : [],
+    security: auth === "user" ? [{ bearerAuth: [] }] : auth === "none" ? [] : [{ [auth]: [] }],
     request: {
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { query: spec.query } : {}),
       ...(spec.headers ? { headers: spec.headers } : {}),
       ...(spec.body
-        ? { body: { required: true, content: { [spec.bodyContentType ?? "application/json"]: { schema: spec.body } } } }
+        ? { body: { required: !spec.body.safeParse(undefined).success, content: { [spec.bodyContentType ?? "application/json"]: { schema: spec.body } } } }
         : {}),
     },
     responses,
   };
+}
+
+/**
+ * The answers that come from the chain around the handler, so no route can forget them: the
+ * caller's credentials (401, 429), the JSON body's reader (413, 415), the signed body's reader
+ * (413) and the database (503).
+ */
+function answeredByEveryRoute(spec: Pick<RouteSpec<undefined, undefined, ZodType | undefined, undefined>, "auth" | "body" | "bodyContentType">, limits: BodyLimits): Record<number, ResponseDoc> {
+  const auth = spec.auth ?? "user";
+  const answers: Record<number, ResponseDoc> = { ...problems(503) };
+  if (auth === "user") Object.assign(answers, problems(401, 429));
+  if (auth === "aiSignature" || auth === "paymentSignature") {
+    Object.assign(answers, problems(401, 413));
+    answers[401] = { ...answers[401], description: "The signature header is missing, malformed, stale or does not match the body (code signature_missing, signature_malformed, signature_stale or signature_mismatch)" };
+    answers[413] = { ...answers[413], description: `The body is larger than ${limits.signed} (code body_too_large)` };
+  } else if (spec.body && !spec.bodyContentType) {
+    Object.assign(answers, problems(413, 415));
+    answers[413] = { ...answers[413], description: `The body is larger than ${limits.json} (code body_too_large)` };
+    answers[415] = { ...answers[415], description: "The body is not JSON: send Content-Type: application/json (code unsupported_content_type)" };
+  }
+  return answers;
 }

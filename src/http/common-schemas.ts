@@ -29,12 +29,56 @@ export const currencySchema = z
  */
 export const NOT_A_DECIMAL_STRING = "must be a decimal string such as \"12.50\"";
 
-/** A string holding a decimal; a JSON number or anything else is refused with NOT_A_DECIMAL_STRING. */
-export const decimalStringSchema = () => z.string({ message: NOT_A_DECIMAL_STRING });
+/**
+ * A string holding a decimal; a JSON number is refused with NOT_A_DECIMAL_STRING. The pattern is in
+ * the API document, so a client generated from it cannot send "abc" (docs/api-conventions.md).
+ */
+export const decimalStringSchema = (pattern: RegExp = DECIMAL_STRING, message = DECIMAL_MESSAGE) =>
+  z.string({ message: NOT_A_DECIMAL_STRING }).regex(pattern, message);
 
-export const amountSchema = decimalStringSchema()
-  .regex(DECIMAL_STRING, "must be a decimal string such as \"12.50\" (no exponent, no sign, at most 15 digits before the point)")
-  .meta({ description: "A decimal amount as a string, in the bill's currency", example: "120.50" });
+const DECIMAL_MESSAGE = "must be a decimal string such as \"12.50\" (no exponent, no sign, at most 15 digits before the point and 4 after)";
+
+export const amountSchema = decimalStringSchema().meta({ description: "A decimal amount as a string, in the bill's currency", example: "120.50" });
+
+/** DECIMAL_STRING without zero ("0", "0.00"): written without lookahead so any JSON-Schema tool can read it. */
+export const POSITIVE_DECIMAL_STRING = /^([1-9]\d{0,14}(\.\d{1,4})?|0\.(000[1-9]|00[1-9]\d?|0[1-9]\d{0,2}|[1-9]\d{0,3}))$/;
+
+export const positiveAmountSchema = decimalStringSchema(POSITIVE_DECIMAL_STRING, "must be a decimal string greater than zero, such as \"12.50\"").meta({
+  description: "A decimal amount greater than zero, as a string, in the bill's currency",
+  example: "120.50",
+});
+
+/** 0 to 100 with at most 4 decimal places. */
+export const percentageSchema = decimalStringSchema(/^(100(\.0{1,4})?|(0|[1-9]\d?)(\.\d{1,4})?)$/, "must be a percentage from 0 to 100 as a decimal string, at most 4 decimal places").meta({
+  description: "A percentage from 0 to 100, as a decimal string",
+  example: "33.3333",
+});
+
+/**
+ * Email addresses as RFC 5321 writes them (dot-atom local part: letters, digits and
+ * ! # $ % & ' * + / = ? ^ _ ` { | } ~ -), ASCII only. Internationalised addresses (RFC 6531) are
+ * refused with their own message: delivering to them needs SMTPUTF8 from every relay on the way, which
+ * the bank's mail relay does not promise, and an address we cannot deliver to is better refused when
+ * it is typed than found out when the payment reminder bounces. A domain in its ASCII form (xn--) is
+ * accepted. Quoted local parts ("a b"@example.com) are refused: no mail client offers them to users.
+ * docs/api-conventions.md.
+ */
+export const EMAIL_ADDRESS = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+export const emailSchema = z
+  .string()
+  .max(254, "must be at most 254 characters")
+  .regex(EMAIL_ADDRESS, {
+    error: (issue) =>
+      /[^\x00-\x7f]/.test(String(issue.input))
+        ? "must be an ASCII email address: internationalised addresses (RFC 6531) are not accepted; write the domain in its xn-- form"
+        : "must be an email address",
+  })
+  .meta({
+    format: "email",
+    description: "An RFC 5321 address in ASCII (dot-atom local part, e.g. o~o@example.com); internationalised (non-ASCII) addresses are refused",
+    example: "alice@example.com",
+  });
 
 export const dateSchema = z
   .string()
@@ -49,6 +93,7 @@ export function problems(...statuses: number[]) {
   const text: Record<number, string> = {
     400: "Invalid input (see issues)",
     401: "Missing or invalid bearer token",
+    429: "Too many requests (Retry-After says when to try again)",
     404: "Not found, or not yours",
     409: "Conflicts with the bill's current state",
     413: "Too large",

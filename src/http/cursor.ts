@@ -6,6 +6,9 @@ export interface KeysetCursor {
   id: string;
 }
 
+/** The query parameter, as routes declare it: opaque base64url; only one this API returned decodes. */
+export const CURSOR_RULES = { invalid_cursor: "cursor is a nextCursor this API returned (a base64url string of the right shape is not enough)" };
+
 export function encodeCursor(cursor: KeysetCursor): string {
   return Buffer.from(JSON.stringify([cursor.createdAt.toISOString(), cursor.id])).toString("base64url");
 }
@@ -21,6 +24,6 @@ export function decodeCursor(value: string): KeysetCursor {
     // fall through
   }
   throw new BadRequest("query.cursor: is not a cursor this API returned", "invalid_cursor", {
-    issues: [{ path: "query.cursor", message: "is not a cursor this API returned" }],
+    issues: [{ path: "query.cursor", message: "is not a cursor this API returned", code: "invalid_cursor" }],
   });
 }

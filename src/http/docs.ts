@@ -7,10 +7,14 @@ import swaggerUi from "swagger-ui-express";
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV3["generateDocument"]>;
 
 export function buildOpenApiDocument(registry: OpenAPIRegistry, audience: "public" | "internal", serverUrl: string): OpenApiDocument {
+  const isInternal = (tags: string[] | undefined) => (tags ?? []).some((t) => t.startsWith("internal: "));
+  const routes = registry.definitions.filter((d) => d.type === "route" && isInternal(d.route.tags) === (audience === "internal"));
+  // Each document declares the security schemes its own operations use (bearer, or the HMAC headers).
+  const schemesUsed = new Set(routes.flatMap((d) => (d.type === "route" ? (d.route.security ?? []).flatMap((s) => Object.keys(s)) : [])));
   const definitions = registry.definitions.filter((d) => {
-    if (d.type !== "route") return true;
-    const internal = (d.route.tags ?? []).some((t) => t.startsWith("internal: "));
-    return audience === "internal" ? internal : !internal;
+    if (d.type === "route") return routes.includes(d);
+    if (d.type === "component" && d.componentType === "securitySchemes") return schemesUsed.has(d.name);
+    return true;
   });
   return new OpenApiGeneratorV3(definitions).generateDocument({
     openapi: "3.0.3",

@@ -27,8 +27,13 @@ export function zodIssues(err: ZodError, prefix?: string): FieldIssue[] {
     // One issue per unknown field, named, so a client sees which field it may not send.
     i.code === "unrecognized_keys"
       ? i.keys.map((key) => ({ path: at([...i.path, key]), message: "is not a field that can be set here", code: i.code }))
-      : [{ path: at(i.path), message: messageFor(i, at(i.path)), code: i.code }],
+      : [{ path: at(i.path), message: messageFor(i, at(i.path)), code: ruleCode(i) }],
   );
+}
+
+/** A refinement names its rule with params.code (a route's crossFieldRules); zod's own code otherwise. */
+function ruleCode(i: ZodError["issues"][number]): string {
+  return i.code === "custom" && typeof i.params?.code === "string" ? i.params.code : i.code;
 }
 
 /**

@@ -57,8 +57,27 @@ describe("POST /bills/:billId/participants", () => {
     expect(p).toMatchObject({ isCreator: true, isBankCustomer: true, paymentStatus: "paid" });
   });
 
+  it.each(["o~o@example.com", "a!b@example.com", "x#$%&'*+/=?^_`{|}-y@example.com", "first.last@mail.xn--p1ai"])(
+    "accepts the RFC 5321 address %s",
+    async (email) => {
+      const me = await user();
+      const bill = await createBill(t, me.token);
+      const res = await as(t, me.token).post(`/bills/${bill.id}/participants`).send({ name: "X", email });
+      expect({ status: res.status, email: res.body.email }).toEqual({ status: 201, email });
+    },
+  );
+
+  it.each(["ü@example.com", "a@bücher.example"])("refuses the internationalised address %s, saying why (docs/api-conventions.md)", async (email) => {
+    const me = await user();
+    const bill = await createBill(t, me.token);
+    const res = await as(t, me.token).post(`/bills/${bill.id}/participants`).send({ name: "X", email });
+    expectProblem(res, 400, "validation_failed");
+    expect(res.body.issues).toEqual([expect.objectContaining({ path: "email", message: expect.stringMatching(/internationalised addresses \(RFC 6531\) are not accepted/) })]);
+  });
+
   it.each([
     [{ phone: "0912345678" }, "phone"],
+    [{ name: "   " }, "name"],
     [{ email: "not-an-email" }, "email"],
     [{ name: "" }, "name"],
     [{ name: "X", amountToPay: "10" }, "amountToPay"],

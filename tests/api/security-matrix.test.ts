@@ -217,16 +217,19 @@ describe("bearer tokens", () => {
     for (const token of [signed, byHand]) expect((await request(t.app).get(`${API}/bills`).set("Authorization", `Bearer ${token}`)).status).toBe(200);
   });
 
-  it("every public route, and no internal one, needs a bearer token in the API document", () => {
+  it("every public route, and no internal one, needs a bearer token in the API document; every internal one a signature", () => {
     for (const route of routes) {
-      const bearer = (operations.get(route)?.security ?? []).length > 0;
-      expect({ route: routeKey(route), bearer }).toEqual({ route: routeKey(route), bearer: route.audience === "public" });
+      const schemes = (operations.get(route)?.security ?? []).flatMap((s) => Object.keys(s as object));
+      expect({ route: routeKey(route), schemes }).toEqual({
+        route: routeKey(route),
+        schemes: route.audience === "public" ? ["bearerAuth"] : [expect.stringMatching(/^(ai|payment)Signature$/)],
+      });
     }
   });
 
   it("refuses every kind of bad token on every user route with 401, the problem shape and WWW-Authenticate", async () => {
     const owner = await activeBill();
-    const userRoutes = routes.filter((r) => (operations.get(r)?.security ?? []).length > 0);
+    const userRoutes = routes.filter((r) => (operations.get(r)?.security ?? []).some((s) => "bearerAuth" in (s as object)));
     expect(userRoutes.length).toBe(31);
     const before = await billSnapshot(t, owner.billId);
     const credentials = await badCredentials();

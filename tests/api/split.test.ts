@@ -122,6 +122,15 @@ describe("POST /bills/:billId/split/*", () => {
       expectProblem(await as(t, token).post(`/bills/${billId}/split/equal`).send({}), 422, "no_participants");
     });
 
+    it("a malformed body on a bill without participants: 400 about the body, before the bill's state", async () => {
+      const { token, billId } = await billWith([]);
+      const malformed = await as(t, token).post(`/bills/${billId}/split/shares`).send({ shares: [{ participantId: "0190a6c4-8f3e-7000-8000-000000000000", weight: "abc" }] });
+      expectProblem(malformed, 400, "validation_failed");
+      const tooPrecise = await as(t, token).post(`/bills/${billId}/split/custom-amount`).send({ amounts: [{ participantId: "0190a6c4-8f3e-7000-8000-000000000000", amount: "1.234" }] });
+      expectProblem(tooPrecise, 400, "validation_failed");
+      expect(tooPrecise.body.issues).toEqual([expect.objectContaining({ path: "amounts.0.amount", code: "minor_units" })]);
+    });
+
     it("after someone has paid: 409, and nothing moves", async () => {
       const { token, billId, people } = await billWith(["A", "B"]);
       await as(t, token).post(`/bills/${billId}/split/equal`).send({});
@@ -145,7 +154,7 @@ describe("POST /bills/:billId/split/*", () => {
       expectProblem(await post([{ participantId: a, amount: "-50" }, { participantId: b, amount: "150" }]), 400);
       const decimals = await post([{ participantId: a, amount: "50.005" }, { participantId: b, amount: "49.995" }]);
       expectProblem(decimals, 400);
-      expect(decimals.body.issues[0]).toEqual({ path: "amounts.0.amount", message: "has more than 2 decimal places, the most USD allows" });
+      expect(decimals.body.issues[0]).toEqual({ path: "amounts.0.amount", message: "has more than 2 decimal places, the most USD allows", code: "minor_units" });
       expectProblem(await post([]), 422, "empty_split");
     });
 

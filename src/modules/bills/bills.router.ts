@@ -2,8 +2,10 @@
 import { z } from "zod";
 import type { ApiRouter } from "../../http/api-router";
 import { problems } from "../../http/common-schemas";
+import { CURSOR_RULES } from "../../http/cursor";
 import type { BillsService } from "./bills.service";
 import {
+  billAmountRules,
   billDetailsSchema,
   billIdParams,
   billListSchema,
@@ -25,6 +27,7 @@ export function registerBillRoutes(api: ApiRouter, bills: BillsService): void {
       summary: "Create a bill split request",
       headers: idempotencyHeaders,
       body: createBillBody,
+      crossFieldRules: billAmountRules,
       responses: {
         201: { description: "Created", schema: billSchema },
         ...problems(400, 401, 413, 422),
@@ -41,6 +44,7 @@ export function registerBillRoutes(api: ApiRouter, bills: BillsService): void {
       tag: "bills",
       summary: "List the caller's bills, newest first",
       query: listBillsQuery,
+      crossFieldRules: CURSOR_RULES,
       responses: { 200: { description: "One page of bills", schema: billListSchema }, ...problems(400, 401) },
       handler: async ({ user, query }, _req, res) => {
         res.json(await bills.listBills(user, query));
@@ -64,6 +68,7 @@ export function registerBillRoutes(api: ApiRouter, bills: BillsService): void {
       summary: "Change a bill's details",
       params: billIdParams,
       body: updateBillBody,
+      crossFieldRules: billAmountRules,
       responses: { 200: { description: "The updated bill", schema: billDetailsSchema }, ...problems(400, 401, 404, 409) },
       handler: async ({ user, params, body }, _req, res) => {
         res.json(await bills.updateBill(user, params.billId, body));

@@ -1,16 +1,17 @@
 // Bill requests and responses, as the API sees them. Unknown fields are refused (.strict()), so a
 // client cannot set status, creator, ids or paid amounts by adding them to a body.
 import { z } from "zod";
-import { amountSchema, currencySchema, dateSchema, uuidSchema } from "../../http/common-schemas";
+import { currencySchema, dateSchema, positiveAmountSchema, uuidSchema } from "../../http/common-schemas";
 
 const billStatus = z.enum(["created", "active", "completed", "cancelled"]);
 
-const merchantName = z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters");
+// A pattern (\S) rather than min(1): checked after trim, and the API document then says a blank one is refused.
+const merchantName = z.string().trim().regex(/\S/, "must not be empty").max(200, "must be at most 200 characters");
 const note = z.string().trim().max(1000, "must be at most 1000 characters");
 
 export const createBillBody = z
   .strictObject({
-    totalAmount: amountSchema.optional(),
+    totalAmount: positiveAmountSchema.optional(),
     currency: currencySchema.optional(),
     merchantName: merchantName.optional(),
     billDate: dateSchema.optional(),
@@ -20,20 +21,27 @@ export const createBillBody = z
 
 export const updateBillBody = z
   .strictObject({
-    totalAmount: amountSchema.nullable().optional(),
+    totalAmount: positiveAmountSchema.nullable().optional(),
     currency: currencySchema.nullable().optional(),
     merchantName: merchantName.nullable().optional(),
     billDate: dateSchema.nullable().optional(),
     note: note.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: "must contain at least one field to change" })
-  .meta({ id: "UpdateBill", description: "The fields to change; null clears a field" });
+  .meta({ id: "UpdateBill", description: "The fields to change (at least one); null clears a field", minProperties: 1 });
+
+/** What a bill's amount must also satisfy, with the bill's other fields (see ApiRouter's crossFieldRules). */
+export const billAmountRules = {
+  currency_required: "totalAmount needs a currency: in the same body, or already on the bill",
+  minor_units: "totalAmount has at most the currency's minor units (2 decimal places for USD, 0 for VND, 3 for KWD)",
+};
 
 export const billIdParams = z.object({ billId: uuidSchema });
 
 export const listBillsQuery = z.strictObject({
   status: z
     .string()
+    .regex(/^(created|active|completed|cancelled)(,(created|active|completed|cancelled))*$/, "must be one or more of created, active, completed, cancelled, comma-separated")
     .transform((s) => s.split(","))
     .pipe(z.array(billStatus))
     .optional()
@@ -42,6 +50,7 @@ export const listBillsQuery = z.strictObject({
   cursor: z
     .string()
     .max(200)
+    .regex(/^[A-Za-z0-9_-]*$/, "must be a nextCursor this API returned")
     .optional()
     .meta({ description: "The nextCursor of the previous page" }),
 });

@@ -77,7 +77,7 @@ export class BillsService {
     const currency = input.currency === undefined ? current.currency : input.currency;
     const total = input.totalAmount === undefined ? current.totalAmount?.toString() ?? null : input.totalAmount;
     if (total !== null && currency === null) {
-      throw new ValidationFailed([{ path: "currency", message: "is required when the bill has a total amount" }]);
+      throw new ValidationFailed([{ path: "currency", message: "is required when the bill has a total amount", code: "currency_required" }]);
     }
     if (input.totalAmount !== undefined || input.currency !== undefined) checkAmount(total ?? undefined, currency ?? undefined);
     // The ledger re-checks under the bill's lock (status, and a split computed for another total).
@@ -121,8 +121,9 @@ function userSetFieldsAfter(current: string[], input: UpdateBillInput): string[]
 function checkAmount(total: string | undefined, currency: string | undefined): void {
   if (total === undefined) return;
   if (currency === undefined) {
-    throw new ValidationFailed([{ path: "currency", message: "is required when totalAmount is given" }]);
+    throw new ValidationFailed([{ path: "currency", message: "is required when totalAmount is given", code: "currency_required" }]);
   }
   const problem = amountProblem(total, currency);
-  if (problem) throw new ValidationFailed([{ path: "totalAmount", message: problem }]);
+  // The schema has refused anything but a positive decimal: what is left is the currency's minor units.
+  if (problem) throw new ValidationFailed([{ path: "totalAmount", message: problem, code: "minor_units" }]);
 }

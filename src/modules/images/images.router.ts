@@ -50,11 +50,13 @@ export function registerImageRoutes(api: ApiRouter, images: ImagesService, optio
 
   // The form's other fields are checked once the file is on disk, so a refused request removes it.
   const checkFormFields: RequestHandler = async (req: Request, _res: Response, next: NextFunction) => {
-    const fields = uploadBody.safeParse(req.body ?? {});
+    // The file is one of the form's fields to the client: checked with them, so the document requires it.
+    const fields = uploadBody.safeParse({ ...(req.body ?? {}), image: req.file });
     if (!fields.success) {
       if (req.file) await options.files.remove(req.file.filename);
       throw new ValidationFailed(zodIssues(fields.error));
     }
+    req.body = fields.data;
     next();
   };
 
@@ -76,14 +78,13 @@ export function registerImageRoutes(api: ApiRouter, images: ImagesService, optio
       params: billIdParams,
       before: [checkBill, readUpload, checkFormFields],
       bodyContentType: "multipart/form-data",
-      body: uploadBody.optional(),
+      body: uploadBody,
       responses: {
         202: { description: "Stored and handed to the AI service", schema: imageJobSchema },
         ...problems(400, 401, 404, 409, 413, 415),
       },
-      handler: async ({ user, params }, req, res) => {
-        if (!req.file) throw new ValidationFailed([{ path: "image", message: "a file is required (multipart/form-data field \"image\")" }]);
-        const job = await images.acceptUpload(user, params.billId, kind, { fileName: req.file.filename, size: req.file.size });
+      handler: async ({ user, params, body }, _req, res) => {
+        const job = await images.acceptUpload(user, params.billId, kind, { fileName: body.image.filename, size: body.image.size });
         res.status(202).location("processing-status").json(job);
       },
     });
@@ -106,7 +107,7 @@ export function registerImageRoutes(api: ApiRouter, images: ImagesService, optio
       path: "/internal/bills/:billId/bill-result",
       tag: "AI callbacks",
       audience: "internal",
-      auth: "none",
+      auth: "aiSignature",
       summary: "The AI service's receipt result",
       description: `Signed: header ${AI_SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.rawBody" with the shared secret>; 300 s tolerance. Idempotent.`,
       params: billIdParams,
@@ -123,7 +124,7 @@ export function registerImageRoutes(api: ApiRouter, images: ImagesService, optio
       path: "/internal/bills/:billId/group-result",
       tag: "AI callbacks",
       audience: "internal",
-      auth: "none",
+      auth: "aiSignature",
       summary: "The AI service's group-photo result (recognised people)",
       description: `Signed like bill-result (header ${AI_SIGNATURE_HEADER}). Idempotent: the same people are never added twice.`,
       params: billIdParams,

@@ -2,7 +2,7 @@
 // spec's dummy response does (`total_amount`, `merchant_name`).
 import Decimal from "decimal.js";
 import { z } from "zod";
-import { currencySchema, dateSchema, uuidSchema } from "../../http/common-schemas";
+import { currencySchema, dateSchema, emailSchema, uuidSchema } from "../../http/common-schemas";
 import { DECIMAL_STRING } from "../../domain/money";
 
 export const imageStates = ["none", "pending", "processing", "completed", "failed"] as const;
@@ -28,24 +28,34 @@ export const processingStatusSchema = z
 export const uploadBody = z
   // The file itself is checked by the handler (multer puts it in req.file, not in the body). Any
   // other form field is refused by name, so status, ids or amounts cannot ride along with a photo.
-  .strictObject({ image: z.any().optional().meta({ type: "string", format: "binary", description: "Required: JPEG, PNG, WebP or HEIC" }) })
+  .strictObject({
+    image: z
+      .custom<Express.Multer.File>((file) => file !== undefined, "a file is required (multipart/form-data field \"image\")")
+      .meta({ type: "string", format: "binary", description: "JPEG, PNG, WebP or HEIC" }),
+  })
   .meta({ id: "ImageUpload" });
 
-/** AI amounts arrive as JSON numbers (the spec's dummy) or decimal strings; we keep decimal strings. */
+/**
+ * AI amounts arrive as JSON numbers (the spec's dummy) or decimal strings; we keep decimal strings.
+ * A JSON number is binary floating point (12.1 arrives as 12.0999...), so it is rounded to the 4
+ * places we store; a string is taken as written, and must be one.
+ */
 const aiAmount = z
-  .union([z.string(), z.number().finite().nonnegative()])
-  .transform((v) => (typeof v === "number" ? new Decimal(v).toFixed() : v))
-  .pipe(z.string().regex(DECIMAL_STRING, "must be a non-negative decimal amount"));
+  .union([
+    z.string().regex(DECIMAL_STRING, "must be a non-negative decimal amount"),
+    z.number().nonnegative().lt(1e15),
+  ])
+  .transform((v) => (typeof v === "number" ? new Decimal(v).toDecimalPlaces(4).toFixed() : v));
 
 const lineItem = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: z.string().trim().regex(/\S/, "must not be empty").max(200),
   quantity: z.number().positive().max(100_000).optional(),
   unit_price: aiAmount.optional(),
   amount: aiAmount,
 });
 
 const jobId = uuidSchema;
-const failure = z.object({ jobId, status: z.literal("failed"), error: z.string().trim().min(1).max(1000) });
+const failure = z.object({ jobId, status: z.literal("failed"), error: z.string().trim().regex(/\S/, "must not be empty").max(1000) });
 
 export const billResultBody = z
   .discriminatedUnion("status", [
@@ -55,7 +65,7 @@ export const billResultBody = z
       result: z.object({
         total_amount: aiAmount.optional(),
         currency: currencySchema.optional(),
-        merchant_name: z.string().trim().min(1).max(200).optional(),
+        merchant_name: z.string().trim().regex(/\S/, "must not be empty").max(200).optional(),
         bill_date: dateSchema.optional(),
         line_items: z.array(lineItem).max(500).optional(),
       }),
@@ -65,16 +75,16 @@ export const billResultBody = z
   .meta({ id: "AiBillResult" });
 
 export const recognisedPerson = z.object({
-  face_id: z.string().trim().min(1).max(128),
-  name: z.string().trim().min(1).max(200).optional(),
+  face_id: z.string().trim().regex(/\S/, "must not be empty").max(128),
+  name: z.string().trim().regex(/\S/, "must not be empty").max(200).optional(),
   phone: z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number").optional(),
-  email: z.email().max(254).optional(),
+  email: emailSchema.optional(),
   bank_user_id: z.string().min(1).max(128).optional(),
   confidence: z.number().min(0).max(1).optional(),
 });
 
 /** The spec's dummy response names people only (`["Alice", "Bob"]`): no face id, no contact. */
-const bareName = z.string().trim().min(1).max(200).meta({ description: "A name only, as in the spec's dummy response", example: "Alice" });
+const bareName = z.string().trim().regex(/\S/, "must not be empty").max(200).meta({ description: "A name only, as in the spec's dummy response", example: "Alice" });
 
 export const groupResultBody = z
   .discriminatedUnion("status", [

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { ApiRouter } from "../../http/api-router";
 import { problems, uuidSchema } from "../../http/common-schemas";
+import { CURSOR_RULES } from "../../http/cursor";
 import { billIdParams } from "../bills/bills.schemas";
 import type { NotificationsService } from "./notifications.service";
 
@@ -22,7 +23,7 @@ const remindedSchema = z
   .meta({ id: "RemindersSent" });
 const inAppQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(200).optional().meta({ description: "The nextCursor of the previous page" }),
+  cursor: z.string().max(200).regex(/^[A-Za-z0-9_-]*$/, "must be a nextCursor this API returned").optional().meta({ description: "The nextCursor of the previous page" }),
 });
 const inAppSchema = z
   .object({
@@ -75,6 +76,7 @@ export function registerNotificationRoutes(api: ApiRouter, notifications: Notifi
       tag: "notifications",
       summary: "Your in-app notifications, newest first",
       query: inAppQuery,
+      crossFieldRules: CURSOR_RULES,
       responses: { 200: { description: "Notifications", schema: inAppSchema }, ...problems(400, 401) },
       handler: async ({ user, query }, _req, res) => {
         res.json(await notifications.inApp(user, query));

@@ -14,6 +14,17 @@ const methods: { path: string; method: CalculateInput["method"]; body: ZodType; 
   { path: "itemized", method: "itemized", body: itemizedBody, summary: "Split by items; extras follow each person's items" },
 ];
 
+const MINOR_UNITS = "every amount has at most the bill currency's minor units (2 decimal places for USD, 0 for VND)";
+const LISTED_ONCE = "each participant is listed once";
+/** What a split body must also satisfy, given the bill (see ApiRouter's crossFieldRules). */
+const splitRules: Record<CalculateInput["method"], Record<string, string>> = {
+  equal: {},
+  custom_amount: { minor_units: MINOR_UNITS, listed_twice: LISTED_ONCE },
+  percentage: { listed_twice: LISTED_ONCE },
+  shares: { listed_twice: LISTED_ONCE, weights_all_zero: "at least one weight is greater than zero" },
+  itemized: { minor_units: MINOR_UNITS + " (items and extras)" },
+};
+
 export function registerSplitRoutes(api: ApiRouter, split: SplitService): void {
   for (const m of methods) {
     api.route({
@@ -23,6 +34,7 @@ export function registerSplitRoutes(api: ApiRouter, split: SplitService): void {
       summary: m.summary,
       params: billIdParams,
       body: m.body,
+      crossFieldRules: splitRules[m.method],
       responses: { 200: { description: "The applied split", schema: splitPlanSchema }, ...problems(400, 401, 404, 409, 422) },
       handler: async ({ user, params, body }, _req, res) => {
         res.json(await split.apply(user, params.billId, { ...(body as object), method: m.method } as CalculateInput));
@@ -36,6 +48,7 @@ export function registerSplitRoutes(api: ApiRouter, split: SplitService): void {
     summary: "Preview a split without saving it",
     params: billIdParams,
     body: calculateBody,
+    crossFieldRules: Object.assign({}, ...Object.values(splitRules)),
     responses: { 200: { description: "The plan", schema: splitPlanSchema }, ...problems(400, 401, 404, 409, 422) },
     handler: async ({ user, params, body }, _req, res) => {
       res.json(await split.calculate(user, params.billId, normalizeCalculation(body)));

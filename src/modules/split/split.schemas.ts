@@ -1,9 +1,10 @@
 // Split requests: one body per method, and `calculate` takes any of them with its `method`.
 import { z } from "zod";
-import { amountSchema, decimalStringSchema, uuidSchema } from "../../http/common-schemas";
+import { amountSchema, percentageSchema, uuidSchema } from "../../http/common-schemas";
 
 const MAX_ENTRIES = 1000;
-const decimalString = decimalStringSchema().meta({ description: "A non-negative decimal string", example: "33.34" });
+const decimalString = amountSchema;
+const weight = amountSchema.meta({ description: "A non-negative weight as a decimal string (at most 4 decimal places)", example: "2" });
 const participantId = uuidSchema;
 
 export const equalBody = z.strictObject({}).meta({ id: "EqualSplit", description: "Everyone on the bill pays the same (to the minor unit)" });
@@ -16,13 +17,13 @@ export const customAmountBody = z
 
 export const percentageBody = z
   .strictObject({
-    percentages: z.array(z.strictObject({ participantId, percentage: decimalString })).max(MAX_ENTRIES),
+    percentages: z.array(z.strictObject({ participantId, percentage: percentageSchema })).max(MAX_ENTRIES),
   })
   .meta({ id: "PercentageSplit", description: "A percentage for every participant; they must sum to 100 exactly" });
 
 export const sharesBody = z
   .strictObject({
-    shares: z.array(z.strictObject({ participantId, weight: decimalString })).max(MAX_ENTRIES),
+    shares: z.array(z.strictObject({ participantId, weight })).max(MAX_ENTRIES),
   })
   .meta({ id: "SharesSplit", description: "Weights such as 2:1:1; the total is divided in proportion" });
 
@@ -32,14 +33,15 @@ export const itemizedBody = z
       .array(
         z
           .strictObject({
-            name: z.string().trim().min(1).max(200).optional(),
+            name: z.string().trim().regex(/\S/, "must not be empty").max(200).optional(),
             amount: decimalString.optional(),
             lineItem: z.number().int().min(0).optional().meta({ description: "Index of one of the AI's line items (its amount is used)" }),
             participantIds: z.array(participantId).min(1).max(MAX_ENTRIES),
           })
           .refine((i) => (i.amount === undefined) !== (i.lineItem === undefined), {
             message: "give either amount or lineItem",
-          }),
+          })
+          .meta({ description: "An item: its amount, or the index of one of the AI's line items (exactly one of the two)", oneOf: [{ required: ["amount"] }, { required: ["lineItem"] }] }),
       )
       .min(1)
       .max(MAX_ENTRIES),

@@ -64,7 +64,7 @@ const historySchema = z
 
 const summaryQuery = z
   .strictObject({ from: dateSchema.optional(), to: dateSchema.optional() })
-  .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from must not be after to", path: ["from"] });
+  .refine((q) => !q.from || !q.to || q.from <= q.to, { message: "from must not be after to", path: ["from"], params: { code: "from_after_to" } });
 
 const summarySchema = z
   .object({
@@ -127,6 +127,7 @@ export function registerStatusRoutes(api: ApiRouter, status: StatusService): voi
       tag: "status",
       summary: "Across your bills, by currency: owed to you, collected, outstanding (optionally for a date range)",
       query: summaryQuery,
+      crossFieldRules: { from_after_to: "from must not be after to" },
       responses: { 200: { description: "Summary", schema: summarySchema }, ...problems(400, 401) },
       handler: async ({ user, query }, _req, res) => {
         res.json(await status.summary(user, query));
