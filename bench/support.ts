@@ -54,7 +54,7 @@ export interface Machine {
   busyPercent: number;
 }
 
-async function cpuBusyPercent(ms: number): Promise<number> {
+export async function cpuBusyPercent(ms: number): Promise<number> {
   const total = () => cpus().reduce((t, c) => ({ idle: t.idle + c.times.idle, all: t.all + Object.values(c.times).reduce((a, b) => a + b, 0) }), { idle: 0, all: 0 });
   const before = total();
   await new Promise((r) => setTimeout(r, ms));

@@ -173,6 +173,9 @@ const envSchema = z
 
 export type Env = z.infer<typeof envSchema>;
 
+/** Every variable the service reads (scripts/check-docker.ts holds docker-compose.yml to these names). */
+export const ENVIRONMENT_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface Config {
   env: Env["NODE_ENV"];
   host: string;
