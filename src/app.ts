@@ -6,7 +6,7 @@ import { systemClock, type Clock } from "./clock";
 import type { Config } from "./config";
 import type { Database } from "./db/database";
 import { NotFound, ServiceUnavailable } from "./domain/errors";
-import { ApiRouter, type DeclaredRoute } from "./http/api-router";
+import { allowOnly, ApiRouter, type DeclaredRoute } from "./http/api-router";
 import { createTokenVerifier, requireUser, type TokenVerifier } from "./http/auth";
 import { buildOpenApiDocument, docsRouter } from "./http/docs";
 import { problemHandler } from "./http/problem";
@@ -205,6 +205,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     const total = (key: "queued" | "active" | "failed") => counts?.reduce((sum, c) => sum + c[key], 0) ?? null;
     res.json({ status: "ready", database: db.kind, jobs: { queued: total("queued"), active: total("active"), failed: total("failed") } });
   });
+  app.all(["/health", "/ready"], allowOnly("get"));
 
   app.use(payPageRouter(db.sql, adapters.payments instanceof MockPaymentSystem ? adapters.payments : undefined, webhookUrl));
   app.use(docsRouter(buildOpenApiDocument(registry, "public", config.publicBaseUrl), buildOpenApiDocument(registry, "internal", config.publicBaseUrl)));

@@ -154,6 +154,22 @@ export class ApiRouter {
 
 const ALLOW_ORDER = ["get", "head", "post", "put", "patch", "delete"] as const;
 
+/**
+ * For the paths outside the API (health, documents, pay page): mounted after a path's own routes,
+ * with app.all, it answers any other method 405 with `Allow`, as the API's paths do. HEAD goes
+ * where GET goes; OPTIONS is left to Express.
+ */
+export function allowOnly(...methods: Method[]): RequestHandler {
+  const has = new Set<string>(methods);
+  if (has.has("get")) has.add("head");
+  const names = ALLOW_ORDER.filter((m) => has.has(m)).map((m) => m.toUpperCase());
+  return (req, _res, next) => {
+    const method = req.method.toLowerCase();
+    if (method === "options" || has.has(method)) return next();
+    throw new MethodNotAllowed(req.method, req.baseUrl + req.path, names);
+  };
+}
+
 /** Whether pattern a has a literal where b has a parameter, at the first segment where they differ in kind. */
 function moreLiteral(a: string[], b: string[]): boolean {
   for (let i = 0; i < a.length; i++) {

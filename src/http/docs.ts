@@ -3,6 +3,7 @@
 import { OpenApiGeneratorV3, type OpenAPIRegistry } from "@asteasolutions/zod-to-openapi";
 import { Router } from "express";
 import swaggerUi from "swagger-ui-express";
+import { allowOnly } from "./api-router";
 
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV3["generateDocument"]>;
 
@@ -44,6 +45,9 @@ export function docsRouter(publicDoc: OpenApiDocument, internalDoc: OpenApiDocum
   router.get("/openapi.internal.json", (_req, res) => {
     res.json(internalDoc);
   });
+  router.all(["/openapi.json", "/openapi.internal.json"], allowOnly("get"));
+  // swagger-ui-express answers any method with the page; only GET (and HEAD) read it.
+  router.use("/docs", allowOnly("get"));
   // The page loads the documents by URL rather than embedding one, so its selector can switch
   // between them; swaggerUrl is the one it opens (without it the page first asks for "[object Object]").
   const page = {

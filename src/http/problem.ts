@@ -37,19 +37,31 @@ function ruleCode(i: ZodError["issues"][number]): string {
 }
 
 /**
- * Words the two mistakes clients make most in the client's terms: a missing field ("name is
- * required", not zod's "expected string, received undefined") and an amount sent as a JSON number.
+ * Words a wrong type in the client's terms, not zod's ("Invalid input: expected string, received
+ * undefined"): a missing field ("name is required"), a null where a value is needed ("name must
+ * not be null"), an amount sent as a JSON number, and any other wrong type ("name must be a string").
  * Needs the issue's input (parsed with reportInput); without it, zod's message stands.
  */
 function messageFor(i: ZodError["issues"][number], field: string): string {
   if (i.code !== "invalid_type" || !("input" in i)) return i.message;
   const name = field || "body";
   if (i.input === undefined) return `${name} is required`;
+  if (i.input === null) return `${name} must not be null`;
   if (typeof i.input === "number" && i.message === NOT_A_DECIMAL_STRING) {
     return `${name} must be a decimal string, not a number: send amounts as decimal strings, e.g. "120.50"`;
   }
-  return i.message;
+  const expected = TYPE_WORDS[i.expected];
+  return expected ? `${name} must be ${expected}` : i.message;
 }
+
+const TYPE_WORDS: Partial<Record<string, string>> = {
+  string: "a string",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+  array: "an array",
+  object: "an object",
+};
 
 const DB_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57014"]);
 

@@ -86,6 +86,26 @@ describe("errors share one problem shape", () => {
     expect((await request(t.app).head(`${API}/bills/${bill.id}/participants/unpaid`).set("Authorization", `Bearer ${token}`)).status).toBe(200);
   });
 
+  it("the paths outside the API answer other methods 405 with Allow too: health, documents, Swagger UI, the pay page", async () => {
+    const token32 = "A".repeat(32);
+    const cases: [method: "post" | "put" | "delete" | "get", path: string, allow: string][] = [
+      ["post", "/health", "GET, HEAD"],
+      ["delete", "/ready", "GET, HEAD"],
+      ["post", "/openapi.json", "GET, HEAD"],
+      ["put", "/openapi.internal.json", "GET, HEAD"],
+      ["post", "/docs/", "GET, HEAD"],
+      ["delete", `/pay/${token32}`, "GET, HEAD"],
+      ["post", `/pay/${token32}/qr.png`, "GET, HEAD"],
+      ["get", `/pay/${token32}/pay`, "POST"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await request(t.app)[method](path);
+      expect({ method, path, status: res.status, allow: res.headers.allow, code: res.body.code }).toEqual({ method, path, status: 405, allow, code: "method_not_allowed" });
+    }
+    expect((await request(t.app).head("/health")).status).toBe(200);
+    expect((await request(t.app).get("/openapi.json")).status).toBe(200);
+  });
+
   it("an unknown path stays 404 whatever the method", async () => {
     expectProblem(await as(t, token).put("/bills/x/nothing-here"), 404, "route_not_found");
     expectProblem(await as(t, token).delete("/nowhere"), 404, "route_not_found");

@@ -94,3 +94,24 @@ describe("toProblem maps every kind of error to one problem shape", () => {
     expect(toProblem("a string").status).toBe(500);
   });
 });
+
+describe("validation messages in the client's terms", () => {
+  const schema = z.strictObject({ name: z.string(), count: z.number().optional(), tags: z.array(z.string()).optional(), on: z.boolean().optional() });
+  const messages = (input: unknown) => {
+    const result = schema.safeParse(input, { reportInput: true });
+    if (result.success) throw new Error("expected a validation failure");
+    return toProblem(result.error).issues?.map((i) => i.message);
+  };
+
+  it.each([
+    [{}, ["name is required"]],
+    [{ name: null }, ["name must not be null"]],
+    [{ name: 5 }, ["name must be a string"]],
+    [{ name: "x", count: "3" }, ["count must be a number"]],
+    [{ name: "x", tags: "a" }, ["tags must be an array"]],
+    [{ name: "x", on: "yes" }, ["on must be true or false"]],
+    [[], ["body must be an object"]],
+  ])("%j -> %j", (input, expected) => {
+    expect(messages(input)).toEqual(expected);
+  });
+});

@@ -7,7 +7,10 @@ import QRCode from "qrcode";
 import type { MockPaymentSystem } from "../../adapters/payments/mock-payment-system";
 import type { Sql } from "../../db/sql";
 import { formatAmount } from "../../domain/money";
+import { allowOnly } from "../../http/api-router";
 import { findByPayToken } from "./payments.repository";
+
+const QR_IMAGE_PATH = /^\/pay\/([A-Za-z0-9_-]{32})\/qr\.(svg|png)$/;
 
 const TOKEN = /^[A-Za-z0-9_-]{32}$/;
 
@@ -124,7 +127,7 @@ ${
     );
   });
 
-  router.get(/^\/pay\/([A-Za-z0-9_-]{32})\/qr\.(svg|png)$/, async (req, res) => {
+  router.get(QR_IMAGE_PATH, async (req, res) => {
     const [token, format] = [req.params[0], req.params[1]];
     const request = await findByPayToken(sql, token);
     const payload = request?.qrCode ?? request?.paymentLink;
@@ -161,6 +164,8 @@ ${
       });
       res.redirect(303, `/pay/${encodeURIComponent(request.payToken)}?submitted=1`);
     });
+    router.all("/pay/:token/pay", allowOnly("post"));
   }
+  router.all(["/pay/:token", QR_IMAGE_PATH], allowOnly("get"));
   return router;
 }

@@ -25,6 +25,13 @@ const splitRules: Record<CalculateInput["method"], Record<string, string>> = {
   itemized: { minor_units: MINOR_UNITS + " (items and extras)" },
 };
 
+/** A preview takes any method, so each rule it can break is named once, for every method it applies to. */
+const calculateRules: Record<string, string> = {
+  minor_units: MINOR_UNITS + " (custom amounts; itemized items and extras)",
+  listed_twice: LISTED_ONCE + " (custom amounts, percentages, shares)",
+  weights_all_zero: "shares: at least one weight is greater than zero",
+};
+
 export function registerSplitRoutes(api: ApiRouter, split: SplitService): void {
   for (const m of methods) {
     api.route({
@@ -48,7 +55,7 @@ export function registerSplitRoutes(api: ApiRouter, split: SplitService): void {
     summary: "Preview a split without saving it",
     params: billIdParams,
     body: calculateBody,
-    crossFieldRules: Object.assign({}, ...Object.values(splitRules)),
+    crossFieldRules: calculateRules,
     responses: { 200: { description: "The plan", schema: splitPlanSchema }, ...problems(400, 401, 404, 409, 422) },
     handler: async ({ user, params, body }, _req, res) => {
       res.json(await split.calculate(user, params.billId, normalizeCalculation(body)));
