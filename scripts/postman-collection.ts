@@ -13,6 +13,7 @@ import { AI_SIGNATURE_HEADER } from "../src/adapters/ai/ai-service";
 import { PAYMENT_SIGNATURE_HEADER } from "../src/adapters/payments/payment-system";
 import { API_BASE, createApp } from "../src/app";
 import { loadConfig } from "../src/config";
+import { EXAMPLE_IDS } from "../src/http/common-schemas";
 import type { Database } from "../src/db/database";
 import type { OpenApiDocument } from "../src/http/docs";
 
@@ -119,6 +120,9 @@ export async function buildPostmanFiles(docs: OpenApiDocuments): Promise<Record<
   const publicPart = await convert(docs.publicDoc);
   const internalPart = await convert(docs.internalDoc);
   for (const request of requestsIn(publicPart.item)) useCollectionAuth(request);
+  for (const [part, doc] of [[publicPart, docs.publicDoc], [internalPart, docs.internalDoc]] as const) {
+    for (const request of requestsIn(part.item)) sendOnlyWhatIsKnown(request, doc);
+  }
   for (const item of itemsIn(internalPart.item)) signLikeTheService(item);
   const collection: PostmanCollection = {
     info: {
@@ -135,7 +139,7 @@ export async function buildPostmanFiles(docs: OpenApiDocuments): Promise<Record<
     variable: [
       { key: "baseUrl", value: docs.publicDoc.servers?.[0]?.url ?? "http://localhost:3000" },
       // Filled by the Flow's tests; the single requests use them too (their path variables).
-      ...["billId", "participantId", "notificationId", "paymentId", "paymentReference", "paymentAmount", "paymentCurrency"].map((key) => ({ key, value: "" })),
+      ...["billId", "participantId", "otherParticipantId", "notificationId", "paymentId", "paymentReference", "paymentAmount", "paymentCurrency"].map((key) => ({ key, value: "" })),
     ],
     item: [
       { name: docs.publicDoc.info.title, description: docs.publicDoc.info.description, item: publicPart.item },
@@ -170,9 +174,10 @@ function toFileText(value: unknown): string {
 }
 
 /**
- * One document through openapi-to-postmanv2, folders by tag. Its schema faker draws example values
- * at random (enums, patterns): it is given a seeded generator for each conversion, so the output
- * depends on the document only. The random ids it gives items, and the response examples it makes
+ * One document through openapi-to-postmanv2, folders by tag. Bodies and parameters are the
+ * document's examples (every request body schema has one, so nothing is made up from a pattern);
+ * what has none is drawn by its schema faker, given a seeded generator for each conversion, so the
+ * output depends on the document only. The random ids it gives items, and the response examples it makes
  * up (a Postman "example" per status, large, and said better by /docs), are left out.
  */
 async function convert(doc: OpenApiDocument): Promise<{ item: PostmanItem[] }> {
@@ -182,7 +187,7 @@ async function convert(doc: OpenApiDocument): Promise<{ item: PostmanItem[] }> {
     option(options: { random: () => number }): void;
   };
   faker.option({ random: seededRandom(1) });
-  const options: Options = { folderStrategy: "Tags", parametersResolution: "Schema", requestNameSource: "Fallback", includeAuthInfoInExample: false };
+  const options: Options = { folderStrategy: "Tags", parametersResolution: "Example", requestNameSource: "Fallback", includeAuthInfoInExample: false };
   const data = await new Promise<unknown>((resolve, reject) => {
     convertV2({ type: "json", data: structuredClone(doc) }, options, (err, result) => {
       if (err || !result?.result || !result.output?.[0]) reject(new Error(`openapi-to-postmanv2: ${err?.message ?? result?.reason ?? "no collection"}`));
@@ -231,6 +236,55 @@ function useCollectionAuth(request: PostmanRequest): void {
   delete request.auth;
   for (const v of request.url.variable) v.value = `{{${v.key}}}`;
   for (const h of request.header) if (h.key.toLowerCase() === "idempotency-key") h.value = "{{$guid}}";
+}
+
+/** Where the examples' ids (EXAMPLE_IDS) are, the collection variables the Flow fills. */
+const EXAMPLE_ID_VARIABLES: ReadonlyArray<readonly [string, string]> = [
+  [EXAMPLE_IDS.participantId, "{{participantId}}"],
+  [EXAMPLE_IDS.otherParticipantId, "{{otherParticipantId}}"],
+];
+
+type DocSchema = { $ref?: string; example?: unknown; default?: unknown };
+type DocOperation = {
+  parameters?: Array<{ name: string; in: string; required?: boolean; schema?: DocSchema }>;
+  requestBody?: { content: Record<string, { schema?: DocSchema; example?: unknown }> };
+};
+
+/** The document's operation for a generated request. */
+export function operationOf(request: PostmanRequest, doc: OpenApiDocument): DocOperation | undefined {
+  const docPath = `/${request.url.path.map((p) => (p.startsWith(":") ? `{${p.slice(1)}}` : p)).join("/")}`;
+  return (doc.paths[docPath] as Record<string, DocOperation> | undefined)?.[request.method.toLowerCase()];
+}
+
+/**
+ * A request sends the document's examples, with the Flow's ids in place of the examples' ids; an
+ * optional parameter with neither an example nor a default in the document (a cursor, a last event
+ * id: values only the API hands out) is left in the request for reference but disabled, rather
+ * than sent with a made-up value.
+ */
+function sendOnlyWhatIsKnown(request: PostmanRequest, doc: OpenApiDocument): void {
+  const operation = operationOf(request, doc);
+  // The body schema's own example, whole: the converter does not use an example given on a oneOf
+  // (the discriminated unions: calculate, the AI results), and draws those bodies from the schema.
+  const example = jsonBodyExample(operation, doc);
+  if (example !== undefined && request.body) request.body.raw = JSON.stringify(example, null, 2);
+  if (request.body?.raw) for (const [id, variable] of EXAMPLE_ID_VARIABLES) request.body.raw = request.body.raw.split(`"${id}"`).join(`"${variable}"`);
+  const params = operation?.parameters ?? [];
+  const unknown = (where: "query" | "header", key: string) => {
+    const p = params.find((x) => x.in === where && x.name.toLowerCase() === key.toLowerCase());
+    return p !== undefined && !p.required && p.schema?.example === undefined && p.schema?.default === undefined;
+  };
+  for (const q of request.url.query) if (unknown("query", q.key)) q.disabled = true;
+  for (const h of request.header) if (h.key.toLowerCase() !== "idempotency-key" && unknown("header", h.key)) h.disabled = true;
+}
+
+function jsonBodyExample(operation: DocOperation | undefined, doc: OpenApiDocument): unknown {
+  const content = operation?.requestBody?.content["application/json"];
+  if (!content) return undefined;
+  if (content.example !== undefined) return content.example;
+  let schema = content.schema;
+  if (schema?.$ref) schema = (doc.components?.schemas as Record<string, DocSchema> | undefined)?.[schema.$ref.replace("#/components/schemas/", "")];
+  return schema?.example;
 }
 
 /**
@@ -312,7 +366,7 @@ const FLOW: FlowStep[] = [
     name: "3. Add Carol (a bank customer)",
     operation: "POST /api/chillbill/bills/:billId/participants",
     body: { name: "Carol", userId: "bank-user-carol" },
-    tests: [`pm.test("201 Created", () => pm.response.to.have.status(201));`],
+    tests: [`pm.test("201 Created", () => pm.response.to.have.status(201));`, `pm.collectionVariables.set("otherParticipantId", pm.response.json().id);`],
   },
   {
     name: "4. Add Bob (pays by link)",

@@ -18,6 +18,20 @@ export const problemSchema = z
 
 export const uuidSchema = z.uuid({ message: "must be a UUID" });
 
+/**
+ * The ids the request examples of the API document use (valid UUIDs, never a real row): Swagger UI
+ * shows them, and the Postman collection puts its collection variables in their place
+ * (scripts/postman-collection.ts), so its requests point at the bill its Flow made.
+ */
+export const EXAMPLE_IDS = {
+  /** Bob in the Postman Flow ({{participantId}}). */
+  participantId: "0190a6c4-8f3e-7000-8000-0000000000b0",
+  /** Carol in the Postman Flow ({{otherParticipantId}}). */
+  otherParticipantId: "0190a6c4-8f3e-7000-8000-0000000000c0",
+  /** An AI image job (the bill's current one is in GET .../processing-status). */
+  jobId: "0190a6c4-8f3e-7000-8000-0000000000a1",
+} as const;
+
 export const currencySchema = z
   .string()
   .refine(isCurrencyCode, { message: "must be an ISO 4217 currency code such as USD, EUR or VND" })

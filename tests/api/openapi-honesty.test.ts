@@ -86,19 +86,42 @@ function samplesFor(list: Endpoint[], count: number, seed: number, schemaOf: (e:
   );
 }
 
-/** A bill of 100.00 USD split equally among its creator, Alice (a bank customer) and B. */
-async function fixture() {
+/** The caller's own in-app notifications (GET /notifications, POST /notifications/{notificationId}/read). */
+const isNotificationsRoute = (e: Endpoint) => e.path.startsWith("/api/chillbill/notifications");
+
+/**
+ * A bill of 100.00 USD split equally among its creator, Alice (a bank customer) and B. With
+ * `asAlice` (the notifications routes), Alice has been asked to pay, which writes her a real in-app
+ * notification, and the token is hers: a made-up notification id would only ever answer 404, and
+ * the 200 would never be compared with the document.
+ */
+async function fixture(asAlice = false) {
   const bill = await splitBill(t, ["me", "Alice", "B"]);
-  return { ...bill, ids: bill.people.map((p) => p.id), participantId: bill.byName.B };
+  const f = { ...bill, ids: bill.people.map((p) => p.id), participantId: bill.byName.B, notificationId: undefined as string | undefined };
+  if (!asAlice) return f;
+  const asked = await request(t.app)
+    .post(`/api/chillbill/bills/${bill.billId}/participants/${bill.byName.Alice}/request-payment`)
+    .set("Authorization", `Bearer ${bill.token}`);
+  if (asked.status !== 200) throw new Error(`request-payment: ${asked.status} ${JSON.stringify(asked.body)}`);
+  const alice = await t.db.prisma.participant.findUniqueOrThrow({ where: { id: bill.byName.Alice } });
+  const notice = await t.db.prisma.notification.findFirstOrThrow({ where: { billId: bill.billId, recipientUserId: alice.userId!, channel: "in_app" } });
+  return { ...f, token: await t.tokenFor(alice.userId!), notificationId: notice.id };
 }
 type Fixture = Awaited<ReturnType<typeof fixture>>;
 
-/** Sends one generated request to the fixture's bill, as its creator (or signed, for callbacks). */
+/** The operation's path with the fixture's real ids; a path parameter it has no real id for is an error, never a made-up id. */
+function pathFor(e: Endpoint, f: Fixture): string {
+  const ids: Record<string, string | undefined> = { billId: f.billId, participantId: f.participantId, notificationId: f.notificationId };
+  return e.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const id = ids[name];
+    if (!id) throw new Error(`${e.key}: the fixture has no real ${name}; add one rather than a made-up id`);
+    return id;
+  });
+}
+
+/** Sends one generated request to the fixture's bill, as its creator (or signed, for callbacks; or as Alice, for her notifications). */
 function send(e: Endpoint, sample: Sample, f: Fixture, random: () => number) {
-  const url = e.path
-    .replace("{billId}", f.billId)
-    .replace("{participantId}", f.participantId)
-    .replace("{notificationId}", "0190a6c4-8f3e-7000-8000-000000000000");
+  const url = pathFor(e, f);
   let req = request(t.app)[e.method](url);
   if (sample.query) req = req.query(sample.query as Record<string, string>);
   for (const [name, value] of Object.entries(sample.headers ?? {})) req = req.set(name, String(value));
@@ -145,7 +168,7 @@ async function walk(list: Endpoint[], samples: Map<Endpoint, Sample[]>): Promise
   const random = seededRandom(SEED);
   for (const e of list) {
     // Each operation gets a bill of its own: samples that cancel it or remove people change only theirs.
-    const f = await fixture();
+    const f = await fixture(isNotificationsRoute(e));
     const seen = new Set<number>();
     for (const sample of samples.get(e) ?? []) {
       const res = await send(e, sample, f, random);
@@ -166,6 +189,9 @@ describe("the API document says exactly what the service does", () => {
       expect(list.length).toBeGreaterThan(30);
       const { findings, answered } = await walk(list, samplesFor(list, SAMPLES, SEED));
       expect(findings).toEqual([]);
+      // Each path parameter is a real id: marking a real notification read answers its documented 200.
+      expect(answered["post /api/chillbill/notifications/{notificationId}/read"]).toContain(200);
+      expect(answered["get /api/chillbill/notifications"]).toContain(200);
       // The generated requests get through: most operations answer 2xx to some of them.
       const succeeded = Object.values(answered).filter((statuses) => statuses.some((s) => s < 300)).length;
       expect(succeeded).toBeGreaterThan(list.length / 2);
@@ -213,7 +239,7 @@ describe("413 and 415, on every route that takes a JSON body", () => {
     expect(jsonRoutes.filter((e) => !signedBy(e.op))).toHaveLength(12);
     for (const e of jsonRoutes) {
       const scheme = signedBy(e.op);
-      const url = e.path.replace("{billId}", f.billId).replace("{participantId}", f.participantId);
+      const url = pathFor(e, f);
       const limit = scheme ? bytes("1mb") : bytes(t.config.bodyLimit);
       const tooLarge = JSON.stringify({ note: "x".repeat(limit + 1) });
       const big = request(t.app)[e.method](url).set("Content-Type", "application/json");

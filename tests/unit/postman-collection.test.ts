@@ -2,11 +2,14 @@
 // documents today: a route, schema or summary changed without regenerating them fails here.
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
 import {
   buildPostmanFiles,
   COLLECTION_FILE,
   ENVIRONMENT_FILE,
   FLOW_FOLDER,
+  operationOf,
   POSTMAN_DIR,
   readOpenApiDocuments,
   type OpenApiDocuments,
@@ -14,6 +17,7 @@ import {
   type PostmanEnvironment,
   type PostmanItem,
 } from "../../scripts/postman-collection";
+import { parametersSchema, toJsonSchema, type ApiDocument, type Operation } from "../support/openapi-samples";
 
 let docs: OpenApiDocuments;
 let files: Record<string, string>;
@@ -81,4 +85,95 @@ it("the environment holds no token, and only the service's development secrets",
   expect(values.token).toBe("");
   expect(values.paymentWebhookSecret).toMatch(/^chillbill-development-/);
   expect(values.aiCallbackSecret).toMatch(/^chillbill-development-/);
+});
+
+describe("the requests outside the Flow send what their operation accepts", () => {
+  // What the Flow leaves in the collection variables (and the signing script sets), as sample values.
+  const sampleVariables: Record<string, string> = {
+    billId: "0190a6c4-8f3e-7000-8000-00000000b111",
+    participantId: "0190a6c4-8f3e-7000-8000-00000000b222",
+    otherParticipantId: "0190a6c4-8f3e-7000-8000-00000000c333",
+    notificationId: "0190a6c4-8f3e-7000-8000-00000000d444",
+    paymentId: "pay_mock_0001",
+    paymentReference: "CB-SAMPLE-0001",
+    paymentAmount: "45.00",
+    paymentCurrency: "USD",
+    eventId: "evt_postman_1",
+    signedAt: "1790000000",
+    $guid: "0190a6c4-8f3e-7000-8000-00000000e555",
+  };
+  const resolve = (text: string) =>
+    text.replace(/\{\{([$\w]+)\}\}/g, (whole, key: string) => {
+      if (!(key in sampleVariables)) throw new Error(`${whole} is not a variable the Flow or the signing script sets`);
+      return sampleVariables[key];
+    });
+  const bodies = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(bodies);
+  // Query values are strings on the wire: "20" is the integer 20.
+  const queries = new Ajv2020({ strict: false, allErrors: true, coerceTypes: true });
+  addFormats(queries);
+
+  /** What is wrong with each non-Flow request of a folder, checked against its operation in the served document. */
+  function problemsIn(folder: PostmanItem, doc: ApiDocument): string[] {
+    const found: string[] = [];
+    for (const item of leaves(folder.item!)) {
+      const r = item.request!;
+      const name = `${r.method} /${r.url.path.join("/")}`;
+      const op = operationOf(r, doc as never) as Operation | undefined;
+      if (!op) {
+        found.push(`${name}: no such operation in the document`);
+        continue;
+      }
+      for (const v of r.url.variable) if (v.value !== `{{${v.key}}}` || !(v.key in sampleVariables)) found.push(`${name}: path variable ${v.key} is ${v.value}`);
+      const query = Object.fromEntries(r.url.query.filter((q) => !q.disabled).map((q) => [q.key, resolve(q.value)]));
+      const querySchema = parametersSchema(op, "query", doc);
+      if (querySchema && !queries.validate(querySchema, query)) found.push(`${name}: query ${JSON.stringify(query)}: ${queries.errorsText(queries.errors)}`);
+      const bodySchema = op.requestBody?.content["application/json"]?.schema;
+      if (!bodySchema) continue;
+      if (r.body?.mode !== "raw" || !r.body.raw) {
+        if (op.requestBody?.required) found.push(`${name}: no body`);
+        continue;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(resolve(r.body.raw));
+      } catch (err) {
+        found.push(`${name}: the body is not JSON: ${String(err)}`);
+        continue;
+      }
+      if (!bodies.validate(toJsonSchema(bodySchema, doc) as object, body)) found.push(`${name}: body ${JSON.stringify(body)}: ${bodies.errorsText(bodies.errors)}`);
+    }
+    return found;
+  }
+
+  it("every body, query and path is valid for its operation's schemas once the collection variables are set", () => {
+    const collection = JSON.parse(files[COLLECTION_FILE]) as PostmanCollection;
+    const [publicFolder, internalFolder] = collection.item;
+    expect(collection.variable.map((v) => v.key)).toEqual(expect.arrayContaining(Object.keys(sampleVariables).filter((k) => !["eventId", "signedAt", "$guid"].includes(k))));
+    expect([...problemsIn(publicFolder, docs.publicDoc as never), ...problemsIn(internalFolder, docs.internalDoc as never)]).toEqual([]);
+  });
+
+  it("would catch a made-up body: the converter's own values from the schemas", () => {
+    const collection = JSON.parse(files[COLLECTION_FILE]) as PostmanCollection;
+    const publicFolder = structuredClone(collection.item[0]);
+    const itemized = leaves(publicFolder.item!).find((i) => i.request!.url.path.at(-1) === "itemized")!;
+    itemized.request!.body!.raw = JSON.stringify({ items: [{ amount: 1956 }] });
+    const listBills = leaves(publicFolder.item!).find((i) => i.request!.method === "GET" && i.request!.url.path.join("/") === "api/chillbill/bills")!;
+    listBills.request!.url.query = listBills.request!.url.query.map((q) => ({ ...q, disabled: false, value: q.key === "limit" ? "0" : q.value }));
+    const found = problemsIn(publicFolder, docs.publicDoc as never);
+    expect(found).toEqual([expect.stringMatching(/^GET \/api\/chillbill\/bills: query/), expect.stringMatching(/^POST .*\/split\/itemized: body/)]);
+  });
+
+  it("sends the Flow's ids, not the examples' ids, and leaves optional values only the API hands out (cursor, last event id) unsent", () => {
+    const text = files[COLLECTION_FILE];
+    expect(text).not.toMatch(/0190a6c4-8f3e-7000-8000-0000000000(b0|c0)/);
+    expect(text).not.toMatch(/<(string|number|uuid|integer|boolean)>/);
+    const collection = JSON.parse(text) as PostmanCollection;
+    const params = leaves(collection.item[0].item!).flatMap((i) => [...i.request!.url.query, ...i.request!.header]);
+    for (const key of ["cursor", "lastEventId", "last-event-id"]) {
+      const found = params.filter((p) => p.key === key);
+      expect(found.length).toBeGreaterThan(0);
+      for (const p of found) expect({ key, disabled: p.disabled }).toEqual({ key, disabled: true });
+    }
+  });
 });

@@ -16,7 +16,7 @@ import {
   updateBillBody,
 } from "./bills.schemas";
 
-const cancelBody = z.strictObject({ reason: z.string().trim().max(300).optional() }).meta({ id: "CancelBill" });
+const cancelBody = z.strictObject({ reason: z.string().trim().max(300).optional() }).meta({ id: "CancelBill", example: { reason: "Entered twice" } });
 
 export function registerBillRoutes(api: ApiRouter, bills: BillsService): void {
   api

@@ -17,7 +17,11 @@ export const createBillBody = z
     billDate: dateSchema.optional(),
     note: note.optional(),
   })
-  .meta({ id: "CreateBill", description: "Every field is optional: the AI can fill them from the receipt later" });
+  .meta({
+    id: "CreateBill",
+    description: "Every field is optional: the AI can fill them from the receipt later",
+    example: { totalAmount: "90.00", currency: "USD", merchantName: "Pho 24", billDate: "2026-11-20", note: "Team lunch" },
+  });
 
 export const updateBillBody = z
   .strictObject({
@@ -28,7 +32,7 @@ export const updateBillBody = z
     note: note.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: "must contain at least one field to change" })
-  .meta({ id: "UpdateBill", description: "The fields to change (at least one); null clears a field", minProperties: 1 });
+  .meta({ id: "UpdateBill", description: "The fields to change (at least one); null clears a field", minProperties: 1, example: { merchantName: "Pho 24 (District 1)", note: "Team lunch, Friday" } });
 
 /** What a bill's amount must also satisfy, with the bill's other fields (see ApiRouter's crossFieldRules). */
 export const billAmountRules = {

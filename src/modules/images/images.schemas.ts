@@ -2,7 +2,7 @@
 // spec's dummy response does (`total_amount`, `merchant_name`).
 import Decimal from "decimal.js";
 import { z } from "zod";
-import { currencySchema, dateSchema, emailSchema, uuidSchema } from "../../http/common-schemas";
+import { currencySchema, dateSchema, emailSchema, EXAMPLE_IDS, uuidSchema } from "../../http/common-schemas";
 import { DECIMAL_STRING } from "../../domain/money";
 
 export const imageStates = ["none", "pending", "processing", "completed", "failed"] as const;
@@ -72,7 +72,23 @@ export const billResultBody = z
     }),
     failure,
   ])
-  .meta({ id: "AiBillResult" });
+  .meta({
+    id: "AiBillResult",
+    example: {
+      jobId: EXAMPLE_IDS.jobId,
+      status: "completed",
+      result: {
+        total_amount: "90.00",
+        currency: "USD",
+        merchant_name: "Pho 24",
+        bill_date: "2026-11-20",
+        line_items: [
+          { name: "Pho bo", quantity: 2, unit_price: "25.00", amount: "50.00" },
+          { name: "Spring rolls", quantity: 1, unit_price: "30.00", amount: "30.00" },
+        ],
+      },
+    },
+  });
 
 export const recognisedPerson = z.object({
   face_id: z.string().trim().regex(/\S/, "must not be empty").max(128),
@@ -95,7 +111,7 @@ export const groupResultBody = z
     }),
     failure,
   ])
-  .meta({ id: "AiGroupResult" });
+  .meta({ id: "AiGroupResult", example: { jobId: EXAMPLE_IDS.jobId, status: "completed", result: { participants: ["Alice", "Bob"] } } });
 
 export const callbackAnswer = z
   .object({ jobId: z.uuid(), state: z.enum(["completed", "failed"]), applied: z.boolean() })

@@ -42,7 +42,7 @@ export const markAsPaidBody = z
     method: z.enum(["cash", "bank_transfer", "card", "e_wallet", "other"]).optional(),
     note: z.string().trim().max(500).optional(),
   })
-  .meta({ id: "MarkAsPaid" });
+  .meta({ id: "MarkAsPaid", example: { method: "cash", note: "Paid at the table" } });
 
 export const paymentEventBody = z
   .object({

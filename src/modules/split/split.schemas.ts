@@ -1,11 +1,14 @@
 // Split requests: one body per method, and `calculate` takes any of them with its `method`.
 import { z } from "zod";
-import { amountSchema, percentageSchema, uuidSchema } from "../../http/common-schemas";
+import { amountSchema, EXAMPLE_IDS, percentageSchema, uuidSchema } from "../../http/common-schemas";
 
 const MAX_ENTRIES = 1000;
 const decimalString = amountSchema;
 const weight = amountSchema.meta({ description: "A non-negative weight as a decimal string (at most 4 decimal places)", example: "2" });
 const participantId = uuidSchema;
+// Two people (Carol, then Bob in the Postman Flow) sharing 90.00.
+const [A, B] = [EXAMPLE_IDS.otherParticipantId, EXAMPLE_IDS.participantId];
+const sharesExample = { shares: [{ participantId: A, weight: "2" }, { participantId: B, weight: "1" }] };
 
 export const equalBody = z.strictObject({}).meta({ id: "EqualSplit", description: "Everyone on the bill pays the same (to the minor unit)" });
 
@@ -13,19 +16,27 @@ export const customAmountBody = z
   .strictObject({
     amounts: z.array(z.strictObject({ participantId, amount: decimalString })).max(MAX_ENTRIES),
   })
-  .meta({ id: "CustomAmountSplit", description: "An amount for every participant; they must sum to the total exactly" });
+  .meta({
+    id: "CustomAmountSplit",
+    description: "An amount for every participant; they must sum to the total exactly",
+    example: { amounts: [{ participantId: A, amount: "50.00" }, { participantId: B, amount: "40.00" }] },
+  });
 
 export const percentageBody = z
   .strictObject({
     percentages: z.array(z.strictObject({ participantId, percentage: percentageSchema })).max(MAX_ENTRIES),
   })
-  .meta({ id: "PercentageSplit", description: "A percentage for every participant; they must sum to 100 exactly" });
+  .meta({
+    id: "PercentageSplit",
+    description: "A percentage for every participant; they must sum to 100 exactly",
+    example: { percentages: [{ participantId: A, percentage: "60" }, { participantId: B, percentage: "40" }] },
+  });
 
 export const sharesBody = z
   .strictObject({
     shares: z.array(z.strictObject({ participantId, weight })).max(MAX_ENTRIES),
   })
-  .meta({ id: "SharesSplit", description: "Weights such as 2:1:1; the total is divided in proportion" });
+  .meta({ id: "SharesSplit", description: "Weights such as 2:1:1; the total is divided in proportion", example: sharesExample });
 
 export const itemizedBody = z
   .strictObject({
@@ -50,7 +61,17 @@ export const itemizedBody = z
       .optional()
       .meta({ description: "Tax, service charge and tip; without them, whatever the total has beyond the items" }),
   })
-  .meta({ id: "ItemizedSplit", description: "Items assigned to participants; shared items are divided; extras follow each person's items" });
+  .meta({
+    id: "ItemizedSplit",
+    description: "Items assigned to participants; shared items are divided; extras follow each person's items",
+    example: {
+      items: [
+        { name: "Pho bo", amount: "50.00", participantIds: [A] },
+        { name: "Spring rolls", amount: "30.00", participantIds: [A, B] },
+      ],
+      extras: { tip: "10.00" },
+    },
+  });
 
 export const calculateBody = z
   .discriminatedUnion("method", [
@@ -63,7 +84,7 @@ export const calculateBody = z
     sharesBody.extend({ method: z.literal("shares") }),
     itemizedBody.extend({ method: z.literal("itemized") }),
   ])
-  .meta({ id: "SplitCalculation" });
+  .meta({ id: "SplitCalculation", example: { method: "shares", ...sharesExample } });
 
 export const splitPlanSchema = z
   .object({
