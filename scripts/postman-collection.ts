@@ -109,6 +109,16 @@ export interface PostmanEnvironment {
   values: Array<{ key: string; value: string; type: "default" | "secret"; enabled: boolean }>;
 }
 
+/** The generated environment with `token` set, for one user (npm run postman -- --token; never checked in). */
+export function environmentWithToken(environmentText: string, userId: string, token: string): string {
+  const environment = JSON.parse(environmentText) as PostmanEnvironment;
+  environment.name = `${environment.name}, as ${userId}`;
+  const slot = environment.values.find((value) => value.key === "token");
+  if (!slot) throw new Error("The environment has no token variable");
+  slot.value = token;
+  return toFileText(environment);
+}
+
 /** The secrets the service checks the internal callbacks with, by where the callback is sent. */
 const SIGNED_CALLBACKS = [
   { pathStart: `${API_BASE}/webhook/`, header: PAYMENT_SIGNATURE_HEADER, secretVariable: "paymentWebhookSecret", env: "PAYMENT_WEBHOOK_SECRET" },

@@ -8,6 +8,7 @@ import {
   buildPostmanFiles,
   COLLECTION_FILE,
   ENVIRONMENT_FILE,
+  environmentWithToken,
   FLOW_FOLDER,
   operationOf,
   POSTMAN_DIR,
@@ -17,6 +18,8 @@ import {
   type PostmanEnvironment,
   type PostmanItem,
 } from "../../scripts/postman-collection";
+import { loadConfig } from "../../src/config";
+import { createTokenVerifier, signDevelopmentToken } from "../../src/http/auth";
 import { parametersSchema, toJsonSchema, type ApiDocument, type Operation } from "../support/openapi-samples";
 
 let docs: OpenApiDocuments;
@@ -85,6 +88,16 @@ it("the environment holds no token, and only the service's development secrets",
   expect(values.token).toBe("");
   expect(values.paymentWebhookSecret).toMatch(/^chillbill-development-/);
   expect(values.aiCallbackSecret).toMatch(/^chillbill-development-/);
+});
+
+it("npm run postman -- --token writes the environment with a token the service accepts, for the user named", async () => {
+  const { auth } = loadConfig({});
+  const token = await signDevelopmentToken(auth.secret!, "bank-user-alice", { issuer: auth.issuer, audience: auth.audience });
+  const environment = JSON.parse(environmentWithToken(files[ENVIRONMENT_FILE], "bank-user-alice", token)) as PostmanEnvironment;
+  expect(environment.name).toMatch(/as bank-user-alice$/);
+  const values = Object.fromEntries(environment.values.map((v) => [v.key, v.value]));
+  expect(await createTokenVerifier(auth).verify(values.token!)).toMatchObject({ id: "bank-user-alice" });
+  expect(values.baseUrl).toBe(JSON.parse(files[ENVIRONMENT_FILE]).values.find((v: { key: string }) => v.key === "baseUrl").value);
 });
 
 describe("the requests outside the Flow send what their operation accepts", () => {
