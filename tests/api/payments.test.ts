@@ -25,6 +25,20 @@ const participant = (id: string) => t.db.prisma.participant.findUniqueOrThrow({ 
 const billRow = (id: string) => t.db.prisma.bill.findUniqueOrThrow({ where: { id } });
 const history = (billId: string) => t.db.prisma.statusHistory.findMany({ where: { billId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
 
+
+/** Runs `fn` while the payment system refuses every new payment (it is down), then brings it back. */
+async function whilePaymentSystemDown(fn: () => Promise<void>): Promise<void> {
+  const payments = t.app.locals.adapters.payments as unknown as { createPayment: (i: unknown) => Promise<unknown> };
+  const original = payments.createPayment.bind(payments);
+  payments.createPayment = async () => {
+    throw new Error("payment system down");
+  };
+  try {
+    await fn();
+  } finally {
+    payments.createPayment = original;
+  }
+}
 describe("POST /bills/:billId/request-payments", () => {
   it("asks everyone who owes: in the app for bank customers, by link and EMV QR for others; the bill becomes active", async () => {
     const { token, billId, byName } = await splitBill(t, ["me", "Alice", "Bob"], { totalAmount: "90000", currency: "VND" });
@@ -316,16 +330,9 @@ describe("the pay page", () => {
 
   it("writes qr_code_url only once the payment system has the request (by the hand-over job when it was down)", async () => {
     const { token, billId } = await splitBill(t, ["A"]);
-    const payments = t.app.locals.adapters.payments as unknown as { createPayment: (i: unknown) => Promise<unknown> };
-    const original = payments.createPayment.bind(payments);
-    payments.createPayment = async () => {
-      throw new Error("down");
-    };
-    try {
+    await whilePaymentSystemDown(async () => {
       expect((await as(t, token).post(`/bills/${billId}/request-payments`)).body.requests[0]).toMatchObject({ status: "pending", qrCodePngUrl: null });
-    } finally {
-      payments.createPayment = original;
-    }
+    });
     const row = () => t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } });
     expect(await row()).toMatchObject({ status: "pending", qrCodeUrl: null });
     await t.runJobs([QUEUES.paymentHandOver], { ignoreStartAfter: true });
@@ -335,17 +342,10 @@ describe("the pay page", () => {
 
   it("says a link is not ready while the payment system has not taken the request, and shows no QR then", async () => {
     const { token, billId } = await splitBill(t, ["A"]);
-    const payments = t.app.locals.adapters.payments as unknown as { createPayment: (i: unknown) => Promise<unknown> };
-    const original = payments.createPayment.bind(payments);
-    payments.createPayment = async () => {
-      throw new Error("down");
-    };
-    try {
+    await whilePaymentSystemDown(async () => {
       const res = await as(t, token).post(`/bills/${billId}/request-payments`);
       expect(res.body.requests[0]).toMatchObject({ status: "pending", qrCodeSvgUrl: null, paymentLink: null });
-    } finally {
-      payments.createPayment = original;
-    }
+    });
     const row = await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } });
     const page = await request(t.app).get(`/pay/${row.payToken}`);
     expect(page.status).toBe(503);
@@ -380,17 +380,10 @@ describe("requests that never reached the payment system", () => {
   it("stay pending and are handed over (and notified) by their keyed job, once", async () => {
     const { token, billId } = await splitBill(t, ["A"]);
     await t.db.prisma.participant.updateMany({ where: { billId }, data: { email: "a@example.com" } });
-    const payments = t.app.locals.adapters.payments as unknown as { createPayment: (i: unknown) => Promise<unknown> };
-    const original = payments.createPayment.bind(payments);
-    payments.createPayment = async () => {
-      throw new Error("payment system down");
-    };
-    try {
+    await whilePaymentSystemDown(async () => {
       const res = await as(t, token).post(`/bills/${billId}/request-payments`);
       expect(res.body.requests[0]).toMatchObject({ status: "pending", paymentLink: null });
-    } finally {
-      payments.createPayment = original;
-    }
+    });
     expect(await t.db.prisma.notification.count({ where: { billId } })).toBe(0);
     const request = await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } });
     // The job was enqueued with the request, keyed by its id, to start after the retry delay.

@@ -1,13 +1,12 @@
 // A payer with no bank account opens the payment link on a phone-sized screen, sees the amount and
 // the QR code, presses "Pay now", and the API then shows them paid.
-import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { signDevelopmentToken } from "../../src/http/auth";
+import { launchChromium } from "../support/chromium";
 import { startIsolatedServer } from "../support/server-process";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const secret = "browser-secret-that-is-long-enough-for-hs256";
 
 let server: Awaited<ReturnType<typeof startIsolatedServer>>;
@@ -15,16 +14,12 @@ let browser: Browser;
 let headers: Record<string, string>;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   server = await startIsolatedServer("browser", {
     JWT_SECRET: secret,
     PAYMENT_MOCK_DELAY_MS: "0",
   });
   headers = { authorization: `Bearer ${await signDevelopmentToken(secret, "browser-creator")}`, "content-type": "application/json" };
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
