@@ -1,5 +1,6 @@
 // Builds the real app for a test file on its own database: an in-memory PGlite loaded from the
 // migrated template (default), or the run's PostgreSQL database (TEST_DATABASE_URL).
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -117,11 +118,10 @@ export interface TestApp {
 }
 
 let userCounter = 0;
-let appCounter = 0;
 /** A user id no other test (or earlier run on the same database) has used. */
 export function newUserId(prefix = "user"): string {
   userCounter += 1;
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${userCounter}`;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${userCounter}-${randomBytes(3).toString("hex")}`;
 }
 
 /**
@@ -138,9 +138,12 @@ export async function createTestApp(
     sameDatabaseAs?: TestApp;
   } & Omit<TestDatabaseOptions, "sameAs"> = {},
 ): Promise<TestApp> {
-  // On the run's shared PostgreSQL database each test file gets a job queue of its own: a test's
-  // runJobs() must not run (and deliver with its own fakes) another file's jobs.
-  const config = testConfig({ ...(onPostgres ? { JOB_SCHEMA: `pgboss_${process.pid}_${(appCounter += 1)}` } : {}), ...options.env });
+  // On the run's shared PostgreSQL database each test app gets a job queue of its own: a test's
+  // runJobs() must not run (and deliver with its own fakes) another file's jobs, and its job counts
+  // must not see them. The name is random, not counted: Jest gives each file a fresh module
+  // registry in the same worker process, so a counter restarts at 1 and a later file in that worker
+  // reused an earlier file's schema with its failed jobs (a counts() test failed one run in three).
+  const config = testConfig({ ...(onPostgres ? { JOB_SCHEMA: `pgboss_${process.pid}_${randomBytes(6).toString("hex")}` } : {}), ...options.env });
   const shared = options.sameDatabaseAs?.db;
   const db = await createTestDatabase({ sameAs: shared, listenerRetryMs: options.listenerRetryMs, listenerName: options.listenerName });
   const ai = new RecordingAi();
