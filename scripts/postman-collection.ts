@@ -420,6 +420,17 @@ const FLOW: FlowStep[] = [
       `pm.test("45.00 of 90.00 is paid; the bill stays active", () => pm.expect([status.status, status.totals.paidAmount]).to.eql(["active", "45.00"]));`,
     ],
   },
+  {
+    name: "9. Your in-app notifications (the creator is told Bob paid)",
+    operation: "GET /api/chillbill/notifications",
+    tests: [
+      `pm.test("200 OK", () => pm.response.to.have.status(200));`,
+      `const notice = pm.response.json().items.find((n) => n.billId === pm.collectionVariables.get("billId") && n.type === "payment_received");`,
+      `pm.test("a payment_received notice for this bill", () => pm.expect(notice).to.be.an("object"));`,
+      `// "Mark an in-app notification read" uses it.`,
+      `pm.collectionVariables.set("notificationId", notice.id);`,
+    ],
+  },
 ];
 
 /** The Flow folder: each step is the generated request for its operation (`METHOD /path`), so a changed document changes the Flow too. */

@@ -77,6 +77,7 @@ it("the Flow runs the story in order, from the generated requests", () => {
     "POST /api/chillbill/bills/:billId/request-payments",
     "POST /api/chillbill/webhook/payment-callback",
     "GET /api/chillbill/bills/:billId/status",
+    "GET /api/chillbill/notifications",
   ]);
   for (const step of flow.item!) expect(step.event!.some((e) => e.listen === "test")).toBe(true);
 });
