@@ -103,7 +103,8 @@ export class ImagesService {
             createdAt: this.clock.now(),
           },
         });
-        // The new job has no AI id yet: the previous job's id goes with it.
+        // Not money state (which image, which job), so not a ledger command. The new job has no AI
+        // id yet: the previous job's id goes with it.
         await tx.bill.update({ where: { id: billId }, data: { [jobColumn(kind)]: created.id, [pathColumn(kind)]: upload.fileName, [aiIdColumn(kind)]: null } });
         return created;
       });
@@ -153,7 +154,7 @@ export class ImagesService {
   /**
    * The AI service's id for the job, on the job and (while it is the current one) on its bill as
    * ai_bill_id / ai_group_id, in one transaction so the two never disagree. A job replaced meanwhile
-   * keeps its id, and the bill keeps its current job's.
+   * keeps its id, and the bill keeps its current job's. Not money state: no ledger command.
    */
   private async recordAiJobId(jobId: string, kind: ImageKind, aiJobId: string): Promise<void> {
     await this.db.$transaction([
@@ -245,6 +246,7 @@ export class ImagesService {
         );
         if (samePerson) {
           if (!samePerson.aiFaceId && samePerson.id) {
+            // The face id only (not money state); adding people goes through the ledger below.
             await tx.query("UPDATE participants SET ai_face_id = $2 WHERE id = $1::uuid", [samePerson.id, person.face_id]);
             samePerson.aiFaceId = person.face_id;
           }
@@ -262,6 +264,7 @@ export class ImagesService {
         people.push(newPerson);
         existing.push(newPerson);
       }
+      // The processed flag is not money state; the people it found join through the ledger below.
       await tx.query("UPDATE bills SET ai_processed = true, updated_at = $2::timestamptz WHERE id = $1::uuid", [billId, this.clock.now()]);
       if (people.length === 0) return [];
       // The faces linked above are not money state: the state read before them still decides.
