@@ -45,7 +45,7 @@ import { BillEvents } from "./events/bill-events";
 import { StatusService } from "./modules/status/status.service";
 import { Jobs, QUEUES, type QueueName } from "./jobs/jobs";
 import type { DeliveryJob } from "./modules/notifications/notifications.service";
-import type { HandOverJob } from "./modules/payments/hand-over";
+import type { HandOverJob, PaymentCancelJob } from "./modules/payments/hand-over";
 
 export const API_BASE = "/api/chillbill";
 /** The raw body a signed callback may have (read whole before its signature is checked). */
@@ -123,17 +123,17 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     jobs,
   );
   // The one writer of money state (docs/money.md).
-  const handOver = new PaymentHandOver(db.sql, adapters.payments, clock, logger, { webhookUrl, emv: config.payments.emv }, notifications, jobs);
-  const ledger = new Ledger(
-    db.sql,
+  const ledger = new Ledger({
+    sql: db.sql,
     clock,
     logger,
-    { requestTtlHours: config.payments.requestTtlHours, handOverRetryAfterSeconds: config.payments.handOverRetryAfterSeconds },
-    notifications,
-    adapters.payments,
-    (items) => handOver.handOverItems(items),
+    options: { requestTtlHours: config.payments.requestTtlHours, handOverRetryAfterSeconds: config.payments.handOverRetryAfterSeconds },
+    outbox: notifications,
     jobs,
-  );
+  });
+  // Its edges at the payment system: the hand-over and cancel jobs (payments/hand-over.ts).
+  const handOver = new PaymentHandOver({ sql: db.sql, paymentSystem: adapters.payments, clock, logger, ledger, options: { webhookUrl, emv: config.payments.emv } });
+  ledger.attachHandOver(handOver);
   const idempotency = new IdempotencyService(prisma, clock, config.idempotencyTtlHours);
   const bills = new BillsService(billsRepository, idempotency, clock, ledger);
   registerBillRoutes(api, bills);
@@ -154,6 +154,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     clock,
     logger,
     reconcileAfterMs: config.payments.reconcileAfterMs,
+    reconcileClosedWindowMs: config.payments.reconcileClosedWindowMs,
   });
   registerPaymentRoutes(
     api,
@@ -161,7 +162,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     bills,
     verifySignedBody({ header: PAYMENT_SIGNATURE_HEADER, secret: config.payments.webhookSecret, clock }),
   );
-  registerSplitRoutes(api, new SplitService(db.sql, ledger));
+  registerSplitRoutes(api, new SplitService(ledger));
   const status = new StatusService(prisma, billsRepository);
   registerStatusRoutes(api, status);
   registerEventRoutes(api, status, events);
@@ -263,6 +264,14 @@ function defineJobs(
     run: (batch) => s.handOver.runJobs(batch),
     batchSize: 10,
     retryLimit: 12,
+    retryDelaySeconds: config.payments.handOverRetryAfterSeconds,
+    leaseSeconds: config.jobs.leaseSeconds,
+  });
+  jobs.define<PaymentCancelJob>({
+    queue: QUEUES.paymentCancel,
+    run: (batch) => s.handOver.runCancelJobs(batch),
+    batchSize: 10,
+    retryLimit: 20,
     retryDelaySeconds: config.payments.handOverRetryAfterSeconds,
     leaseSeconds: config.jobs.leaseSeconds,
   });

@@ -111,6 +111,7 @@ const envSchema = z
     PAYMENT_EXPIRY_CRON: cron("* * * * *"),
     RECONCILE_AFTER_MS: int(15 * 60_000, 1_000, 7 * 24 * 3_600_000),
     RECONCILE_CRON: cron("*/5 * * * *"),
+    RECONCILE_CLOSED_WINDOW_HOURS: int(24, 1, 30 * 24),
     EMV_MERCHANT_ID: z.preprocess(emptyAsUndefined, z.string().max(32).default("CHILLBILL")),
     EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
@@ -227,6 +228,8 @@ export interface Config {
     handOverRetryAfterSeconds: number;
     /** A sent request not heard of for this long is asked about at the payment system (reconciliation). */
     reconcileAfterMs: number;
+    /** How long after a request closed unpaid reconciliation still asks about it. */
+    reconcileClosedWindowMs: number;
     /** When reconciliation runs (cron, UTC), or null: never. */
     reconcileCron: string | null;
     emv: { merchantId: string; country: string; city: string };
@@ -301,6 +304,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       expiryCron: env.PAYMENT_EXPIRY_CRON === "off" ? null : env.PAYMENT_EXPIRY_CRON,
       handOverRetryAfterSeconds: env.PAYMENT_HAND_OVER_RETRY_AFTER_SECONDS,
       reconcileAfterMs: env.RECONCILE_AFTER_MS,
+      reconcileClosedWindowMs: env.RECONCILE_CLOSED_WINDOW_HOURS * 3_600_000,
       reconcileCron: env.RECONCILE_CRON === "off" ? null : env.RECONCILE_CRON,
       emv: { merchantId: env.EMV_MERCHANT_ID, country: env.EMV_COUNTRY, city: env.EMV_CITY },
     },

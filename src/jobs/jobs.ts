@@ -19,6 +19,7 @@ import type { SqlExecutor } from "../db/database";
 export const QUEUES = {
   notification: "notification",
   paymentHandOver: "payment-hand-over",
+  paymentCancel: "payment-cancel",
   aiRecovery: "ai-recovery",
   paymentExpiry: "payment-expiry",
   reconciliation: "payment-reconciliation",

@@ -1,23 +1,23 @@
 // The one writer of money state (docs/money.md): lock the bill, read its state once, ask decide(),
-// write every change in one batch with its history rows, outbox notifications and live events,
-// and enqueue the jobs they need (their delivery, the hand-over of new requests) in the same
-// transaction; commit; then, only after the commit, the outside calls: the payment system.
+// and write every change in one batch with its history rows, outbox notifications and live events,
+// together with the jobs they need: delivering the notices, handing new requests to the payment
+// system, cancelling payments it must no longer collect. All in one transaction, so nothing a crash
+// can lose. After the commit the committing process only wakes those jobs, and runs the hand-over
+// of its own new requests at once (its outcome comes back as the `handed_over` command).
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import { v7 as uuidv7 } from "uuid";
-import type { PaymentSystem } from "../adapters/payments/payment-system";
+import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import type { Clock } from "../clock";
 import type { Sql, SqlClient } from "../db/sql";
 import { billNotFound } from "../domain/errors";
-import { formatAmount } from "../domain/money";
-import type { PlannedNotification } from "../modules/notifications/notifications.repository";
-import type { NotificationsService } from "../modules/notifications/notifications.service";
-import type { HandedOver, HandOverItem, HandOverJob } from "../modules/payments/hand-over";
 import { QUEUES, type Jobs } from "../jobs/jobs";
-import { decide, type DecideContext } from "./decide";
+import type { Allocation } from "../domain/split";
+import { decide, isPresent, planFor, type DecideContext, type ResultOf } from "./decide";
 import { liveEvents } from "./live-events";
-import type { Decision, LedgerCommand, LedgerState } from "./model";
-import { isEmpty, lockBill, readState, writeChanges } from "./store";
+import type { Decision, LedgerCommand, LedgerParticipant, LedgerState, SplitInput } from "./model";
+import { billCancelledNotices, billCompletedNotices, paymentReceivedNotices, paymentRequestNotices, type NoticeContext } from "./notices";
+import type { HandedOver, HandOverItem, HandOverJob, HandOverPort, Outbox, PaymentCancelJob, PlannedNotification } from "./ports";
+import { findState, isEmpty, lockBill, readState, writeChanges } from "./store";
 
 const REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
@@ -27,14 +27,26 @@ export function newReference(): string {
   return `CB${Array.from(bytes, (b) => REFERENCE_ALPHABET[b % REFERENCE_ALPHABET.length]).join("")}`;
 }
 
+/** pg-boss job ids are UUIDs: a payment id (any text) becomes one, the same each time. */
+const PAYMENT_CANCEL_NAMESPACE = "6f1c1d52-6a0e-4d0b-9a59-2f6f3c1c9e41";
+export function paymentCancelJobId(paymentId: string): string {
+  return uuidv5(paymentId, PAYMENT_CANCEL_NAMESPACE);
+}
+
 export interface LedgerOptions {
   requestTtlHours: number;
   /** The hand-over job of a new request waits this long: the committing process hands it over first. */
   handOverRetryAfterSeconds: number;
 }
 
-/** Hands new payment requests to the payment system (payments/hand-over.ts); returns those sent. */
-export type HandOver = (items: HandOverItem[]) => Promise<HandedOver[]>;
+export interface LedgerDeps {
+  sql: Sql;
+  clock: Clock;
+  logger: Logger;
+  options: LedgerOptions;
+  outbox: Outbox;
+  jobs: Jobs;
+}
 
 /** A decision written in its transaction, with the notices (outbox rows) written with it. */
 export type Written<R = unknown> = Decision<R> & { notices: PlannedNotification[] };
@@ -43,26 +55,23 @@ export type Written<R = unknown> = Decision<R> & { notices: PlannedNotification[
 export type Committed<R> = Written<R> & { handedOver: HandedOver[] };
 
 export class Ledger {
-  constructor(
-    private readonly sql: Sql,
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-    private readonly options: LedgerOptions,
-    private readonly notifications: NotificationsService,
-    private readonly paymentSystem: PaymentSystem,
-    /** The hand-over lives with the payments module (payments/hand-over.ts). */
-    private readonly handOver: HandOver,
-    private readonly jobs: Jobs,
-  ) {}
+  private handOver: HandOverPort | undefined;
+
+  constructor(private readonly deps: LedgerDeps) {}
+
+  /** The hand-over (payments/hand-over.ts) needs the ledger for its outcome: it is attached after both exist. */
+  attachHandOver(handOver: HandOverPort): void {
+    this.handOver = handOver;
+  }
 
   /**
    * Runs one command on a bill: its creator's (`userId`; another user's bill is not found) or any
    * (`userId` null: the system). `changedBy` goes into the history rows.
    */
-  async run<R = unknown>(billId: string, userId: string | null, changedBy: string, command: LedgerCommand): Promise<Committed<R>> {
-    const decision = await this.sql.transaction(async (tx) => {
+  async run<C extends LedgerCommand>(billId: string, userId: string | null, changedBy: string, command: C, options: { byJob?: boolean } = {}): Promise<Committed<ResultOf<C>>> {
+    const decision = await this.deps.sql.transaction(async (tx) => {
       if (!(await lockBill(tx, billId, userId))) throw billNotFound();
-      return this.decideAndWrite<R>(tx, billId, changedBy, command);
+      return this.decideAndWrite(tx, billId, changedBy, command, { byJob: options.byJob });
     });
     return { ...decision, handedOver: await this.afterCommit(billId, decision) };
   }
@@ -72,59 +81,70 @@ export class Ledger {
    * it after its own claim-and-lock statement, so one event is four round trips; a caller that has
    * just read the state under the same lock passes it (`state`) instead of reading it again.
    */
-  async decideAndWrite<R>(
+  async decideAndWrite<C extends LedgerCommand>(
     tx: SqlClient,
     billId: string,
     changedBy: string,
-    command: LedgerCommand,
-    options: { event?: { id: string; outcome: (result: R) => { outcome: string; detail: string | null } }; state?: LedgerState } = {},
-  ): Promise<Written<R>> {
+    command: C,
+    options: { event?: { id: string; outcome: (result: ResultOf<C>) => { outcome: string; detail: string | null } }; state?: LedgerState; byJob?: boolean } = {},
+  ): Promise<Written<ResultOf<C>>> {
     const { event } = options;
-    const state = options.state ?? (await readState(tx, billId, command.kind === "payment_event" ? command.requestId : null));
-    const decision = decide(state, command, this.context()) as Decision<R>;
-    const notices = this.notices(state, decision);
+    const named = command.kind === "payment_event" ? [command.requestId] : command.kind === "handed_over" ? command.outcomes.map((o) => o.requestId) : [];
+    const state = options.state ?? (await readState(tx, billId, named));
+    const now = this.deps.clock.now();
+    const decision = decide(state, command, this.context(now));
+    const notices = this.notices(state, decision, { now, newId: () => uuidv7() });
     const outcome = event?.outcome(decision.result);
+    const { effects } = decision.changes;
     if (!isEmpty(decision.changes) || notices.length || outcome) {
-      const cancelled = await writeChanges(tx, billId, changedBy, decision.changes, {
+      await writeChanges(tx, billId, changedBy, decision.changes, {
         notifications: notices,
         events: liveEvents(command, decision),
-        now: this.clock.now(),
+        now,
         event: event && outcome ? { id: event.id, ...outcome } : undefined,
       });
-      // The outbox rows' delivery, and a keyed hand-over job per new request (a safety net: the
-      // committing process hands them over itself right after the commit).
-      await this.notifications.enqueueDelivery(tx, notices);
-      await this.jobs.enqueueMany(
+      const { jobs } = this.deps;
+      await this.deps.outbox.enqueueDelivery(tx, notices);
+      // A keyed hand-over job per new request (the committing process hands them over first).
+      await jobs.enqueueMany(
         tx,
         QUEUES.paymentHandOver,
-        decision.changes.effects.handOver.map((requestId) => ({ id: requestId, data: { requestId } satisfies HandOverJob, startAfterSeconds: this.options.handOverRetryAfterSeconds })),
+        effects.handOver.map((requestId) => ({ id: requestId, data: { requestId } satisfies HandOverJob, startAfterSeconds: this.deps.options.handOverRetryAfterSeconds })),
       );
-      // What the payment system must stop collecting, by the payment ids stored now (a concurrent
-      // hand-over may have given one that the state read before it did not have).
-      // (A removed participant's requests go with their row: those keep the id the state had.)
-      const stored = new Map(cancelled.map((c) => [c.requestId, c.paymentId]));
-      decision.changes.effects.cancelAtPaymentSystem = decision.changes.effects.cancelAtPaymentSystem.map((c) => ({
-        requestId: c.requestId,
-        paymentId: stored.get(c.requestId) ?? c.paymentId,
-      }));
+      // A keyed cancel job per payment the payment system must no longer collect.
+      await jobs.enqueueMany(
+        tx,
+        QUEUES.paymentCancel,
+        effects.cancelAtPaymentSystem.map((c) => ({ id: paymentCancelJobId(c.paymentId), data: { requestId: c.requestId, paymentId: c.paymentId } satisfies PaymentCancelJob })),
+      );
     }
+    // Handed over by the committing process: the safety-net jobs have nothing left to do. (A job
+    // that is itself handing over ends as completed.)
+    if (command.kind === "handed_over" && !options.byJob) await this.deps.jobs.cancel(tx, QUEUES.paymentHandOver, command.outcomes.map((o) => o.requestId));
     return { ...decision, notices };
   }
 
-  /** After the commit: the payment system, and the notifications the change caused. */
+  /** The split a request would give the people on the bill now; writes nothing (no lock). */
+  async previewSplit(billId: string, userId: string, request: SplitInput): Promise<{ bill: LedgerState["bill"]; participants: LedgerParticipant[]; plan: Allocation[] }> {
+    const state = await findState(this.deps.sql, billId);
+    if (!state || state.bill.creatorUserId !== userId) throw billNotFound();
+    const participants = state.participants.filter(isPresent);
+    return { bill: state.bill, participants, plan: planFor(state.bill, participants.map((p) => p.id), request) };
+  }
+
+  /** After the commit: wake the jobs written with it, and hand this command's new requests over now. */
   async afterCommit(billId: string, decision: Written): Promise<HandedOver[]> {
-    const { changes } = decision;
-    // Written as outbox rows with their job in the transaction: delivered now by this process's
-    // worker, or by any instance's if we die first.
-    if (decision.notices.length) this.notifications.wake();
-    // Closed here, so no longer collectable there: the pay page refuses them at once in any case.
-    for (const c of changes.effects.cancelAtPaymentSystem) {
-      if (!c.paymentId) continue;
-      await this.safely(`cancelling payment ${c.paymentId} at the payment system`, () => this.paymentSystem.cancelPayment(c.paymentId!));
+    const { effects } = decision.changes;
+    if (decision.notices.length) this.deps.outbox.wake();
+    if (effects.cancelAtPaymentSystem.length) this.deps.jobs.wake(QUEUES.paymentCancel);
+    if (!effects.handOver.length || !this.handOver) return [];
+    try {
+      return await this.handOver.handOverNow(billId, this.handOverItems(billId, decision));
+    } catch (err) {
+      // The change is committed: nothing after it may fail the request. The jobs take over.
+      this.deps.logger.error({ err, billId }, "payment hand-over failed; its job hands the requests over");
+      return [];
     }
-    let handedOver: HandedOver[] = [];
-    if (changes.effects.handOver.length) await this.safely("payment hand-over", async () => void (handedOver = await this.handOver(this.handOverItems(billId, decision))));
-    return handedOver;
   }
 
   /** What the hand-over needs of the new requests, from the state the ledger already holds. */
@@ -148,41 +168,37 @@ export class Ledger {
     });
   }
 
-  private async safely(what: string, work: () => Promise<void>): Promise<void> {
-    // The change is committed: nothing after it may fail the request. Jobs retry what failed here.
-    await work().catch((err) => this.logger.error({ err }, `${what} failed`));
-  }
-
   /** The notices a decision causes, as outbox rows for its own transaction. */
-  private notices(state: LedgerState, decision: Decision): PlannedNotification[] {
+  private notices(state: LedgerState, decision: Decision, ctx: NoticeContext): PlannedNotification[] {
     const { bill } = state;
     const { effects } = decision.changes;
     const after = decision.after;
+    const currency = after.bill.currency ?? bill.currency ?? "";
+    const requested = effects.sent.flatMap((id) => {
+      const r = after.requests.find((x) => x.id === id)!;
+      const p = after.participants.find((x) => x.id === r.participantId)!;
+      return paymentRequestNotices(ctx, { billId: bill.id, merchantName: after.bill.merchantName, amount: r.amount, currency: r.currency, channel: r.channel, paymentLink: r.paymentLink, participant: p });
+    });
     const received = effects.received.flatMap((r) =>
-      this.notifications.paymentReceivedNotices({
-        billId: bill.id,
-        creatorUserId: bill.creatorUserId,
-        merchantName: bill.merchantName,
-        participantName: r.participantName,
-        amount: formatAmount(r.amount, bill.currency ?? "USD"),
-        currency: bill.currency ?? "",
-      }),
+      paymentReceivedNotices(ctx, { billId: bill.id, creatorUserId: bill.creatorUserId, merchantName: bill.merchantName, participantName: r.participantName, amount: r.amount, currency }),
     );
     const noticeBill = { id: bill.id, creatorUserId: bill.creatorUserId, merchantName: after.bill.merchantName, currency: after.bill.currency };
     return [
+      ...requested,
       ...received,
-      ...(effects.completed ? this.notifications.billCompletedNotices(noticeBill, after.participants) : []),
-      ...(effects.cancelled ? this.notifications.billCancelledNotices(noticeBill, after.participants) : []),
+      ...(effects.completed ? billCompletedNotices(ctx, noticeBill, after.participants.filter(isPresent)) : []),
+      // Everyone on the bill, and anyone removed who is still owed money back.
+      ...(effects.cancelled ? billCancelledNotices(ctx, noticeBill, after.participants.filter((p) => isPresent(p) || p.refundDue.gt(0))) : []),
     ];
   }
 
-  private context(): DecideContext {
+  private context(now: Date): DecideContext {
     return {
-      now: this.clock.now(),
+      now,
       newId: () => uuidv7(),
       newReference,
       newPayToken: () => randomBytes(24).toString("base64url"),
-      requestTtlMs: this.options.requestTtlHours * 3_600_000,
+      requestTtlMs: this.deps.options.requestTtlHours * 3_600_000,
     };
   }
 }

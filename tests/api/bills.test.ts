@@ -307,12 +307,15 @@ describe("PUT /bills/:billId", () => {
     expect((await as(t, alice.token).put(`/bills/${same.id}`).send({ totalAmount: "100.0", note: "n" })).body.needsResplit).toBe(false);
   });
 
-  it("refuses to change the total once payment requests are out (409), but allows the note", async () => {
+  it("changes the total while payment requests are out (the split follows), but not the currency once money arrived", async () => {
     const alice = await user();
     const bill = await createBill(t, alice.token);
     await t.db.prisma.bill.update({ where: { id: bill.id }, data: { status: "active" } });
-    expectProblem(await as(t, alice.token).put(`/bills/${bill.id}`).send({ totalAmount: "1.00" }), 409, "bill_amount_locked");
+    const res = await as(t, alice.token).put(`/bills/${bill.id}`).send({ totalAmount: "1.00" });
+    expect(res.status).toBe(200);
+    expect(res.body.totalAmount).toBe("1.00");
     expect((await as(t, alice.token).put(`/bills/${bill.id}`).send({ note: "paid by card" })).status).toBe(200);
+    expectProblem(await as(t, alice.token).put(`/bills/${bill.id}`).send({ totalAmount: null }), 409, "bill_total_required");
   });
 
   it.each(["completed", "cancelled"] as const)("refuses any change to a %s bill with 409", async (status) => {

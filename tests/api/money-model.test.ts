@@ -939,6 +939,7 @@ describe("the invariant checker", () => {
   function healthy(): MoneyState {
     at = 0;
     return {
+      removedParticipants: [],
       missing: [],
       bill: { id: BILL, status: "active", total_amount: "100.000", currency: "USD", split_method: "equal", needs_resplit: false, creator_id: "me" },
       participants: [

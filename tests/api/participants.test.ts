@@ -173,15 +173,21 @@ describe("keeping the split true", () => {
     expect(res.body.totals.assignedAmount).toBe("90.00");
   });
 
-  it("refuses to add someone to an equal split once somebody has paid", async () => {
+  it("adds someone to an equal split after somebody paid: the split is recomputed and the excess paid is refund due", async () => {
     const me = await user();
     const bill = await createBill(t, me.token, { totalAmount: "100.00" });
     const a = await add(me.token, bill.id, { name: "A" });
     await add(me.token, bill.id, { name: "B" });
     await as(t, me.token).post(`/bills/${bill.id}/split/equal`).send({});
     await markPaid(me.token, bill.id, a.id);
-    expectProblem(await as(t, me.token).post(`/bills/${bill.id}/participants`).send({ name: "C" }), 409, "split_locked");
-    expect(await t.db.prisma.participant.count({ where: { billId: bill.id } })).toBe(2);
+    const res = await as(t, me.token).post(`/bills/${bill.id}/participants`).send({ name: "C" });
+    expect(res.status).toBe(201);
+    const status = (await as(t, me.token).get(`/bills/${bill.id}/status`)).body;
+    const byName = Object.fromEntries(status.participants.map((p: { name: string }) => [p.name, p]));
+    expect(status.participants.map((p: { amountToPay: string }) => p.amountToPay).sort()).toEqual(["33.33", "33.33", "33.34"]);
+    expect(byName.A).toMatchObject({ paidAmount: "50.00", outstandingAmount: "0.00", paymentStatus: "paid" });
+    expect(byName.A.refundDue).toBe((50 - Number(byName.A.amountToPay)).toFixed(2));
+    expect(status.totals).toMatchObject({ receivedAmount: "50.00", refundDueAmount: byName.A.refundDue });
   });
 });
 
@@ -205,24 +211,42 @@ describe("PUT and DELETE /bills/:billId/participants/:participantId", () => {
     expectProblem(await as(t, me.token).put(`/bills/${bill.id}/participants/${b.id}`).send({ phone: "+84911111111" }), 409, "duplicate_participant");
   });
 
-  it("refuses to remove someone who has paid, and keeps the history of someone removed", async () => {
+  it("removes someone who has paid: a tombstone owed back all they paid, kept in the reports and the history", async () => {
     const me = await user();
     const bill = await createBill(t, me.token);
     const a = await add(me.token, bill.id, { name: "A" });
-    const b = await add(me.token, bill.id, { name: "B" });
+    await add(me.token, bill.id, { name: "B" });
     const c = await add(me.token, bill.id, { name: "C" });
     // Before any money: C can go (the equal split is recomputed), and the history keeps C's name.
     expect((await as(t, me.token).delete(`/bills/${bill.id}/participants/${c.id}`)).status).toBe(204);
     expect((await as(t, me.token).post(`/bills/${bill.id}/split/equal`).send({})).status).toBe(200);
     await markPaid(me.token, bill.id, a.id);
-    expectProblem(await as(t, me.token).delete(`/bills/${bill.id}/participants/${a.id}`), 409, "participant_paid");
-    // After money arrived the shares it was paid against are fixed: removing B would move them.
-    expectProblem(await as(t, me.token).delete(`/bills/${bill.id}/participants/${b.id}`), 409, "split_locked");
+    // After money arrived A can still be removed: the 50.00 A paid is owed back, B now owes it all.
+    expect((await as(t, me.token).delete(`/bills/${bill.id}/participants/${a.id}`)).status).toBe(204);
+    const details = (await as(t, me.token).get(`/bills/${bill.id}`)).body;
+    expect(details.participants.map((p: { name: string; amountToPay: string }) => [p.name, p.amountToPay])).toEqual([["B", "100.00"]]);
+    expect(details.totals).toMatchObject({ participantCount: 1, receivedAmount: "50.00", refundDueAmount: "50.00" });
+    const status = (await as(t, me.token).get(`/bills/${bill.id}/status`)).body;
+    expect(status.participants.map((p: { name: string; removedAt: string | null; refundDue: string }) => [p.name, p.removedAt !== null, p.refundDue])).toEqual([
+      ["A", true, "50.00"],
+      ["B", false, "0.00"],
+      ["C", true, "0.00"],
+    ]);
+    const rows = await t.db.prisma.participant.findMany({ where: { billId: bill.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+    expect(rows.map((p) => [p.name, p.removedAt !== null, p.removedReason])).toEqual([["A", true, "removed_by_creator"], ["B", false, null], ["C", true, "removed_by_creator"]]);
     const history = await t.db.prisma.statusHistory.findMany({ where: { billId: bill.id, entityType: "participant" }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
-    expect(history.map((h) => [h.participantName, h.newStatus])).toEqual([["A", "pending"], ["B", "pending"], ["C", "pending"], ["C", "removed"], ["A", "paid"]]);
-    expect(history[3]).toMatchObject({ participantId: null, reason: "C removed by the creator" });
-    const listed = await as(t, me.token).get(`/bills/${bill.id}/status-history`);
-    expect(listed.body.items.filter((i: { entity: string }) => i.entity === "participant").map((i: { participantName: string }) => i.participantName)).toEqual(["A", "B", "C", "C", "A"]);
+    expect(history.map((h) => [h.participantName, h.newStatus, h.reasonCode])).toEqual([
+      ["A", "pending", "added_by_creator"],
+      ["B", "pending", "added_by_creator"],
+      ["C", "pending", "added_by_creator"],
+      ["C", "removed", "removed_by_creator"],
+      ["A", "paid", "marked_paid"],
+      ["A", "removed", "removed_by_creator"],
+    ]);
+    expect(history[3]).toMatchObject({ participantId: c.id, reason: "C removed by the creator" });
+    expect(history[5].reason).toBe("A removed by the creator; 50.00 USD they paid is due back to them");
+    // A removed person can be added again (a new participant; the tombstone stays).
+    expect((await as(t, me.token).post(`/bills/${bill.id}/participants`).send({ name: "C" })).status).toBe(201);
   });
 
   it("drops the bank-customer link once neither phone nor email matches the bank's record, and links again when one does", async () => {

@@ -144,6 +144,7 @@ describe("POST /webhook/payment-callback", () => {
       ["participant", null, "pending", false],
       ["payment_request", null, "pending", false],
       ["participant", "pending", "requested", false],
+      ["payment_request", "pending", "sent", false],
       ["payment_request", "sent", "paid", true],
       ["participant", "requested", "paid", true],
     ]);

@@ -320,7 +320,7 @@ describe("mass assignment", () => {
       ].sort(),
     );
     const people = async () =>
-      (await t.db.prisma.participant.findMany({ where: { billId: owner.billId }, orderBy: { id: "asc" } })).map((p) => ({
+      (await t.db.prisma.participant.findMany({ where: { billId: owner.billId, removedAt: null }, orderBy: { id: "asc" } })).map((p) => ({
         id: p.id,
         billId: p.billId,
         userId: p.userId,

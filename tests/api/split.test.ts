@@ -131,16 +131,17 @@ describe("POST /bills/:billId/split/*", () => {
       expect(tooPrecise.body.issues).toEqual([expect.objectContaining({ path: "amounts.0.amount", code: "minor_units" })]);
     });
 
-    it("after someone has paid: 409, and nothing moves", async () => {
+    it("after someone has paid, a new split applies: what they paid stays, beyond their share it is refund due", async () => {
       const { token, billId, people } = await billWith(["A", "B"]);
       await as(t, token).post(`/bills/${billId}/split/equal`).send({});
       expect((await as(t, token).put(`/bills/${billId}/participants/${people[0].id}/mark-as-paid`).send({ method: "cash" })).status).toBe(200);
       const res = await as(t, token)
         .post(`/bills/${billId}/split/custom-amount`)
         .send({ amounts: [{ participantId: people[0].id, amount: "10" }, { participantId: people[1].id, amount: "90" }] });
-      expectProblem(res, 409, "split_locked");
-      expect(res.body.detail).toBe("A has already paid; the split can no longer change");
-      expect(await stored(billId)).toEqual([["A", "50"], ["B", "50"]]);
+      expect(res.status).toBe(200);
+      expect(await stored(billId)).toEqual([["A", "10"], ["B", "90"]]);
+      const a = (await as(t, token).get(`/bills/${billId}/status`)).body.participants.find((p: { name: string }) => p.name === "A");
+      expect(a).toMatchObject({ paidAmount: "50.00", outstandingAmount: "0.00", refundDue: "40.00", paymentStatus: "paid" });
     });
 
     it("unknown, missing and duplicate participants, negative amounts and extra decimals", async () => {

@@ -58,10 +58,13 @@ describe("GET /bills/:billId/status-history", () => {
     expect(items[0]).toMatchObject({ entity: "bill", previousStatus: null, newStatus: "created", changedBy: userId });
     expect(items.map((i) => i.at)).toEqual([...items.map((i) => i.at)].sort());
     expect(items.filter((i) => i.entity === "bill").map((i) => i.newStatus)).toEqual(["created", "active"]);
-    expect(items.filter((i) => i.participantName === "A").map((i) => [i.entity, i.newStatus, i.changedBy === "webhook" ? "webhook" : "user"])).toEqual([
+    const by = (changedBy: string) => (["webhook", "payment_system"].includes(changedBy) ? changedBy : "user");
+    expect(items.filter((i) => i.participantName === "A").map((i) => [i.entity, i.newStatus, by(i.changedBy)])).toEqual([
       ["participant", "pending", "user"],
       ["payment_request", "pending", "user"],
       ["participant", "requested", "user"],
+      // The payment system took the request: the hand-over's outcome, through the ledger.
+      ["payment_request", "sent", "payment_system"],
       ["payment_request", "paid", "webhook"],
       ["participant", "paid", "webhook"],
     ]);
@@ -116,9 +119,9 @@ describe("GET /bills/:billId/export.csv", () => {
     expect(res.headers["content-type"]).toMatch(/^text\/csv/);
     expect(res.headers["content-disposition"]).toContain(`bill-${billId}.csv`);
     const lines = res.text.trim().split("\r\n");
-    expect(lines[0]).toBe("participant,phone,email,bank_customer,amount_to_pay,currency,payment_status,paid_at,payment_method,paid_amount,outstanding,refund_due");
-    expect(lines[1]).toBe(`"'=HYPERLINK(""x"")",,,no,5.00,USD,pending,,,0.00,5.00,0.00`);
-    expect(lines[2]).toBe(`"Bob, Jr.",,,no,5.00,USD,pending,,,0.00,5.00,0.00`);
+    expect(lines[0]).toBe("participant,phone,email,bank_customer,amount_to_pay,currency,payment_status,paid_at,payment_method,paid_amount,outstanding,refund_due,removed_at");
+    expect(lines[1]).toBe(`"'=HYPERLINK(""x"")",,,no,5.00,USD,pending,,,0.00,5.00,0.00,`);
+    expect(lines[2]).toBe(`"Bob, Jr.",,,no,5.00,USD,pending,,,0.00,5.00,0.00,`);
   });
 
   it("quotes cells per RFC 4180 and defuses formulas", () => {

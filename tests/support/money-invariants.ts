@@ -15,7 +15,8 @@
 //   3.request-amount  an open request does not ask exactly the participant's outstanding amount
 //   3.one-open        a participant has more than one open request
 //   3.closed-bill     an open request on a cancelled or completed bill
-//   3.orphan          an open request for someone who is not on the bill
+//   3.orphan          an open request for someone who is not on the bill (a removed participant's tombstone included)
+//   8.removed         a removed participant (tombstone) owes something, or is not owed back all they paid
 //   3.currency        a request in another currency than the bill's
 //   4.balance         received != applied + refund due, or payments the participants do not add up to
 //   4.status, 4.unpaid, 4.csv, 4.summary
@@ -52,6 +53,8 @@ export interface ParticipantState {
   id: string;
   name: string;
   is_creator: boolean;
+  /** Set on a removed participant's tombstone (read into MoneyState.removedParticipants). */
+  removed_at?: string | null;
   payment_status: string;
   amount_to_pay: string | null;
   paid_amount: string | null;
@@ -103,8 +106,10 @@ export interface MoneyState {
   /** Columns and tables of the ledger's schema that the database does not have (read as null / empty). */
   missing: string[];
   bill: BillState;
-  /** In the bill's order: created_at, id. */
+  /** The people on the bill, in its order: created_at, id. */
   participants: ParticipantState[];
+  /** Removed participants' tombstones: they owe nothing, and all they paid is refund due. */
+  removedParticipants: ParticipantState[];
   requests: RequestState[];
   payments: PaymentState[];
   /** Insertion order: created_at, id (uuid v7). */
@@ -203,6 +208,7 @@ async function buildStateQuery(sql: SqlClient): Promise<StateQuery> {
           col("participants", "p", "paid_amount"),
           col("participants", "p", "outstanding_amount"),
           col("participants", "p", "refund_due"),
+          raw("participants", "p", "removed_at", "NULL::timestamptz"),
           "p.created_at",
         ].join(", "),
         "x.created_at, x.id",
@@ -245,12 +251,14 @@ export async function readMoneyState(sql: SqlClient, billId: string, options: { 
     : await sql.query<Record<string, unknown>>(text, [billId]);
   const bill = json<BillState | null>(row?.bill ?? null);
   if (!bill) throw new Error(`readMoneyState: no bill ${billId}`);
-  const participants = json<(ParticipantState & { created_at?: unknown })[]>(row.participants).map(({ created_at: _, ...p }) => p);
+  const everyone = json<(ParticipantState & { created_at?: unknown })[]>(row.participants).map(({ created_at: _, ...p }) => p);
+  const participants = everyone.filter((p) => !p.removed_at).map(({ removed_at: _, ...p }) => p);
+  const removedParticipants = everyone.filter((p) => p.removed_at);
   const requests = json<(RequestState & { created_at?: unknown })[]>(row.requests).map(({ created_at: _, ...r }) => r);
   const payments = json<(PaymentState & { created_at?: unknown })[]>(row.payments).map(({ created_at: _, ...p }) => p);
   const history = json<HistoryState[]>(row.history).map((h) => ({ ...h, created_at: String(h.created_at) }));
   const events = json<EventState[]>(row.events);
-  return { missing, bill, participants, requests, payments, history, events };
+  return { missing, bill, participants, removedParticipants, requests, payments, history, events };
 }
 
 /** A canonical text of the state: equal texts, nothing changed. */
@@ -262,7 +270,7 @@ export function moneySnapshot(state: MoneyState, options: { withEvents?: boolean
 /** What differs between two snapshots of the same bill, briefly (for failure messages). */
 export function describeChange(before: MoneyState, after: MoneyState): string {
   const lines: string[] = [];
-  const keys: (keyof MoneyState)[] = ["bill", "participants", "requests", "payments", "history", "events"];
+  const keys: (keyof MoneyState)[] = ["bill", "participants", "removedParticipants", "requests", "payments", "history", "events"];
   for (const key of keys) {
     const a = JSON.stringify(before[key]);
     const b = JSON.stringify(after[key]);
@@ -326,16 +334,21 @@ export interface BillFigures {
   refundDue: Decimal;
 }
 
+/** The people on the bill and the removed ones' tombstones: money counts for both. */
+export function everyone(state: MoneyState): ParticipantState[] {
+  return [...state.participants, ...(state.removedParticipants ?? [])];
+}
+
 export function billFigures(state: MoneyState): BillFigures {
   const paid = (p: ParticipantState) => dec(p.paid_amount) ?? ZERO;
   const refund = (p: ParticipantState) => dec(p.refund_due) ?? ZERO;
   return {
     received: sum(state.payments.map((x) => new Decimal(x.amount))),
-    applied: sum(state.participants.map((p) => paid(p).minus(refund(p)))),
-    appliedExcludingCreator: sum(state.participants.filter((p) => !p.is_creator).map((p) => paid(p).minus(refund(p)))),
+    applied: sum(everyone(state).map((p) => paid(p).minus(refund(p)))),
+    appliedExcludingCreator: sum(everyone(state).filter((p) => !p.is_creator).map((p) => paid(p).minus(refund(p)))),
     creatorShare: sum(state.participants.filter((p) => p.is_creator).map((p) => dec(p.amount_to_pay) ?? ZERO)),
-    outstanding: sum(state.participants.map((p) => dec(p.outstanding_amount) ?? ZERO)),
-    refundDue: sum(state.participants.map(refund)),
+    outstanding: sum(everyone(state).map((p) => dec(p.outstanding_amount) ?? ZERO)),
+    refundDue: sum(everyone(state).map(refund)),
   };
 }
 
@@ -407,12 +420,19 @@ export function checkMoneyState(state: MoneyState, options: CheckOptions = {}): 
 
   // 4. The bill: received = applied + refund due, and no payment outside the participants' balances.
   const figures = billFigures(state);
-  const paidSum = sum(participants.map((p) => dec(p.paid_amount) ?? ZERO));
+  const paidSum = sum(everyone(state).map((p) => dec(p.paid_amount) ?? ZERO));
+  // 8. A removed participant's tombstone owes nothing and is owed back all it received.
+  for (const p of state.removedParticipants ?? []) {
+    const received = sum(payments.filter((x) => x.participant_id === p.id).map((x) => new Decimal(x.amount)));
+    if (!(dec(p.paid_amount) ?? ZERO).equals(received)) v("2.paid", `removed ${who(p)}: paid_amount ${p.paid_amount}, but their payments sum to ${received.toFixed()}`);
+    if (!(dec(p.outstanding_amount) ?? ZERO).isZero()) v("8.removed", `removed ${who(p)} still owes ${p.outstanding_amount}`);
+    if (!(dec(p.refund_due) ?? ZERO).equals(received)) v("8.removed", `removed ${who(p)}: refund_due ${p.refund_due}, but they paid ${received.toFixed()}`);
+  }
   if (!figures.received.equals(figures.applied.plus(figures.refundDue)) || !figures.received.equals(paidSum)) {
     v("4.balance", `received ${figures.received.toFixed()} (payments), paid_amount sums to ${paidSum.toFixed()}, applied ${figures.applied.toFixed()} + refund due ${figures.refundDue.toFixed()}`);
   }
   for (const x of payments) {
-    if (!x.participant_id || !byId.has(x.participant_id)) v("4.balance", `payment ${x.id.slice(-6)} of ${x.amount} belongs to ${x.participant_id ?? "nobody"}, not a participant of the bill`);
+    if (!x.participant_id || !everyone(state).some((p) => p.id === x.participant_id)) v("4.balance", `payment ${x.id.slice(-6)} of ${x.amount} belongs to ${x.participant_id ?? "nobody"}, not a participant of the bill`);
     if (bill.currency && x.currency && x.currency !== bill.currency) v("4.balance", `payment ${x.id.slice(-6)} is in ${x.currency}, the bill in ${bill.currency}`);
     if (!new Decimal(x.amount).isPositive() || new Decimal(x.amount).isZero()) v("4.balance", `payment ${x.id.slice(-6)} of ${x.amount}`);
     if (x.source !== null && x.source !== "payment_system" && x.source !== "offline") v("4.balance", `payment ${x.id.slice(-6)} has source ${x.source}`);
@@ -639,13 +659,15 @@ export function compareReports(state: MoneyState, reports: Reports): Violation[]
     const missing = needed.filter((n) => column(n) < 0);
     if (missing.length) v("4.csv", `export.csv has no ${missing.join(", ")} column (header: ${header.join(",")})`);
     const lines = rows.slice(1);
-    if (lines.length !== state.participants.length) v("4.csv", `export.csv has ${lines.length} participant rows, the bill ${state.participants.length} participants`);
+    // Removed participants stay in the export (marked removed_at), so its rows add up to the totals.
+    const all = everyone(state);
+    if (lines.length !== all.length) v("4.csv", `export.csv has ${lines.length} participant rows, the bill ${all.length} participants`);
     else {
-      const names = state.participants.map((p) => p.name);
+      const names = all.map((p) => p.name);
       const unique = new Set(names).size === names.length;
       const csvName = (cell: string) => (cell.startsWith("'") ? cell.slice(1) : cell);
-      for (let i = 0; i < state.participants.length; i += 1) {
-        const p = state.participants[i];
+      for (let i = 0; i < all.length; i += 1) {
+        const p = all[i];
         const line = unique ? lines.find((l) => csvName(l[column("participant")] ?? "") === p.name) : lines[i];
         if (!line) {
           v("4.csv", `export.csv has no row for ${p.name}`);

@@ -1,4 +1,4 @@
-// The ledger's pure rules (src/ledger/decide.ts), on states built by hand: no database, no HTTP.
+// The ledger's pure rules (src/ledger/decide/), on states built by hand: no database, no HTTP.
 import Decimal from "decimal.js";
 import { balances, decide, type DecideContext } from "../../src/ledger/decide";
 import type { LedgerCommand, LedgerParticipant, LedgerRequest, LedgerState } from "../../src/ledger/model";
@@ -38,6 +38,8 @@ function person(id: string, share: string | null, extra: Partial<LedgerParticipa
     paymentMethod: null,
     paymentNote: null,
     createdAt: NOW,
+    removedAt: null,
+    removedReason: null,
     ...extra,
   };
   return { ...p, ...balances(p, "active"), ...extra };
@@ -54,7 +56,12 @@ function request(id: string, participantId: string, amount: string, status: Ledg
     reference: `CB${id}`,
     payToken: null,
     paymentId: `pay_${id}`,
+    paymentLink: `https://pay.example/${id}`,
+    qrCode: null,
+    qrCodeUrl: null,
     statusReason: null,
+    statusReasonCode: null,
+    closedAt: null,
     retryCount: 0,
     expiryDate: new Date("2026-11-30T12:00:00Z"),
     paidAt: null,
@@ -88,8 +95,8 @@ function askedFiftyEach(): LedgerState {
   };
 }
 
-const run = (state: LedgerState, command: LedgerCommand) => decide(state, command, context());
-const pay = (requestId: string, amount: string, eventId = `evt-${requestId}-${amount}`): LedgerCommand => ({
+const run = <C extends LedgerCommand>(state: LedgerState, command: C) => decide(state, command, context());
+const pay = (requestId: string, amount: string, eventId = `evt-${requestId}-${amount}`): Extract<LedgerCommand, { kind: "payment_event" }> => ({
   kind: "payment_event",
   eventId,
   requestId,
@@ -116,7 +123,6 @@ describe("decide", () => {
       kind: "add_participants",
       people: [{ name: "P3", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false }],
       reason: "added by the creator",
-      whenPaid: "refuse",
     });
     const shares = after.participants.map((p) => money(p.share!));
     expect(shares.reduce((a, b) => a.plus(b), D("0")).toFixed(2)).toBe("100.00");
@@ -142,7 +148,6 @@ describe("decide", () => {
       kind: "add_participants",
       people: [{ name: "P3", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false }],
       reason: "added",
-      whenPaid: "refuse",
     }).after;
     const { after, result, changes } = run(resplit, pay("r1", "50.00"));
     expect(result).toEqual({ outcome: "applied", detail: "request was cancelled; 50.00 USD counted toward the balance" });
@@ -173,7 +178,7 @@ describe("decide", () => {
   });
 
   it("a late payment for a cancelled request is counted once, whatever the number of event ids it comes under", () => {
-    const resplit = run(askedFiftyEach(), { kind: "add_participants", people: [{ name: "P3", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false }], reason: "added", whenPaid: "refuse" }).after;
+    const resplit = run(askedFiftyEach(), { kind: "add_participants", people: [{ name: "P3", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false }], reason: "added" }).after;
     const once = run(resplit, pay("r1", "50.00", "e1")).after;
     const twice = run(once, pay("r1", "50.00", "e2"));
     expect(twice.result).toEqual({ outcome: "ignored", detail: "the payment of this request was already counted" });
@@ -184,14 +189,25 @@ describe("decide", () => {
     expect(run(askedFiftyEach(), pay("r1", "0.0004")).result).toMatchObject({ outcome: "mismatch" });
   });
 
-  it("once money was received, a user's change of people is refused and the AI's joins with a share of 0: the bill can still complete", () => {
+  it("once money was received, anyone can still join: an equal split is recomputed, the excess paid becomes refund due, and the bill can complete", () => {
     const paidOne = run(askedFiftyEach(), pay("r1", "50.00")).after;
     const guest = { name: "Guest", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false };
-    expect(() => run(paidOne, { kind: "add_participants", people: [guest], reason: "added", whenPaid: "refuse" })).toThrow("split can no longer change");
-    const ai = run(paidOne, { kind: "add_participants", people: [guest], reason: "recognised", whenPaid: "flag" }).after;
-    expect(ai.bill.needsResplit).toBe(false);
-    expect(ai.participants.map((p) => money(p.share!))).toEqual(["50.00", "50.00", "0.00"]);
-    expect(run(ai, pay("r2", "50.00")).after.bill.status).toBe("completed");
+    const { after, changes } = run(paidOne, { kind: "add_participants", people: [guest], reason: "added" });
+    expect(after.bill.needsResplit).toBe(false);
+    const shares = after.participants.map((p) => p.share!);
+    expect(shares.reduce((a, b) => a.plus(b), D("0")).toFixed(2)).toBe("100.00");
+    const p1 = after.participants.find((p) => p.id === "P1")!;
+    expect(money(p1.refundDue)).toBe(money(D("50").minus(p1.share!)));
+    // P2's 50.00 request is superseded by one for the new share; the guest is asked at once (the bill is active).
+    expect(changes.updateRequests).toEqual([expect.objectContaining({ id: "r2", status: "cancelled", statusReasonCode: "superseded" })]);
+    expect(after.requests.filter((r) => r.status === "pending").map((r) => [r.participantId, money(r.amount)])).toEqual([["P2", money(after.participants[1].share!)]]);
+    // The newcomer is asked when the creator asks (as before anyone paid).
+    const asked = run(after, { kind: "request_payments" }).after;
+    const open = asked.requests.filter((r) => r.status === "pending");
+    expect(open.map((r) => money(r.amount))).toEqual(asked.participants.slice(1).map((p) => money(p.share!)));
+    let done = asked;
+    for (const r of open) done = run(done, pay(r.id, money(r.amount), `evt-${r.id}`)).after;
+    expect(done.bill.status).toBe("completed");
   });
 
   it("another currency is refused as a mismatch and changes nothing", () => {
@@ -229,7 +245,6 @@ describe("decide", () => {
       kind: "add_participants",
       people: [{ name: "Me", userId: "creator", phone: null, email: null, isBankCustomer: true, isCreator: true }],
       reason: "added by the creator",
-      whenPaid: "refuse",
     });
     expect(after.participants[0]).toMatchObject({ status: "paid", paidAt: NOW, paymentNote: "the creator's own share is settled by definition" });
     expect(changes.history.map((h) => [h.previousStatus, h.newStatus, h.reason])).toEqual([
@@ -238,9 +253,41 @@ describe("decide", () => {
     ]);
   });
 
-  it("refuses to re-split or remove once money was received, and a refusal throws before any change", () => {
+  it("re-splits and removes after money was received: a removed payer is a tombstone owed back all they paid", () => {
     const paidOne = run(askedFiftyEach(), pay("r1", "10.00")).after;
-    expect(() => run(paidOne, { kind: "split", request: { method: "equal" } })).toThrow("P1 has already paid; the split can no longer change");
-    expect(() => run(paidOne, { kind: "remove_participant", participantId: "P1" })).toThrow("P1 has already paid 10.00 USD and cannot be removed");
+    const custom = run(paidOne, { kind: "split", request: { method: "custom_amount", amounts: [{ participantId: "P1", amount: "30.00" }, { participantId: "P2", amount: "70.00" }] } }).after;
+    expect(custom.participants.map((p) => [p.id, money(p.outstanding)])).toEqual([["P1", "20.00"], ["P2", "70.00"]]);
+    const asked = run(custom, { kind: "request_payments", participantId: "P1" }).after;
+    const { after, changes } = run(asked, { kind: "remove_participant", participantId: "P1" });
+    const p1 = after.participants.find((p) => p.id === "P1")!;
+    expect(p1).toMatchObject({ removedReason: "removed_by_creator", share: null });
+    expect([money(p1.paid), money(p1.outstanding), money(p1.refundDue)]).toEqual(["10.00", "0.00", "10.00"]);
+    // Their open request is cancelled here and at the payment system; a custom split asks for a new one.
+    expect(changes.updateRequests.filter((r) => r.status === "cancelled").map((r) => r.statusReasonCode)).toContain("participant_removed");
+    expect(after.bill.needsResplit).toBe(true);
+    expect(changes.history.find((h) => h.newStatus === "removed")).toMatchObject({ participantId: "P1", reasonCode: "removed_by_creator" });
+    // Money that reaches the removed participant later still counts, as refund due.
+    const late = after.requests.find((r) => r.participantId === "P1" && r.status === "cancelled")!;
+    const paidLate = run(after, pay(late.id, money(late.amount), "evt-late"));
+    expect(paidLate.result.outcome).toBe("applied");
+    const p1Late = paidLate.after.participants.find((p) => p.id === "P1")!;
+    expect(money(p1Late.refundDue)).toBe(money(p1Late.paid));
+    // The re-split the removal asked for is allowed, and covers the people still on the bill.
+    const resplit = run(after, { kind: "split", request: { method: "equal" } }).after;
+    expect(resplit.participants.find((p) => p.id === "P2")!.share!.toFixed(2)).toBe("100.00");
+  });
+
+  it("the hand-over's outcome: pending becomes sent with a pending -> sent row; one closed meanwhile gets its payment cancelled; a repeat changes nothing", () => {
+    const state = askedFiftyEach();
+    state.requests = [{ ...request("r1", "P1", "50", "pending"), paymentId: null, paymentLink: null }, { ...request("r2", "P2", "50", "cancelled"), paymentId: null, paymentLink: null }];
+    const outcome = (id: string) => ({ requestId: id, paymentId: `pay_${id}`, paymentLink: `https://pay.example/${id}`, qrCode: null, qrCodeUrl: null });
+    const { after, changes, result } = run(state, { kind: "handed_over", outcomes: [outcome("r1"), outcome("r2")] });
+    expect(result).toEqual({ sent: ["r1"], cancelled: ["r2"], ignored: [] });
+    expect(changes.history).toEqual([expect.objectContaining({ entityType: "payment_request", previousStatus: "pending", newStatus: "sent", reasonCode: "handed_over" })]);
+    expect(changes.effects.sent).toEqual(["r1"]);
+    expect(changes.effects.cancelAtPaymentSystem).toEqual([{ requestId: "r2", paymentId: "pay_r2" }]);
+    const again = run(after, { kind: "handed_over", outcomes: [outcome("r1")] });
+    expect(again.result).toEqual({ sent: [], cancelled: [], ignored: ["r1"] });
+    expect(again.changes.history).toEqual([]);
   });
 });

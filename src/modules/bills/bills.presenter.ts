@@ -34,19 +34,21 @@ export function presentBill(bill: BillFields) {
 }
 
 export function presentBillDetails(bill: VisibleBill) {
+  // The people on the bill; the totals count removed participants' money too (their refund due).
+  const present = bill.participants;
   let assigned = new Decimal(0);
   let anyAssigned = false;
-  for (const p of bill.participants) {
+  for (const p of present) {
     if (p.amountToPay === null) continue;
     anyAssigned = true;
     assigned = assigned.plus(toDecimal(p.amountToPay));
   }
-  const t = totalsOf(bill.participants);
+  const t = totalsOf(bill.everyone);
   return {
     ...presentBill(bill),
-    participants: bill.participants.map((p) => presentParticipant(p, bill.currency)),
+    participants: present.map((p) => presentParticipant(p, bill.currency)),
     totals: {
-      participantCount: bill.participants.length,
+      participantCount: present.length,
       assignedAmount: anyAssigned ? formatMaybe(assigned, bill.currency) : null,
       // Settled (applied plus the creator's own share) and outstanding, as in the status report.
       paidAmount: anyAssigned ? formatMaybe(t.applied.plus(t.creatorShare), bill.currency) : null,

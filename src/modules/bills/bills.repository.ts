@@ -20,6 +20,8 @@ export interface VisibleParticipant extends Person {
   paidAmount: string;
   outstandingAmount: string;
   refundDue: string;
+  /** A removed participant (a tombstone): in reports, not in the bill's list of people. */
+  removedAt: Date | null;
 }
 
 /** A bill with its participants (in the order they were added), as reading a bill returns it. */
@@ -41,11 +43,14 @@ export interface VisibleBill {
   updatedAt: Date;
   completedAt: Date | null;
   cancelledAt: Date | null;
+  /** The people on the bill, in the order they were added. */
   participants: VisibleParticipant[];
+  /** Everyone the bill has had, removed participants' tombstones included, in that order: reports use it. */
+  everyone: VisibleParticipant[];
 }
 
 /** A participant as the statement below sends them, in JSON: the payment time as text. */
-type VisibleParticipantJson = Omit<VisibleParticipant, "paidAt"> & { paidAt: string | null };
+type VisibleParticipantJson = Omit<VisibleParticipant, "paidAt" | "removedAt"> & { paidAt: string | null; removedAt: string | null };
 
 // The participants come back as one JSON array, so the bill is one statement and one round trip.
 // Exported for the benchmark's raw-pg baseline, which must run exactly this SQL.
@@ -59,12 +64,12 @@ export const VISIBLE_BILL_SQL = `
                     'isBankCustomer', p.is_cake_user, 'isCreator', p.is_creator, 'amountToPay', p.amount_to_pay::text,
                     'percentage', p.percentage::text, 'shareWeight', p.share_weight::text, 'paymentStatus', p.payment_status,
                     'paidAt', p.paid_at, 'paymentMethod', p.payment_method, 'paidAmount', p.paid_amount::text,
-                    'outstandingAmount', p.outstanding_amount::text, 'refundDue', p.refund_due::text)
+                    'outstandingAmount', p.outstanding_amount::text, 'refundDue', p.refund_due::text, 'removedAt', p.removed_at)
                   ORDER BY p.created_at, p.id)
              FROM participants p WHERE p.bill_id = b.id), '[]') AS participants
     FROM bills b
    WHERE b.id = $1::uuid
-     AND (b.creator_id = $2 OR EXISTS (SELECT 1 FROM participants v WHERE v.bill_id = b.id AND v.user_id = $2))`;
+     AND (b.creator_id = $2 OR EXISTS (SELECT 1 FROM participants v WHERE v.bill_id = b.id AND v.user_id = $2 AND v.removed_at IS NULL))`;
 
 interface VisibleBillRow {
   id: string;
@@ -128,6 +133,11 @@ export class BillsRepository {
   async findVisible(billId: string, userId: string): Promise<VisibleBill | undefined> {
     const [row] = await this.sql.query<VisibleBillRow>(VISIBLE_BILL_SQL, [billId, userId]);
     if (!row) return undefined;
+    const everyone = jsonColumn(row.participants).map((p) => ({
+      ...p,
+      paidAt: p.paidAt === null ? null : new Date(p.paidAt),
+      removedAt: p.removedAt === null ? null : new Date(p.removedAt),
+    }));
     return {
       id: row.id,
       creatorUserId: row.creator_id,
@@ -147,7 +157,8 @@ export class BillsRepository {
       updatedAt: row.updated_at,
       completedAt: row.completed_at,
       cancelledAt: row.cancelled_at,
-      participants: jsonColumn(row.participants).map((p) => ({ ...p, paidAt: p.paidAt === null ? null : new Date(p.paidAt) })),
+      participants: everyone.filter((p) => p.removedAt === null),
+      everyone,
     };
   }
 

@@ -44,7 +44,8 @@ export class BillsService {
           newStatus: "created",
           changedBy: user.id,
           reason: "bill created",
-        });
+          reasonCode: "bill_created",
+        }, this.clock.now());
         return { status: 201, body: presentBill(bill) };
       },
     );

@@ -16,6 +16,7 @@ import type { Prisma } from "../../generated/prisma/client";
 import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
 import type { Sql, SqlClient } from "../../db/sql";
+import { isPresent } from "../../ledger/decide";
 import type { Ledger, Written } from "../../ledger/ledger";
 import type { BillDetails, NewPerson } from "../../ledger/model";
 import { lockBill, readState } from "../../ledger/store";
@@ -210,7 +211,7 @@ export class ImagesService {
         this.clock.now(),
       ]);
       // A new total reaches the split through the ledger (an equal split is recomputed, others flagged).
-      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "update_bill", details, whenPaid: "flag" }, { state })];
+      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "update_bill", details, from: "ai" }, { state })];
     });
   }
 
@@ -222,7 +223,8 @@ export class ImagesService {
       if (callback.status !== "completed") return [];
       const state = await readState(tx, billId);
       const { bill, participants } = state;
-      const existing: { name: string; userId: string | null; phone: string | null; email: string | null; aiFaceId?: string | null; id?: string }[] = [...participants];
+      // The people on the bill now: a removed participant recognised again joins as someone new.
+      const existing: { name: string; userId: string | null; phone: string | null; email: string | null; aiFaceId?: string | null; id?: string }[] = participants.filter(isPresent);
       const people: NewPerson[] = [];
       for (const [i, person] of recognised.entries()) {
         if (typeof person === "string") {
@@ -268,7 +270,7 @@ export class ImagesService {
       await tx.query("UPDATE bills SET ai_processed = true, updated_at = $2::timestamptz WHERE id = $1::uuid", [billId, this.clock.now()]);
       if (people.length === 0) return [];
       // The faces linked above are not money state: the state read before them still decides.
-      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "add_participants", people, reason: "recognised in the group photo", whenPaid: "flag" }, { state })];
+      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "add_participants", people, reason: "recognised in the group photo", from: "ai" }, { state })];
     });
   }
 

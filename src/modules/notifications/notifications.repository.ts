@@ -2,20 +2,10 @@
 // the change that causes them, and the delivery results the notification job writes.
 import type { SqlClient, Statement } from "../../db/sql";
 import type { ChannelName } from "../../adapters/notify/channels";
-import type { NotificationType } from "./notifications.service";
+import type { PlannedNotification } from "../../ledger/ports";
 
-/** One message to one address on one channel, as its Notifications row. */
-export interface PlannedNotification {
-  id: string;
-  billId: string;
-  participantId: string | null;
-  recipientUserId: string | null;
-  type: NotificationType;
-  channel: ChannelName;
-  recipient: string;
-  message: string;
-  createdAt: Date;
-}
+/** One message to one address on one channel, as its Notifications row (planned by the ledger). */
+export type { PlannedNotification };
 
 const COLUMNS = 9;
 

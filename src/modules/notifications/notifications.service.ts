@@ -10,51 +10,23 @@ import type { Clock } from "../../clock";
 import type { Db } from "../../db/database";
 import type { Sql, SqlClient } from "../../db/sql";
 import { billNotFound, Conflict, NotFound } from "../../domain/errors";
-import { formatAmount, toDecimal, type DecimalLike } from "../../domain/money";
+import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import { QUEUES, type Job, type Jobs } from "../../jobs/jobs";
-import type { Person } from "../../ledger/model";
+import { asRecipient, merchant, planNotice, type Recipient } from "../../ledger/notices";
+import type { NotificationType, Outbox } from "../../ledger/ports";
 import type { BillsRepository } from "../bills/bills.repository";
 import { decodeCursor, encodeCursor } from "../../http/cursor";
 import { insertPendingStatement, markFailed, markSent, type PlannedNotification } from "./notifications.repository";
 
-export type NotificationType = "payment_request" | "reminder" | "payment_received" | "bill_completed" | "bill_cancelled";
+export type { NotificationType };
 
 /** The notification job: the rows one transaction wrote. */
 export interface DeliveryJob {
   ids: string[];
 }
 
-/** What a notice needs of a bill. */
-export interface NoticeBill {
-  id: string;
-  creatorUserId: string;
-  merchantName: string | null;
-  currency: string | null;
-}
-
-/** A payment request handed over, with what telling its participant needs. */
-export interface RequestNotice {
-  id: string;
-  billId: string;
-  merchantName: string | null;
-  amount: string;
-  currency: string;
-  channel: "in_app" | "payment_link";
-  paymentLink: string | null;
-  participant: Omit<Person, "isCreator">;
-}
-
-interface Recipient {
-  participantId: string | null;
-  userId: string | null;
-  name: string;
-  phone: string | null;
-  email: string | null;
-  isBankCustomer: boolean;
-}
-
-export class NotificationsService {
+export class NotificationsService implements Outbox {
   constructor(
     private readonly db: Db,
     private readonly sql: Sql,
@@ -65,13 +37,6 @@ export class NotificationsService {
     private readonly reminderIntervalMs: number,
     private readonly jobs: Jobs,
   ) {}
-
-  /** The rows that ask a participant with a new request to pay: their amount and how to pay (none: unreachable). */
-  paymentRequestNotices(r: RequestNotice): PlannedNotification[] {
-    const amount = `${formatAmount(r.amount, r.currency)} ${r.currency}`;
-    const how = r.channel === "in_app" ? "Open your banking app to pay." : `Pay here: ${r.paymentLink ?? "(link pending)"}`;
-    return this.plan(r.billId, "payment_request", asRecipient(r.participant), `${merchant(r)}: your share is ${amount}. ${how}`);
-  }
 
   /**
    * Writes the rows as pending, with their delivery job, in the caller's transaction. The rows
@@ -94,37 +59,6 @@ export class NotificationsService {
     this.jobs.wake(QUEUES.notification);
   }
 
-  /**
-   * The rows that tell the creator someone paid. The webhook writes them in its own transaction
-   * (an outbox: they survive a crash right after the commit) and hands them to deliver() after it.
-   */
-  paymentReceivedNotices(info: { billId: string; creatorUserId: string; merchantName: string | null; participantName: string; amount: string; currency: string }): PlannedNotification[] {
-    const text = `${merchant(info)}: ${info.participantName} paid ${formatAmount(info.amount, info.currency)} ${info.currency}.`;
-    return this.plan(info.billId, "payment_received", creator(info.creatorUserId), text);
-  }
-
-  /**
-   * The rows that tell the creator and every participant that the bill is settled. Planned by the
-   * ledger and written in the transaction that completes the bill (an outbox), delivered after it.
-   */
-  billCompletedNotices(bill: NoticeBill, participants: readonly Person[]): PlannedNotification[] {
-    const text = `${merchant(bill)}: everyone has paid. The bill is settled.`;
-    return [
-      ...this.plan(bill.id, "bill_completed", creator(bill.creatorUserId), text),
-      ...participants.filter((p) => !p.isCreator).flatMap((p) => this.plan(bill.id, "bill_completed", asRecipient(p), text)),
-    ];
-  }
-
-  /** The rows that tell every participant the bill was cancelled, and whoever paid what is owed back (an outbox, as above). */
-  billCancelledNotices(bill: NoticeBill, participants: readonly (Person & { refundDue: DecimalLike })[]): PlannedNotification[] {
-    return participants
-      .filter((p) => !p.isCreator)
-      .flatMap((p) => {
-        const refund = bill.currency && !toDecimal(p.refundDue).isZero() ? ` ${formatAmount(p.refundDue, bill.currency)} ${bill.currency} you paid is owed back to you.` : "";
-        return this.plan(bill.id, "bill_cancelled", asRecipient(p), `${merchant(bill)}: the bill was cancelled. You owe nothing for it.${refund}`);
-      });
-  }
-
   /** POST send-notifications: every participant who owes hears their share and how to pay. */
   async notifyShares(user: AuthUser, billId: string) {
     const bill = await this.bills.findOwned(this.db, billId, user.id);
@@ -133,7 +67,7 @@ export class NotificationsService {
       throw new Conflict("Split the bill first: there are no shares to tell people about", "split_required");
     }
     const participants = await this.db.participant.findMany({
-      where: { billId },
+      where: { billId, removedAt: null },
       include: { paymentRequests: { where: { status: "sent" }, orderBy: { createdAt: "desc" }, take: 1 } },
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
     });
@@ -190,7 +124,7 @@ export class NotificationsService {
              SELECT amount, currency, payment_link FROM payment_requests
               WHERE participant_id = p.id AND status = 'sent' ORDER BY created_at DESC, id DESC LIMIT 1
            ) r ON true
-          WHERE p.bill_id = $1::uuid
+          WHERE p.bill_id = $1::uuid AND p.removed_at IS NULL
           ORDER BY p.created_at, p.id`,
         [billId],
       );
@@ -312,32 +246,10 @@ export class NotificationsService {
     return { id: row.id, readAt: row.readAt!.toISOString(), changed: count === 1 };
   }
 
-  /** One row per channel that reaches the person: the app for bank customers, else SMS and email. */
+  /** One row per channel that reaches the person (the ledger's planning, ledger/notices.ts). */
   private plan(billId: string, type: NotificationType, who: Recipient, text: string): PlannedNotification[] {
-    const targets: { channel: ChannelName; to: string }[] = who.isBankCustomer
-      ? [{ channel: "in_app", to: who.userId ?? who.name }]
-      : [...(who.phone ? [{ channel: "sms" as const, to: who.phone }] : []), ...(who.email ? [{ channel: "email" as const, to: who.email }] : [])];
-    const createdAt = this.clock.now();
-    return targets.map(({ channel, to }) => ({
-      id: uuidv7(),
-      billId,
-      participantId: who.participantId,
-      recipientUserId: who.userId,
-      type,
-      channel,
-      recipient: to,
-      message: text,
-      createdAt,
-    }));
+    return planNotice({ newId: () => uuidv7(), now: this.clock.now() }, billId, type, who, text);
   }
-}
-
-function merchant(bill: { merchantName: string | null }): string {
-  return bill.merchantName ?? "Your bill";
-}
-
-function asRecipient(p: { id: string; userId: string | null; name: string; phone: string | null; email: string | null; isBankCustomer: boolean }): Recipient {
-  return { participantId: p.id, userId: p.userId, name: p.name, phone: p.phone, email: p.email, isBankCustomer: p.isBankCustomer };
 }
 
 interface ReminderRow {
@@ -353,8 +265,4 @@ interface ReminderRow {
   currency: string | null;
   payment_link: string | null;
   last_reminded_at: Date | null;
-}
-
-function creator(userId: string): Recipient {
-  return { participantId: null, userId, name: "creator", phone: null, email: null, isBankCustomer: true };
 }

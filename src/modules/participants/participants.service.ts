@@ -47,10 +47,9 @@ export class ParticipantsService {
     }
     const userId = input.userId ?? bankUser?.userId ?? null;
     const isCreator = userId === user.id;
-    const decision = await this.ledger.run<string[]>(billId, user.id, user.id, {
+    const decision = await this.ledger.run(billId, user.id, user.id, {
       kind: "add_participants",
       reason: "added by the creator",
-      whenPaid: "refuse",
       people: [
         {
           name: input.name,
@@ -67,7 +66,7 @@ export class ParticipantsService {
   }
 
   async update(user: AuthUser, billId: string, participantId: string, input: UpdateParticipantInput) {
-    const current = await this.db.participant.findFirst({ where: { id: participantId, billId, bill: { creatorUserId: user.id } } });
+    const current = await this.db.participant.findFirst({ where: { id: participantId, billId, removedAt: null, bill: { creatorUserId: user.id } } });
     let bankLink: { userId: string | null; isBankCustomer: boolean } | undefined;
     if (current && !current.isCreator && (input.phone !== undefined || input.email !== undefined)) {
       // A new phone or email may belong to a bank customer; a link that no longer matches is dropped.
@@ -79,7 +78,7 @@ export class ParticipantsService {
       if (match) bankLink = { userId: match.userId, isBankCustomer: true };
       else if (current.userId && !stillLinked) bankLink = { userId: null, isBankCustomer: false };
     }
-    const decision = await this.ledger.run<string>(billId, user.id, user.id, { kind: "update_participant", participantId, changes: input, bankLink });
+    const decision = await this.ledger.run(billId, user.id, user.id, { kind: "update_participant", participantId, changes: input, bankLink });
     return this.present(decision, participantId);
   }
 

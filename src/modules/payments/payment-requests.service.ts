@@ -47,7 +47,7 @@ export class PaymentRequestsService {
   }
 
   private async request(user: AuthUser, billId: string, participantId: string | undefined) {
-    const decision = await this.ledger.run<RequestResult>(billId, user.id, user.id, { kind: "request_payments", participantId });
+    const decision = await this.ledger.run(billId, user.id, user.id, { kind: "request_payments", participantId });
     const { created, skipped } = decision.result;
     const { after } = decision;
     // Presented from what the ledger and the hand-over already hold: nothing to read again.
@@ -93,7 +93,7 @@ export class PaymentRequestsService {
     );
     let expired = 0;
     for (const r of overdue) {
-      const decision = await this.ledger.run<boolean>(r.bill_id, null, "system", { kind: "expire", requestId: r.id });
+      const decision = await this.ledger.run(r.bill_id, null, "system", { kind: "expire", requestId: r.id });
       if (decision.result) expired += 1;
     }
     return expired;

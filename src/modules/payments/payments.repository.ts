@@ -112,33 +112,43 @@ export function eventOutcomeStatement(eventId: string, outcome: string, detail: 
   return { text: "UPDATE payment_events SET outcome = $2, detail = $3 WHERE id = $1", values: [eventId, outcome, detail?.slice(0, 500) ?? null] };
 }
 
+// Worth asking about: a request the payment system has (payment id) that is still sent, or that
+// closed here with no payment counted (superseded, cancelled, expired, failed) less than the
+// window ago: its webhook may have been lost before or while it closed. Paid ones were heard of.
+const UNHEARD = `payment_id IS NOT NULL AND COALESCE(reconciled_at, updated_at) < $1::timestamptz
+        AND (status = 'sent' OR (status IN ('cancelled', 'expired', 'failed') AND closed_at > $2::timestamptz
+             AND NOT EXISTS (SELECT 1 FROM payments x WHERE x.payment_request_id = payment_requests.id)))`;
+
 /**
- * Requests sent to the payment system that nothing has been heard of since `before` (no webhook
- * applied, and not asked about by reconciliation), the longest-unheard first.
+ * Requests that nothing has been heard of since `before` (no webhook applied, and not asked about
+ * by reconciliation), the longest-unheard first: sent ones, and those closed since `closedSince`.
  */
-export async function findUnheardSentRequests(sql: SqlClient, scope: { before: Date; billId?: string; limit: number }): Promise<string[]> {
+export async function findUnheardRequests(sql: SqlClient, scope: { before: Date; closedSince: Date; billId?: string; limit: number }): Promise<string[]> {
   const rows = await sql.query<{ id: string }>(
     `SELECT id FROM payment_requests
-      WHERE status = 'sent' AND payment_id IS NOT NULL AND COALESCE(reconciled_at, updated_at) < $1::timestamptz
-        AND ($2::uuid IS NULL OR bill_id = $2::uuid)
-      ORDER BY COALESCE(reconciled_at, updated_at), id LIMIT $3`,
-    [scope.before, scope.billId ?? null, scope.limit],
+      WHERE ${UNHEARD} AND ($3::uuid IS NULL OR bill_id = $3::uuid)
+      ORDER BY COALESCE(reconciled_at, updated_at), id LIMIT $4`,
+    [scope.before, scope.closedSince, scope.billId ?? null, scope.limit],
   );
   return rows.map((r) => r.id);
 }
 
 /**
  * Records that reconciliation asks about a request now, and returns its payment id; undefined when
- * the request has no payment id, or (with `unheardBefore`) is no longer sent and unheard since then:
+ * the request has no payment id, or (with `unheard`) is no longer worth asking about (UNHEARD):
  * another run or instance took it, or a webhook closed it. Not money state.
  */
-export async function claimForReconciliation(sql: SqlClient, requestId: string, now: Date, unheardBefore: Date | null): Promise<{ paymentId: string } | undefined> {
+export async function claimForReconciliation(
+  sql: SqlClient,
+  requestId: string,
+  now: Date,
+  unheard: { before: Date; closedSince: Date } | null,
+): Promise<{ paymentId: string } | undefined> {
   const [row] = await sql.query<{ payment_id: string }>(
-    `UPDATE payment_requests SET reconciled_at = $2::timestamptz
-      WHERE id = $1::uuid AND payment_id IS NOT NULL
-        AND ($3::timestamptz IS NULL OR (status = 'sent' AND COALESCE(reconciled_at, updated_at) < $3::timestamptz))
-      RETURNING payment_id`,
-    [requestId, now, unheardBefore],
+    unheard
+      ? `UPDATE payment_requests SET reconciled_at = $3::timestamptz WHERE id = $4::uuid AND ${UNHEARD} RETURNING payment_id`
+      : "UPDATE payment_requests SET reconciled_at = $1::timestamptz WHERE id = $2::uuid AND payment_id IS NOT NULL RETURNING payment_id",
+    unheard ? [unheard.before, unheard.closedSince, now, requestId] : [now, requestId],
   );
   return row ? { paymentId: row.payment_id } : undefined;
 }

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { PaymentState, PaymentStatus, PaymentSystem } from "../../adapters/payments/payment-system";
 import type { Clock } from "../../clock";
 import type { Sql } from "../../db/sql";
-import { claimForReconciliation, findUnheardSentRequests } from "./payments.repository";
+import { claimForReconciliation, findUnheardRequests } from "./payments.repository";
 import { paymentEventBody } from "./payments.schemas";
 import type { PaymentWebhookService } from "./webhook.service";
 
@@ -20,6 +20,8 @@ export interface ReconciliationDeps {
   logger: Logger;
   /** Default of `olderThanMs` (RECONCILE_AFTER_MS). */
   reconcileAfterMs: number;
+  /** How long after a request closed unpaid it is still asked about (RECONCILE_CLOSED_WINDOW_HOURS). */
+  reconcileClosedWindowMs: number;
 }
 
 /** One request asked about, and what came of it. */
@@ -47,21 +49,24 @@ export class ReconciliationService {
   constructor(private readonly deps: ReconciliationDeps) {}
 
   /**
-   * Asks about the requests sent and not heard of for `olderThanMs` (no webhook applied, not asked
-   * since), the longest-unheard first, one at a time. Each is claimed just before it is asked, so
+   * Asks about the requests not heard of for `olderThanMs` (no webhook applied, not asked since):
+   * those still sent, and those closed unpaid within RECONCILE_CLOSED_WINDOW_HOURS (a webhook lost
+   * before a re-split superseded the request still brings the money in), the longest-unheard
+   * first, one at a time. Each is claimed just before it is asked, so
    * instances running this at once never ask about the same request. It stops taking new ones after
    * `budgetMs` (those left are first in line next time), so a run ends inside a job's lease even when
    * the payment system answers slowly. `billId` limits it to one bill.
    */
   async reconcileStale(options: { olderThanMs?: number; billId?: string; limit?: number; budgetMs?: number } = {}): Promise<Reconciled[]> {
     const { olderThanMs = this.deps.reconcileAfterMs, billId, limit = 100, budgetMs = 30_000 } = options;
-    const before = new Date(this.deps.clock.now().getTime() - olderThanMs);
-    const ids = await findUnheardSentRequests(this.deps.sql, { before, billId, limit });
+    const now = this.deps.clock.now().getTime();
+    const unheard = { before: new Date(now - olderThanMs), closedSince: new Date(now - this.deps.reconcileClosedWindowMs) };
+    const ids = await findUnheardRequests(this.deps.sql, { ...unheard, billId, limit });
     const started = performance.now();
     const results: Reconciled[] = [];
     for (const requestId of ids) {
       if (performance.now() - started >= budgetMs) break;
-      const result = await this.reconcileClaimed(requestId, before);
+      const result = await this.reconcileClaimed(requestId, unheard);
       if (result) results.push(result);
     }
     return results;
@@ -76,9 +81,9 @@ export class ReconciliationService {
     return this.reconcileClaimed(requestId, null);
   }
 
-  private async reconcileClaimed(requestId: string, unheardBefore: Date | null): Promise<Reconciled | undefined> {
+  private async reconcileClaimed(requestId: string, unheard: { before: Date; closedSince: Date } | null): Promise<Reconciled | undefined> {
     const { sql, paymentSystem, clock, logger } = this.deps;
-    const claim = await claimForReconciliation(sql, requestId, clock.now(), unheardBefore);
+    const claim = await claimForReconciliation(sql, requestId, clock.now(), unheard);
     if (!claim) return undefined;
     const { paymentId } = claim;
     let state: PaymentState | undefined;
@@ -105,8 +110,8 @@ export class ReconciliationService {
     const { status } = state;
     if (status === "pending") return "unchanged";
     if (status === "cancelled") {
-      // No webhook reports a cancellation, so there is nothing to apply: the request stays sent
-      // until it expires here. We cancel what we close, so this one was cancelled elsewhere.
+      // No webhook reports a cancellation, so there is nothing to apply. A closed request's payment
+      // is cancelled by us; an open one's was cancelled elsewhere: it stays sent until it expires.
       this.deps.logger.warn({ paymentRequestId: requestId, paymentId }, "reconciliation: the payment system cancelled a payment still open here");
       return "unchanged";
     }

@@ -28,7 +28,7 @@ export class PaymentWebhookService {
         if (type === "succeeded") this.logger.warn({ eventId: event.id, paymentId: data.paymentId }, "money received for no known payment request: reconcile");
         return { eventId: event.id, outcome: "unknown_payment" };
       }
-      const decision = await this.ledger.decideAndWrite<PaymentOutcome>(
+      const decision = await this.ledger.decideAndWrite(
         tx,
         claim.billId,
         "webhook",

@@ -1,36 +1,27 @@
 // Applying and previewing splits. The arithmetic is domain/split.ts and the rules (who may be
 // re-split, superseding requests for amounts that changed) are the ledger's; this loads and presents.
 import type Decimal from "decimal.js";
-import type { Sql } from "../../db/sql";
-import { billNotFound } from "../../domain/errors";
 import { formatAmount } from "../../domain/money";
-import type { Allocation, SplitMethod, SplitRequest } from "../../domain/split";
+import type { Allocation, SplitMethod } from "../../domain/split";
 import type { AuthUser } from "../../http/auth";
-import { planFor, type ItemizedByLine } from "../../ledger/decide";
+import { isPresent } from "../../ledger/decide";
 import type { Ledger } from "../../ledger/ledger";
-import type { LedgerParticipant } from "../../ledger/model";
-import { findState } from "../../ledger/store";
+import type { LedgerParticipant, SplitInput } from "../../ledger/model";
 import type { CalculateInput } from "./split.schemas";
 
 export class SplitService {
-  constructor(
-    private readonly sql: Sql,
-    private readonly ledger: Ledger,
-  ) {}
+  constructor(private readonly ledger: Ledger) {}
 
   /** Applies a split through the ledger: every share stored, open requests for old amounts superseded. */
   async apply(user: AuthUser, billId: string, input: CalculateInput) {
-    const decision = await this.ledger.run<Allocation[]>(billId, user.id, user.id, { kind: "split", request: input as SplitRequest | ItemizedByLine as SplitRequest });
+    const decision = await this.ledger.run(billId, user.id, user.id, { kind: "split", request: input as SplitInput });
     const { bill, participants } = decision.after;
-    return presentPlan(billId, bill.currency!, bill.total!, input.method, decision.result, participants, true);
+    return presentPlan(billId, bill.currency!, bill.total!, input.method, decision.result, participants.filter(isPresent), true);
   }
 
   /** The plan the same input would produce; saves nothing. */
   async calculate(user: AuthUser, billId: string, input: CalculateInput) {
-    const state = await findState(this.sql, billId);
-    if (!state || state.bill.creatorUserId !== user.id) throw billNotFound();
-    const { bill, participants } = state;
-    const plan = planFor(bill, participants.map((p) => p.id), input as SplitRequest | ItemizedByLine);
+    const { bill, participants, plan } = await this.ledger.previewSplit(billId, user.id, input as SplitInput);
     return presentPlan(billId, bill.currency!, bill.total!, input.method, plan, participants, false);
   }
 }

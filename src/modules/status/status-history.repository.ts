@@ -13,6 +13,7 @@ export interface StatusChange {
   newStatus: string;
   changedBy: ChangedBy;
   reason?: string;
+  reasonCode?: string;
 }
 
 export async function recordStatusChange(tx: Tx, change: StatusChange, at?: Date): Promise<void> {
@@ -26,6 +27,7 @@ export async function recordStatusChange(tx: Tx, change: StatusChange, at?: Date
       newStatus: change.newStatus,
       changedBy: change.changedBy,
       reason: change.reason?.slice(0, 500),
+      reasonCode: change.reasonCode ?? null,
       ...(at ? { createdAt: at } : {}),
     },
   });

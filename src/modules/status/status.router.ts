@@ -25,8 +25,9 @@ const billStatusSchema = z
         amountToPay: money,
         paidAmount: z.string().meta({ description: "Received from them: the sum of their payments" }),
         outstandingAmount: z.string().meta({ description: "What they still owe" }),
-        refundDue: z.string().meta({ description: "Received beyond their share (everything, on a cancelled bill): owed back" }),
+        refundDue: z.string().meta({ description: "Received beyond their share (everything, on a cancelled bill or once removed): owed back" }),
         paidAt: z.string().nullable(),
+        removedAt: z.string().nullable().meta({ description: "When the creator removed them; a removed participant stays in the report, owes nothing, and is owed back all they paid" }),
       }),
     ),
     totals: z.object({

@@ -1,5 +1,5 @@
 // Where a bill stands: its status, the images' processing, each participant's payment and the
-// exact totals; its history; the caller's summary across bills; and a CSV export of one bill.
+// exact totals (removed participants included, marked, so the totals are the sum of the rows); its history; the caller's summary across bills; and a CSV export of one bill.
 import Decimal from "decimal.js";
 import type { Db } from "../../db/database";
 import { billNotFound } from "../../domain/errors";
@@ -23,7 +23,7 @@ export class StatusService {
     const state = (id: string | null) => jobs.find((j) => j.id === id)?.state ?? "none";
     const currency = bill.currency;
     const money = (v: Decimal) => (currency ? formatAmount(v, currency) : v.toString());
-    const t = totalsOf(bill.participants);
+    const t = totalsOf(bill.everyone);
     return {
       billId: bill.id,
       status: bill.status,
@@ -32,7 +32,7 @@ export class StatusService {
       splitMethod: bill.splitMethod,
       needsResplit: bill.needsResplit,
       images: { billImage: state(bill.billImageJobId), groupImage: state(bill.groupImageJobId), aiProcessed: bill.aiProcessed },
-      participants: bill.participants.map((p) => ({
+      participants: bill.everyone.map((p) => ({
         id: p.id,
         name: p.name,
         isCreator: p.isCreator,
@@ -42,6 +42,7 @@ export class StatusService {
         outstandingAmount: money(toDecimal(p.outstandingAmount)),
         refundDue: money(toDecimal(p.refundDue)),
         paidAt: p.paidAt?.toISOString() ?? null,
+        removedAt: p.removedAt?.toISOString() ?? null,
       })),
       totals: {
         // Settled: money applied plus the creator's own share (settled by definition); with
@@ -134,9 +135,9 @@ export class StatusService {
   async exportCsv(user: AuthUser, billId: string): Promise<string> {
     const bill = await this.bills.findVisible(billId, user.id);
     if (!bill) throw billNotFound();
-    const header = ["participant", "phone", "email", "bank_customer", "amount_to_pay", "currency", "payment_status", "paid_at", "payment_method", "paid_amount", "outstanding", "refund_due"];
+    const header = ["participant", "phone", "email", "bank_customer", "amount_to_pay", "currency", "payment_status", "paid_at", "payment_method", "paid_amount", "outstanding", "refund_due", "removed_at"];
     const amount = (v: string) => (bill.currency ? formatAmount(v, bill.currency) : toDecimal(v).toString());
-    const lines = bill.participants.map((p) => [
+    const lines = bill.everyone.map((p) => [
       p.name,
       p.phone ?? "",
       p.email ?? "",
@@ -149,6 +150,7 @@ export class StatusService {
       amount(p.paidAmount),
       amount(p.outstandingAmount),
       amount(p.refundDue),
+      p.removedAt?.toISOString() ?? "",
     ]);
     return [header, ...lines].map((row) => row.map(csvCell).join(",")).join("\r\n") + "\r\n";
   }
