@@ -5,7 +5,7 @@ import Decimal from "decimal.js";
 import { v7 as uuidv7 } from "uuid";
 import { calendarDate, jsonColumn, type SqlClient } from "../db/sql";
 import { insertEventsCte, type NewBillEvent } from "../events/events.store";
-import type { PlannedNotification } from "../modules/notifications/notifications.repository";
+import type { PlannedNotification } from "./ports";
 import type { Changes, LedgerBill, LedgerParticipant, LedgerRequest, LedgerState } from "./model";
 
 /** Row-locks the bill (and only the user's own, when a user is given); false when there is none. */
