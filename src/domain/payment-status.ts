@@ -1,6 +1,6 @@
 // Payment requests: pending (created, not yet with the payment system) -> sent -> paid | failed |
 // expired; open ones can be cancelled. A paid request, and a paid participant, never go back.
-// The rules that apply payments are the ledger's (src/ledger/decide.ts).
+// The rules that apply payments are the ledger's (src/ledger/decide/).
 export type PaymentRequestStatus = "pending" | "sent" | "paid" | "failed" | "expired" | "cancelled";
 
 const NEXT: Record<PaymentRequestStatus, readonly PaymentRequestStatus[]> = {

@@ -5,6 +5,7 @@ import request from "supertest";
 import type { MockPaymentSystem } from "../../src/adapters/payments/mock-payment-system";
 import { as } from "../support/http";
 import { paymentEvent, postWebhook, splitBill } from "../support/payments";
+import { assertMoneyInvariants } from "../support/money-invariants";
 import { createTestApp, TestClock, type TestApp } from "../support/test-app";
 
 let t: TestApp;
@@ -46,6 +47,9 @@ describe("the 133.33 walk", () => {
     const old = await t.db.prisma.paymentRequest.findMany({ where: { id: { in: [r1.id, r2.id] } } });
     expect(old.map((r) => r.status)).toEqual(["cancelled", "cancelled"]);
     expect(old.every((r) => r.statusReason?.startsWith("superseded:"))).toBe(true);
+    // Cancelled at the payment system by the payment-cancel jobs written with the change.
+    expect(mock().isCancelled(r1.paymentId) || mock().isCancelled(r2.paymentId)).toBe(false);
+    expect(await t.runJobs(["payment-cancel"])).toEqual({ ran: 2, failed: 0 });
     expect(mock().isCancelled(r1.paymentId) && mock().isCancelled(r2.paymentId)).toBe(true);
     const page = await request(t.app).get(path(r1.paymentLink));
     expect(page.status).toBe(410);
@@ -95,6 +99,7 @@ describe("cancelling a bill", () => {
       ["Alice", "0.00", a.amount],
       ["B", "0.00", "0.00"],
     ]);
+    expect(await t.runJobs(["payment-cancel"])).toEqual({ ran: 1, failed: 0 });
     expect(mock().isCancelled(b.paymentId)).toBe(true);
     expect((await as(t, token).get(`/bills/${billId}/participants/unpaid`)).body).toMatchObject({ unpaidAmount: "0.00", items: [] });
     expect((await as(t, token).get(`/bills/${billId}/status`)).body.totals).toMatchObject({ outstandingAmount: "0.00", refundDueAmount: a.amount, appliedAmount: "0.00" });
@@ -129,16 +134,24 @@ describe("regressions found by the model", () => {
     expect(await sums(billId)).toMatchObject({ received: "50.000", refund: "50.000", outstanding: "0.000" });
   });
 
-  it("a payment for the request of a participant since removed is kept as an unknown payment, never applied to someone else", async () => {
+  it("a payment for the request of a participant since removed counts as refund due to them, never applied to someone else", async () => {
     const { token, billId, byName } = await splitBill(t, ["P1", "P2"]);
     const requests = await requestAll(token, billId);
     const p2 = requests.find((x) => x.participantId === byName.P2)!;
     expect((await as(t, token).delete(`/bills/${billId}/participants/${byName.P2}`)).status).toBe(204);
+    expect(await t.runJobs(["payment-cancel"])).toEqual({ ran: 1, failed: 0 });
     expect(mock().isCancelled(p2.paymentId)).toBe(true);
+    // The payer was quicker than the cancel: the money arrives for the tombstone.
     const late = paymentEvent(p2);
-    expect((await postWebhook(t, late)).body.outcome).toBe("unknown_payment");
-    expect(await t.db.prisma.paymentEvent.findUniqueOrThrow({ where: { id: late.id } })).toMatchObject({ outcome: "unknown_payment", paymentId: p2.paymentId });
-    expect(await sums(billId)).toMatchObject({ payments: "0" });
+    const res = await postWebhook(t, late);
+    expect(res.body.outcome).toBe("applied");
+    expect(await t.db.prisma.paymentEvent.findUniqueOrThrow({ where: { id: late.id } })).toMatchObject({ outcome: "applied", paymentId: p2.paymentId });
+    const after = await sums(billId);
+    expect([Number(after.received), Number(after.refund), Number(after.payments)]).toEqual([Number(p2.amount), Number(p2.amount), Number(p2.amount)]);
+    const status = (await as(t, token).get(`/bills/${billId}/status`)).body;
+    expect(status.participants.find((p: { id: string }) => p.id === byName.P2)).toMatchObject({ refundDue: p2.amount, outstandingAmount: "0.00" });
+    expect(status.totals).toMatchObject({ receivedAmount: p2.amount, refundDueAmount: p2.amount });
+    await assertMoneyInvariants(t, { billId, token });
   });
 
   it("the creator's own share counts as settled in paidAmount, never as money received", async () => {
