@@ -71,7 +71,9 @@ function inTransaction(tx: SqlClient): SqlExecutor {
 }
 
 export class Jobs {
-  private readonly boss: PgBoss;
+  private boss: PgBoss;
+  /** Switches off the current pg-boss (see newBoss). */
+  private discardBoss: () => void = () => undefined;
   private readonly specs = new Map<QueueName, JobSpec>();
   private readonly workers = new Map<QueueName, Worker>();
   private started = false;
@@ -81,18 +83,35 @@ export class Jobs {
     private readonly logger: Logger,
     private readonly options: JobsOptions,
   ) {
-    this.boss = new PgBoss({
-      db,
-      schema: options.schema,
+    this.boss = this.newBoss();
+  }
+
+  /**
+   * A pg-boss on our connections. Its executor can be switched off: a pg-boss whose start failed
+   * cannot be started again (it believes it is still starting) nor stopped (it believes it never
+   * started), and it may have left its maintenance timer running; switched off, that timer's
+   * queries fail at once and reach neither the database nor the log.
+   */
+  private newBoss(): PgBoss {
+    let discarded = false;
+    const boss = new PgBoss({
+      db: { executeSql: (text, values) => (discarded ? Promise.reject(new Error("This job queue was discarded")) : this.db.executeSql(text, values)) },
+      schema: this.options.schema,
       migrate: true,
-      supervise: options.work,
-      schedule: options.work,
-      maintenanceIntervalSeconds: options.maintenanceIntervalSeconds,
+      supervise: this.options.work,
+      schedule: this.options.work,
+      maintenanceIntervalSeconds: this.options.maintenanceIntervalSeconds,
       // Completed jobs are kept a day, failed ones a week: long enough to look into them.
       archiveCompletedAfterSeconds: 24 * 3_600,
       archiveFailedAfterSeconds: 7 * 24 * 3_600,
     });
-    this.boss.on("error", (err) => this.logger.error({ err }, "job queue error"));
+    boss.on("error", (err) => {
+      if (!discarded) this.logger.error({ err }, "job queue error");
+    });
+    this.discardBoss = () => {
+      discarded = true;
+    };
+    return boss;
   }
 
   /** Declares a queue and its handler (before start()). */
@@ -105,13 +124,34 @@ export class Jobs {
     return this.specs.get(queue);
   }
 
-  /** Installs or updates pg-boss's tables, the queues and their schedules; starts the workers when `work`. */
+  /** Installs or updates pg-boss's tables, the queues and their schedules, then starts the workers when `work`. */
   async start(): Promise<void> {
-    await this.boss.start();
-    this.started = true;
+    await this.install();
+    this.startWorkers();
+  }
+
+  /**
+   * Installs or updates pg-boss's tables, the queues and their schedules. A failed install (the
+   * database went away) can be tried again: every part of it is safe to repeat.
+   */
+  async install(): Promise<void> {
+    if (!this.started) {
+      try {
+        await this.boss.start();
+      } catch (err) {
+        this.discardBoss();
+        this.boss = this.newBoss();
+        throw err;
+      }
+      this.started = true;
+    }
     for (const spec of this.specs.values()) await retryOnDeadlock(() => this.setUpQueue(spec));
-    if (!this.options.work) return;
-    for (const spec of this.specs.values()) this.workers.set(spec.queue, new Worker(spec, this, this.options.pollingIntervalMs));
+  }
+
+  /** Starts this process's workers (when `work`), after install(): a server does it once it listens. */
+  startWorkers(): void {
+    if (!this.options.work || !this.started) return;
+    for (const spec of this.specs.values()) if (!this.workers.has(spec.queue)) this.workers.set(spec.queue, new Worker(spec, this, this.options.pollingIntervalMs));
   }
 
   private async setUpQueue(spec: JobSpec): Promise<void> {
