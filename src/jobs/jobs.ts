@@ -72,8 +72,6 @@ function inTransaction(tx: SqlClient): SqlExecutor {
 
 export class Jobs {
   private boss: PgBoss;
-  /** Switches off the current pg-boss (see newBoss). */
-  private discardBoss: () => void = () => undefined;
   private readonly specs = new Map<QueueName, JobSpec>();
   private readonly workers = new Map<QueueName, Worker>();
   private started = false;
@@ -86,16 +84,10 @@ export class Jobs {
     this.boss = this.newBoss();
   }
 
-  /**
-   * A pg-boss on our connections. Its executor can be switched off: a pg-boss whose start failed
-   * cannot be started again (it believes it is still starting) nor stopped (it believes it never
-   * started), and it may have left its maintenance timer running; switched off, that timer's
-   * queries fail at once and reach neither the database nor the log.
-   */
+  /** A pg-boss on our connections. */
   private newBoss(): PgBoss {
-    let discarded = false;
     const boss = new PgBoss({
-      db: { executeSql: (text, values) => (discarded ? Promise.reject(new Error("This job queue was discarded")) : this.db.executeSql(text, values)) },
+      db: this.db,
       schema: this.options.schema,
       migrate: true,
       supervise: this.options.work,
@@ -105,12 +97,7 @@ export class Jobs {
       archiveCompletedAfterSeconds: 24 * 3_600,
       archiveFailedAfterSeconds: 7 * 24 * 3_600,
     });
-    boss.on("error", (err) => {
-      if (!discarded) this.logger.error({ err }, "job queue error");
-    });
-    this.discardBoss = () => {
-      discarded = true;
-    };
+    boss.on("error", (err) => this.logger.error({ err }, "job queue error"));
     return boss;
   }
 
@@ -139,7 +126,9 @@ export class Jobs {
       try {
         await this.boss.start();
       } catch (err) {
-        this.discardBoss();
+        // A pg-boss whose start failed cannot be started again: it still believes it is starting
+        // and returns at once. Its start fails only while installing its schema, before any timer
+        // of its own runs, so a fresh one takes its place and the old one is simply dropped.
         this.boss = this.newBoss();
         throw err;
       }
