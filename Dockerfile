@@ -21,7 +21,9 @@ COPY --from=build /app/prisma ./prisma
 RUN mkdir -p uploads .data && chown -R node:node uploads .data
 USER node
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+# The port opens only once start-up is done (docs/operations.md, "Start-up"): failed checks during
+# the start period (waiting for the database, migrations) do not count.
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 --start-period=120s \
   CMD node -e "fetch('http://127.0.0.1:3000/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Migrations are applied at start; SIGTERM shuts down gracefully.
 CMD ["node", "dist/server.js"]

@@ -1,11 +1,12 @@
 // WEB_CONCURRENCY > 1: this process is the primary of a node:cluster and serves nothing itself. It
-// applies the migrations once, then forks the workers; each runs startServer, and node:cluster
-// shares the port between them. A worker that dies is started again after a backoff; SIGTERM or
+// applies the migrations once (waiting out a database outage, as every start-up step does), then
+// forks the workers; each runs startServer, and node:cluster shares the port between them. A worker that dies is started again after a backoff; SIGTERM or
 // SIGINT is passed on to every worker, and the primary exits once all of them have exited.
 import cluster, { type Worker } from "node:cluster";
 import type { Logger } from "pino";
 import type { Config } from "./config";
 import { migrateBeforeServing } from "./db/migration-step";
+import type { Startup } from "./startup";
 
 /** What the workers get beyond their own shutdown deadline before they are killed. */
 export const SHUTDOWN_MARGIN_MS = 5_000;
@@ -27,9 +28,15 @@ interface Slot {
   restartTimer?: NodeJS.Timeout;
 }
 
-/** Runs the cluster until it is stopped; resolves with the exit code for the primary. */
-export async function runPrimary(config: Config, logger: Logger): Promise<number> {
-  if (config.migrateOnStart) await migrateBeforeServing(config.database, logger);
+/**
+ * Runs the cluster until it is stopped; resolves with the exit code for the primary. A signal
+ * during the migration step stops `startup` (StartupStopped is thrown); once the workers are
+ * forked, the primary handles the signals itself.
+ */
+export async function runPrimary(config: Config, logger: Logger, startup: Startup): Promise<number> {
+  if (config.migrateOnStart) await startup.step("applying the migrations", () => migrateBeforeServing(config.database, logger));
+  startup.throwIfStopped();
+  startup.finish();
 
   const slots: Slot[] = Array.from({ length: config.webConcurrency }, (_, i) => ({ n: i + 1, startedAt: 0, listening: false, deathsInARow: 0 }));
   // Until every worker has listened once, a worker that dies means the start failed (an upload

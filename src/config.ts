@@ -90,6 +90,9 @@ const envSchema = z
     ),
     IDEMPOTENCY_TTL_HOURS: int(24, 1, 24 * 30),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 120_000),
+    START_RETRY_DELAY_MS: int(500, 10, 60_000),
+    START_RETRY_MAX_DELAY_MS: int(30_000, 10, 600_000),
+    START_RETRY_LIMIT: int(0, 0, 1_000_000),
     WEB_CONCURRENCY: int(1, 1, 64),
     MIGRATE_ON_START: z.preprocess(emptyAsUndefined, z.enum(["true", "false"]).default("true")),
     UPLOAD_DIR: z.preprocess(emptyAsUndefined, z.string().default("uploads")),
@@ -196,6 +199,11 @@ export interface Config {
   trustProxy: TrustProxy;
   idempotencyTtlHours: number;
   shutdownTimeoutMs: number;
+  /**
+   * A start-up step that meets a database outage is tried again after `firstDelayMs`, doubling
+   * up to `maxDelayMs`; after `limit` retries in a row the start gives up (0: it never does).
+   */
+  startRetry: { firstDelayMs: number; maxDelayMs: number; limit: number };
   /** Background work (src/jobs): how often idle workers poll, and how often ran-out leases are handed back. */
   jobs: { schema: string; pollMs: number; maintenanceSeconds: number; leaseSeconds: number };
   /** Live events older than this are deleted (a stream resuming from further back gets its snapshot and what is left). */
@@ -277,6 +285,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustProxy: env.TRUST_PROXY,
     idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    startRetry: { firstDelayMs: env.START_RETRY_DELAY_MS, maxDelayMs: env.START_RETRY_MAX_DELAY_MS, limit: env.START_RETRY_LIMIT },
     jobs: { schema: env.JOB_SCHEMA, pollMs: env.JOB_POLL_MS, maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS, leaseSeconds: env.JOB_LEASE_SECONDS },
     eventRetentionDays: env.EVENT_RETENTION_DAYS,
     webConcurrency: env.WEB_CONCURRENCY,

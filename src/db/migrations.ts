@@ -63,10 +63,12 @@ export async function pendingMigrations(query: QueryRows, baseDir = MIGRATIONS_D
 
 /** Applies every migration not yet applied; returns the names it applied (empty when up to date). */
 export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
-  const engine = await openSchemaEngine(adapterFactory, await readSchema());
+  const { engine, withDriverCause } = await openSchemaEngine(adapterFactory, await readSchema());
   try {
     const result = await engine.applyMigrations({ migrationsList: await loadMigrationsList(), filters: noFilters });
     return result.appliedMigrationNames;
+  } catch (err) {
+    throw withDriverCause(err);
   } finally {
     engine.free();
   }
@@ -78,7 +80,7 @@ export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAda
  */
 export async function diffAgainstMigrations(scratch: SqlMigrationAwareDriverAdapterFactory): Promise<string> {
   const schema = await readSchema();
-  const engine = await openSchemaEngine(scratch, schema);
+  const { engine } = await openSchemaEngine(scratch, schema);
   try {
     await engine.applyMigrations({ migrationsList: await loadMigrationsList(), filters: noFilters });
     const result = await engine.diff({

@@ -33,15 +33,30 @@ async function loadGlue(): Promise<Glue> {
   return glue;
 }
 
+export interface OpenSchemaEngine {
+  engine: SchemaEngine;
+  /**
+   * The engine reports an error thrown by the JavaScript driver (a refused or dropped connection)
+   * only as "External error id#N". This gives the engine's error back with the driver's own error
+   * as its cause, so that a database outage can be told from a failed migration (start-up tries
+   * again after the one, not after the other).
+   */
+  withDriverCause(err: unknown): unknown;
+}
+
 export async function openSchemaEngine(
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
   datamodel: { path: string; content: string },
-): Promise<SchemaEngine> {
+): Promise<OpenSchemaEngine> {
   gluePromise ??= loadGlue();
   const glue = await gluePromise;
-  return glue.SchemaEngine.new(
-    { datamodels: [[datamodel.path, datamodel.content]] },
-    () => {},
-    bindMigrationAwareSqlAdapterFactory(adapterFactory),
-  );
+  const bound = bindMigrationAwareSqlAdapterFactory(adapterFactory);
+  const engine = await glue.SchemaEngine.new({ datamodels: [[datamodel.path, datamodel.content]] }, () => {}, bound);
+  const withDriverCause = (err: unknown) => {
+    const id = err instanceof Error ? /External error id#(\d+)/.exec(err.message)?.[1] : undefined;
+    const driverError = id === undefined ? undefined : bound.errorRegistry.consumeError(Number(id))?.error;
+    if (driverError !== undefined && err instanceof Error && err.cause === undefined) err.cause = driverError;
+    return err;
+  };
+  return { engine, withDriverCause };
 }

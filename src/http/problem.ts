@@ -2,6 +2,7 @@
 import type { NextFunction, Request, Response } from "express";
 import { MulterError } from "multer";
 import { ZodError } from "zod";
+import { isDatabaseUnavailable } from "../db/unavailable";
 import { AppError, describeIssues, type FieldIssue } from "../domain/errors";
 import { NOT_A_DECIMAL_STRING } from "./common-schemas";
 
@@ -63,8 +64,6 @@ const TYPE_WORDS: Partial<Record<string, string>> = {
   object: "an object",
 };
 
-const DB_UNAVAILABLE_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57014"]);
-
 interface HeaderCarrier {
   headers?: Record<string, string>;
 }
@@ -121,19 +120,6 @@ export function toProblem(err: unknown): Problem & HeaderCarrier {
     };
   }
   return problem(500, "Internal Server Error", "internal_error", "An unexpected error occurred");
-}
-
-// node-postgres reports a dropped or unreachable server with plain Errors carrying only a message.
-const DB_UNAVAILABLE_MESSAGES = /^(Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated due to connection timeout)/;
-
-function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
-  if (!err || typeof err !== "object" || depth > 4) return false;
-  const e = err as { code?: unknown; name?: unknown; cause?: unknown; errorCode?: unknown; originalCode?: unknown; message?: unknown; meta?: { driverAdapterError?: unknown } };
-  if (typeof e.message === "string" && DB_UNAVAILABLE_MESSAGES.test(e.message)) return true;
-  for (const code of [e.code, e.errorCode, e.originalCode]) if (typeof code === "string" && DB_UNAVAILABLE_CODES.has(code)) return true;
-  if (e.name === "PrismaClientInitializationError") return true;
-  // Prisma keeps the driver's error (and PostgreSQL's own code) under meta.driverAdapterError.cause.
-  return isDatabaseUnavailable(e.cause, depth + 1) || isDatabaseUnavailable(e.meta?.driverAdapterError, depth + 1);
 }
 
 export function problemHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {

@@ -72,7 +72,7 @@ function inTransaction(tx: SqlClient): SqlExecutor {
 }
 
 export class Jobs {
-  private readonly boss: PgBoss;
+  private boss: PgBoss;
   private readonly specs = new Map<QueueName, JobSpec>();
   private readonly workers = new Map<QueueName, Worker>();
   private started = false;
@@ -82,18 +82,24 @@ export class Jobs {
     private readonly logger: Logger,
     private readonly options: JobsOptions,
   ) {
-    this.boss = new PgBoss({
-      db,
-      schema: options.schema,
+    this.boss = this.newBoss();
+  }
+
+  /** A pg-boss on our connections. */
+  private newBoss(): PgBoss {
+    const boss = new PgBoss({
+      db: this.db,
+      schema: this.options.schema,
       migrate: true,
-      supervise: options.work,
-      schedule: options.work,
-      maintenanceIntervalSeconds: options.maintenanceIntervalSeconds,
+      supervise: this.options.work,
+      schedule: this.options.work,
+      maintenanceIntervalSeconds: this.options.maintenanceIntervalSeconds,
       // Completed jobs are kept a day, failed ones a week: long enough to look into them.
       archiveCompletedAfterSeconds: 24 * 3_600,
       archiveFailedAfterSeconds: 7 * 24 * 3_600,
     });
-    this.boss.on("error", (err) => this.logger.error({ err }, "job queue error"));
+    boss.on("error", (err) => this.logger.error({ err }, "job queue error"));
+    return boss;
   }
 
   /** Declares a queue and its handler (before start()). */
@@ -106,13 +112,36 @@ export class Jobs {
     return this.specs.get(queue);
   }
 
-  /** Installs or updates pg-boss's tables, the queues and their schedules; starts the workers when `work`. */
+  /** Installs or updates pg-boss's tables, the queues and their schedules, then starts the workers when `work`. */
   async start(): Promise<void> {
-    await this.boss.start();
-    this.started = true;
+    await this.install();
+    this.startWorkers();
+  }
+
+  /**
+   * Installs or updates pg-boss's tables, the queues and their schedules. A failed install (the
+   * database went away) can be tried again: every part of it is safe to repeat.
+   */
+  async install(): Promise<void> {
+    if (!this.started) {
+      try {
+        await this.boss.start();
+      } catch (err) {
+        // A pg-boss whose start failed cannot be started again: it still believes it is starting
+        // and returns at once. Its start fails only while installing its schema, before any timer
+        // of its own runs, so a fresh one takes its place and the old one is simply dropped.
+        this.boss = this.newBoss();
+        throw err;
+      }
+      this.started = true;
+    }
     for (const spec of this.specs.values()) await retryOnDeadlock(() => this.setUpQueue(spec));
-    if (!this.options.work) return;
-    for (const spec of this.specs.values()) this.workers.set(spec.queue, new Worker(spec, this, this.options.pollingIntervalMs));
+  }
+
+  /** Starts this process's workers (when `work`), after install(): a server does it once it listens. */
+  startWorkers(): void {
+    if (!this.options.work || !this.started) return;
+    for (const spec of this.specs.values()) if (!this.workers.has(spec.queue)) this.workers.set(spec.queue, new Worker(spec, this, this.options.pollingIntervalMs));
   }
 
   private async setUpQueue(spec: JobSpec): Promise<void> {

@@ -50,6 +50,35 @@ describe("enqueueing", () => {
   });
 });
 
+describe("starting", () => {
+  it("an install that met a database outage can be tried again, and then works (a server's start-up retries it)", async () => {
+    // The database drops the connection on the first statement pg-boss sends (is it installed?).
+    let outage = true;
+    const flaky = {
+      executeSql: async (text: string, values?: unknown[]) => {
+        if (outage) {
+          outage = false;
+          throw new Error("Connection terminated unexpectedly");
+        }
+        return t.db.executor.executeSql(text, values);
+      },
+    };
+    const seen: number[] = [];
+    // A schema of its own, so that the second install really has to create it.
+    const jobs = new Jobs(flaky, pino({ level: "silent" }), { schema: `${t.config.jobs.schema}_restart`, work: false, pollingIntervalMs: 60_000, maintenanceIntervalSeconds: 60 });
+    jobs.define<{ n: number }>({ queue: QUEUES.idempotencyCleanup, run: async (batch) => void seen.push(...batch.map((j) => j.data.n)), retryLimit: 0, retryDelaySeconds: 1, leaseSeconds: 30 });
+    try {
+      await expect(jobs.install()).rejects.toThrow("Connection terminated unexpectedly");
+      await jobs.install();
+      await jobs.enqueue(undefined, QUEUES.idempotencyCleanup, { n: 1 });
+      expect(await jobs.drain([QUEUES.idempotencyCleanup])).toEqual({ ran: 1, failed: 0 });
+      expect(seen).toEqual([1]);
+    } finally {
+      await jobs.stop();
+    }
+  });
+});
+
 describe("workers", () => {
   it("a commit's wake() runs the job at once, not at the next poll (a minute away here)", async () => {
     let resolveSeen!: (n: number) => void;

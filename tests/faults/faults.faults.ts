@@ -1,9 +1,11 @@
 // Faults against the real server process and a real PostgreSQL server (TEST_DATABASE_URL): SIGKILL
 // while an AI result and a payment webhook are inside their transactions, a database outage
-// through a proxy the test cuts or hangs, bursts of duplicate and racing payments, and SIGTERM
-// during requests. The test holds row and table locks from its own connection to stop a request
+// through a proxy the test cuts or hangs (while serving, and while starting: nothing answers until
+// start-up is done), bursts of duplicate and racing payments, and SIGTERM during requests. The
+// test holds row, table and advisory locks from its own connection to stop a request (or a start)
 // at a known point, and checks the outcome in the database. Run by `npm run test:faults` (CI runs it).
 import { request as httpRequest } from "node:http";
+import { connect, createServer, type AddressInfo } from "node:net";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import type { Client } from "pg";
@@ -13,7 +15,7 @@ import { signDevelopmentToken } from "../../src/http/auth";
 import { aiCallbackSignature, pngBytes } from "../support/images";
 import { paymentEvent } from "../support/payments";
 import { apiClient, RealServers, sendWebhook, TEST_CONNECTION, until, type Answer } from "../support/real-servers";
-import type { ServerProcess } from "../support/server-process";
+import type { LaunchedServer, ServerProcess } from "../support/server-process";
 import { TcpProxy } from "../support/tcp-proxy";
 import { TEST_JWT_SECRET } from "../support/test-app";
 
@@ -113,6 +115,27 @@ function expectProblem(res: Answer, status: number, code: string) {
   expect(res.body.requestId).toEqual(expect.any(String));
   expect(res.body.requestId).toBe(res.headers.get("x-request-id"));
   expect(JSON.stringify(res.body)).not.toMatch(/\bat .+\.(ts|js):\d+/);
+}
+
+/** A port nobody listens on now (the OS's choice, released at once). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/** Whether a TCP connection to the port is accepted (false: refused). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,6 +473,179 @@ describe("database outage", () => {
       proxy.restore();
       await proxy.close();
     }
+  });
+});
+
+describe("database outage during start-up", () => {
+  // Small backoff, so that a test sees several attempts within seconds.
+  const quickRetries = { START_RETRY_DELAY_MS: "200", START_RETRY_MAX_DELAY_MS: "1000" };
+
+  /** A fresh database behind a proxy, and a port of the test's choosing: the port must be known before the server listens. */
+  async function startingBehindProxy() {
+    const database = await freshDatabase();
+    const target = new URL(database.url);
+    const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const proxied = new URL(database.url);
+    proxied.hostname = "127.0.0.1";
+    proxied.port = String(await proxy.start());
+    const port = await freePort();
+    const launch = (env: Record<string, string> = {}) =>
+      servers.launch({ DATABASE_URL: proxied.toString(), DATABASE_POOL_MAX: "4", PORT: String(port), ...quickRetries, ...env });
+    return { ...database, proxy, port, launch };
+  }
+
+  /** The log lines of failed attempts of one step. */
+  const retriesOf = (server: LaunchedServer, step: string) => server.logs().filter((l) => l.step === step && l.level === 40);
+
+  /** Knocks on the port every 50 ms until stopped; how many connections were accepted meanwhile. */
+  function watchPort(port: number) {
+    let accepted = 0;
+    let knocks = 0;
+    let watching = true;
+    const done = (async () => {
+      while (watching) {
+        if (await accepts(port)) accepted += 1;
+        knocks += 1;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    return {
+      stop: async () => {
+        watching = false;
+        await done;
+        return { accepted, knocks };
+      },
+    };
+  }
+
+  it("a database that is down at first: the port stays closed (not even /health answers) while each attempt is logged; once the database is up, /ready answers 200 and it serves", async () => {
+    const { proxy, port, launch } = await startingBehindProxy();
+    try {
+      proxy.cut();
+      const server = launch();
+      const watcher = watchPort(port);
+      await until("three failed attempts to reach the database", async () => (retriesOf(server, "connecting to the database").length >= 3 ? true : undefined));
+      await expect(fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5_000) })).rejects.toThrow();
+      const { accepted, knocks } = await watcher.stop();
+      expect(knocks).toBeGreaterThan(5);
+      expect(accepted).toBe(0);
+      expect(server.child.exitCode).toBeNull();
+      const retries = retriesOf(server, "connecting to the database");
+      expect(retries.slice(0, 3).map((l) => l.retryInMs)).toEqual([200, 400, 800]);
+      for (const line of retries) {
+        expect(line).toMatchObject({ attempt: expect.any(Number), retryAt: expect.any(String), error: expect.stringMatching(/Connection terminated|ECONNRESET/) });
+        expect(String(line.msg)).toMatch(/^Start-up: connecting to the database failed \(attempt \d+, the database is unavailable\): .+; trying again in \d+ ms$/);
+      }
+
+      proxy.restore();
+      const running = await server.listening();
+      expect(running.url).toBe(`http://127.0.0.1:${port}`);
+      const messages = server.logs().map((l) => String(l.msg));
+      expect(messages).toContainEqual(expect.stringMatching(/^Start-up: connecting to the database succeeded after \d+ failed attempt\(s\)$/));
+      // Listening is the last step: everything the start does is logged before it.
+      const listeningAt = messages.findIndex((m) => m.startsWith("ChillBill listening on"));
+      expect(messages.findIndex((m) => /^Applied \d+ migration/.test(m))).toBeLessThan(listeningAt);
+      expect((await fetch(`${running.url}/ready`)).status).toBe(200);
+      expect((await client(running)("POST", "/bills", { totalAmount: "10.00", currency: "USD" })).status).toBe(201);
+      expect(await running.stop("SIGTERM")).toBe(0);
+      expect(server.output()).not.toMatch(/failed to start/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("an outage while the job queue starts (pg-boss's install) is retried: the port stays closed meanwhile, then it serves and its jobs run", async () => {
+    const { url, name, proxy, port, launch } = await startingBehindProxy();
+    // pg-boss installs its schema under this transaction-level advisory lock (its plans.js): the
+    // test holds it, so the start is caught inside pg-boss's start() at a known point.
+    const holder = await connectTo(url);
+    const pgBossLock = `('x' || encode(sha224((current_database() || '.pgboss.pgboss')::bytea), 'hex'))::bit(64)::bigint`;
+    await holder.query(`SELECT pg_advisory_lock(${pgBossLock})`);
+    try {
+      const server = launch();
+      const watcher = watchPort(port);
+      await until(
+        "the job queue's install waiting for its lock",
+        async () => {
+          const { rows } = await servers.admin.query(
+            `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+              WHERE l.locktype = 'advisory' AND NOT l.granted AND a.datname = $1 AND a.application_name <> $2`,
+            [name, TEST_CONNECTION],
+          );
+          return rows.length ? true : undefined;
+        },
+        60_000,
+      );
+      expect(server.logs().map((l) => String(l.msg))).toContainEqual(expect.stringMatching(/^Applied \d+ migration/));
+
+      proxy.cut();
+      await until("two failed attempts to start the job queue", async () => (retriesOf(server, "starting the job queue").length >= 2 ? true : undefined));
+      expect(server.child.exitCode).toBeNull();
+      await holder.query(`SELECT pg_advisory_unlock(${pgBossLock})`);
+      const { accepted, knocks } = await watcher.stop();
+      expect(knocks).toBeGreaterThan(5);
+      expect(accepted).toBe(0);
+
+      proxy.restore();
+      const running = await server.listening();
+      expect(server.logs().map((l) => String(l.msg))).toContainEqual(expect.stringMatching(/^Start-up: starting the job queue succeeded after \d+ failed attempt\(s\)$/));
+      const ready = await fetch(`${running.url}/ready`);
+      expect(ready.status).toBe(200);
+      expect(((await ready.json()) as { jobs: unknown }).jobs).toEqual({ queued: expect.any(Number), active: expect.any(Number), failed: 0 });
+      // The job queue works: the start's AI recovery run was taken by a worker and finished.
+      await until("the start's AI recovery run to finish", async () => (server.logs().some((l) => l.msg === "AI job recovery finished") ? true : undefined));
+      expect((await client(running)("POST", "/bills", { totalAmount: "10.00", currency: "USD" })).status).toBe(201);
+      expect(await running.stop("SIGTERM")).toBe(0);
+      expect(server.output()).not.toMatch(/failed to start/);
+    } finally {
+      await holder.query(`SELECT pg_advisory_unlock_all()`).catch(() => undefined);
+      await proxy.close();
+    }
+  });
+
+  it("SIGTERM while start-up waits for the database ends the wait at once and exits 0, having served nothing", async () => {
+    const { proxy, port, launch } = await startingBehindProxy();
+    try {
+      proxy.cut();
+      // A first wait of 60 s: an exit within seconds proves the wait was cut short.
+      const server = launch({ START_RETRY_DELAY_MS: "60000", START_RETRY_MAX_DELAY_MS: "60000" });
+      await until("the first failed attempt", async () => (retriesOf(server, "connecting to the database").length >= 1 ? true : undefined));
+      const started = Date.now();
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const messages = server.logs().map((l) => String(l.msg));
+      expect(messages).toEqual(expect.arrayContaining(["Stopping start-up: SIGTERM", "Start-up stopped (SIGTERM) before anything was served", "Shutdown complete"]));
+      expect(messages.some((m) => m.startsWith("ChillBill listening"))).toBe(false);
+      expect(await accepts(port)).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("with START_RETRY_LIMIT, a database that stays away ends the start with exit 1 after that many retries, saying so in one line", async () => {
+    const { proxy, launch } = await startingBehindProxy();
+    try {
+      proxy.cut();
+      const server = launch({ START_RETRY_LIMIT: "2", START_RETRY_DELAY_MS: "100" });
+      expect(await server.exited).toBe(1);
+      expect(retriesOf(server, "connecting to the database")).toHaveLength(2);
+      expect(server.output()).toMatch(
+        /\nChillBill failed to start \(connecting to the database\): connecting to the database failed 3 times in a row, the database being unavailable \(START_RETRY_LIMIT=2\); giving up\. Last error: [^\n]+\n$/,
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a database that does not exist is a setting to fix, not an outage: the start ends at once with exit 1, naming the step", async () => {
+    const { url } = await freshDatabase();
+    const missing = new URL(url);
+    missing.pathname = `/${missing.pathname.slice(1)}_missing`;
+    const server = servers.launch({ DATABASE_URL: missing.toString(), ...quickRetries });
+    expect(await server.exited).toBe(1);
+    expect(retriesOf(server, "connecting to the database")).toHaveLength(0);
+    expect(server.output()).toMatch(/ChillBill failed to start \(connecting to the database\): error: database "[^"]+_missing" does not exist/);
   });
 });
 

@@ -9,7 +9,7 @@ import { Client } from "pg";
 import { PAYMENT_SIGNATURE_HEADER } from "../../src/adapters/payments/payment-system";
 import { signDevelopmentToken } from "../../src/http/auth";
 import { webhookSignature } from "./payments";
-import { startServer, type ServerProcess } from "./server-process";
+import { launchServer, type LaunchedServer, type ServerProcess } from "./server-process";
 import { TEST_AI_SECRET, TEST_JWT_SECRET, TEST_PAYMENT_SECRET } from "./test-app";
 import { createFreshDatabase, type FreshDatabase } from "./test-database-url";
 
@@ -20,7 +20,7 @@ export class RealServers {
   private adminClient: Client | undefined;
   private directory: string | undefined;
   private readonly databases: FreshDatabase[] = [];
-  private readonly servers: ServerProcess[] = [];
+  private readonly servers: Array<ServerProcess | LaunchedServer> = [];
   private readonly connections: Client[] = [];
   readonly serverUrl = process.env.TEST_DATABASE_URL;
 
@@ -71,8 +71,11 @@ export class RealServers {
   };
 
   /** The real server entry with the test secrets (the mock payment system never pays by itself); killed by close() if still running. */
-  boot = async (env: Record<string, string>): Promise<ServerProcess> => {
-    const server = await startServer({
+  boot = async (env: Record<string, string>): Promise<ServerProcess> => this.launch(env).listening();
+
+  /** The same, not waited for: a start-up test watches it start. */
+  launch = (env: Record<string, string>): LaunchedServer => {
+    const server = launchServer({
       JWT_SECRET: TEST_JWT_SECRET,
       PAYMENT_WEBHOOK_SECRET: TEST_PAYMENT_SECRET,
       AI_CALLBACK_SECRET: TEST_AI_SECRET,

@@ -35,37 +35,54 @@ export function runEntry(
   return { child, output: () => output, exited };
 }
 
-export async function startServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+/** A server process that was started and is perhaps not listening yet (start-up tests watch it start). */
+export interface LaunchedServer {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  logs: () => Array<Record<string, unknown>>;
+  /** Resolves once it says it listens; rejects if it exits first or takes longer than `timeoutMs`. */
+  listening(timeoutMs?: number): Promise<ServerProcess>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function launchServer(env: Record<string, string>): LaunchedServer {
   const { child, output, exited } = runServer(env);
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${output()}`)), timeoutMs);
-    const check = () => {
-      const match = /ChillBill listening on (http:\/\/[^ ]+?) \(/.exec(output());
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    child.stdout!.on("data", check);
-    exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening:\n${output()}`));
-    });
-  });
-  return {
-    url,
-    child,
-    logs: () =>
-      output()
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-    stop: async (signal = "SIGTERM") => {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill(signal);
-      return exited;
-    },
+  const logs = () =>
+    output()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (child.exitCode !== null) return child.exitCode;
+    child.kill(signal);
+    return exited;
   };
+  const listening = async (timeoutMs = 60_000): Promise<ServerProcess> => {
+    const url = await new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const match = /ChillBill listening on (http:\/\/[^ ]+?) \(/.exec(output());
+        if (!match) return false;
+        clearTimeout(timer);
+        child.stdout!.off("data", check);
+        resolve(match[1]);
+        return true;
+      };
+      const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${output()}`)), timeoutMs);
+      if (check()) return;
+      child.stdout!.on("data", check);
+      exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with ${code} before listening:\n${output()}`));
+      });
+    });
+    return { url, child, logs, stop };
+  };
+  return { child, output, exited, logs, listening, stop };
+}
+
+export async function startServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+  return launchServer(env).listening(timeoutMs);
 }
 
 /** A server on its own embedded database and upload folder in a temporary directory, removed by dispose(). */

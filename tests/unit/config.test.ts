@@ -116,6 +116,13 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ WEB_CONCURRENCY: value, DATABASE_URL: "postgresql://u:p@db/c" })).toThrow(/^Invalid configuration: WEB_CONCURRENCY /);
   });
 
+  it("when the START_RETRY settings are not set, then start-up waits out a database outage for ever, from 0.5 s doubling up to 30 s", () => {
+    expect(loadConfig({}).startRetry).toEqual({ firstDelayMs: 500, maxDelayMs: 30_000, limit: 0 });
+    expect(loadConfig({ START_RETRY_DELAY_MS: "100", START_RETRY_MAX_DELAY_MS: "1000", START_RETRY_LIMIT: "5" }).startRetry).toEqual({ firstDelayMs: 100, maxDelayMs: 1_000, limit: 5 });
+    expect(() => loadConfig({ START_RETRY_LIMIT: "-1" })).toThrow(/^Invalid configuration: START_RETRY_LIMIT .*\(got "-1"\)$/);
+    expect(() => loadConfig({ START_RETRY_DELAY_MS: "soon" })).toThrow(/^Invalid configuration: START_RETRY_DELAY_MS /);
+  });
+
   it("refuses a MIGRATE_ON_START that is not true or false", () => {
     expect(() => loadConfig({ MIGRATE_ON_START: "no" })).toThrow(/^Invalid configuration: MIGRATE_ON_START .*\(got "no"\)$/);
   });
