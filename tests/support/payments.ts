@@ -7,14 +7,25 @@ import { createBill } from "./builders";
 import { API, as } from "./http";
 import { newUserId, TEST_PAYMENT_SECRET, type TestApp } from "./test-app";
 
-/** A bill split equally among the named people ("me" is the creator), ready for payment requests. */
-export async function splitBill(t: TestApp, names: string[], bill: Record<string, unknown> = {}) {
+/** A participant to add with contact details (the body of POST /bills/{id}/participants). */
+export interface PersonToAdd {
+  name: string;
+  phone?: string;
+  email?: string;
+}
+
+/**
+ * A bill split equally among the named people ("me" is the creator), ready for payment requests.
+ * A person given as an object is added with those details (a phone or an email: they are told).
+ */
+export async function splitBill(t: TestApp, names: (string | PersonToAdd)[], bill: Record<string, unknown> = {}) {
   const userId = newUserId();
   const token = await t.tokenFor(userId);
   const b = await createBill(t, token, bill);
   const people: { id: string; name: string }[] = [];
-  for (const name of names) {
-    const body = name === "me" ? { name, userId } : name === "Alice" ? { name, phone: "+84901234567" } : { name };
+  for (const person of names) {
+    const name = typeof person === "string" ? person : person.name;
+    const body = typeof person !== "string" ? person : name === "me" ? { name, userId } : name === "Alice" ? { name, phone: "+84901234567" } : { name };
     const res = await as(t, token).post(`/bills/${b.id}/participants`).send(body);
     if (res.status !== 201) throw new Error(`add ${name}: ${res.status} ${JSON.stringify(res.body)}`);
     people.push(res.body);

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { AiJobSubmission, AiService } from "../../src/adapters/ai/ai-service";
 import type { Adapters } from "../../src/adapters";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { createApp } from "../../src/app";
 import type { Clock } from "../../src/clock";
 import { loadConfig, type Config } from "../../src/config";
@@ -136,6 +136,8 @@ export async function createTestApp(
     adapters?: Partial<Adapters>;
     rateLimitStores?: RateLimitStores;
     sameDatabaseAs?: TestApp;
+    /** The service's logger (default: silent); a test that checks what was logged passes a capturing one. */
+    logger?: Logger;
   } & Omit<TestDatabaseOptions, "sameAs"> = {},
 ): Promise<TestApp> {
   // On the run's shared PostgreSQL database each test app gets a job queue of its own: a test's
@@ -148,7 +150,7 @@ export async function createTestApp(
   const db = await createTestDatabase({ sameAs: shared, listenerRetryMs: options.listenerRetryMs, listenerName: options.listenerName });
   const ai = new RecordingAi();
   const { rateLimitStores } = options;
-  const app = createApp({ config, db, logger: pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters }, rateLimitStores });
+  const app = createApp({ config, db, logger: options.logger ?? pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters }, rateLimitStores });
   // The queues exist before anything enqueues; no workers run here: a test runs jobs with runJobs().
   await app.locals.jobs.start();
   return {
