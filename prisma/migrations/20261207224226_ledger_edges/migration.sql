@@ -1,8 +1,8 @@
 -- The ledger owns its edges (issue 19, docs/money.md):
 -- - a removed participant is a tombstone (removed_at, removed_reason), not a deleted row, so money
---   that reaches them still counts; the unique keys hold among the people still on the bill;
+--   that reaches them still counts, and the unique keys hold among the people still on the bill,
 -- - every status change carries a reason code beside its prose (status_history.reason_code, and
---   payment_requests.status_reason_code for why a request closed), so pages decide on codes;
+--   payment_requests.status_reason_code for why a request closed), so pages decide on codes,
 -- - payment_requests.closed_at: reconciliation asks about closed requests for a window after it.
 -- DropIndex
 DROP INDEX "participants_bill_id_ai_face_id_key";
@@ -33,7 +33,7 @@ CREATE UNIQUE INDEX "participants_bill_id_phone_key" ON "participants"("bill_id"
 -- CreateIndex
 CREATE UNIQUE INDEX "participants_bill_id_ai_face_id_key" ON "participants"("bill_id", "ai_face_id") WHERE (removed_at IS NULL);
 
--- Backfill: requests already closed closed when they were last updated; their codes from the prose
+-- Backfill: a request already closed closed when it was last updated, and its code comes from the prose
 -- the ledger wrote (its wording has been stable since the ledger's migration).
 UPDATE "payment_requests" SET "closed_at" = "updated_at" WHERE "status" NOT IN ('pending', 'sent');
 UPDATE "payment_requests" SET "status_reason_code" = CASE
