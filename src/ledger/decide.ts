@@ -5,7 +5,7 @@
 import Decimal from "decimal.js";
 import { assertEditable, assertTransition } from "../domain/bill-status";
 import { BusinessRule, Conflict, NotFound } from "../domain/errors";
-import { amountProblem, formatAmount } from "../domain/money";
+import { amountProblem, formatAmount, MAX_AMOUNT } from "../domain/money";
 import { completionSteps } from "../domain/payment-status";
 import { planSplit, type Allocation, type SplitRequest } from "../domain/split";
 import type {
@@ -579,6 +579,8 @@ function applyPaymentEvent(d: Draft, e: Extract<LedgerCommand, { kind: "payment_
   // A request is one payment at the payment system (one payment id): a second success for a paid
   // request reports the same money again, under another event id. Counted once.
   if (r.status === "paid" || r.counted) return { outcome: "ignored", detail: "the payment of this request was already counted" };
+  // Received beyond what a money column holds: kept for a person, not a 500 the payment system retries for ever.
+  if (p.paid.plus(amount).gt(MAX_AMOUNT)) return { outcome: "mismatch", detail: `${d.money(amount)} would take what ${p.name} received past ${MAX_AMOUNT.toFixed()}` };
   // Money that arrived counts, whatever became of the request: a superseded, expired or cancelled
   // request's payment still goes to the participant's balance (any excess is refund due).
   const before = r.status;

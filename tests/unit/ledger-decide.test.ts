@@ -184,6 +184,15 @@ describe("decide", () => {
     expect(run(askedFiftyEach(), pay("r1", "0.0004")).result).toMatchObject({ outcome: "mismatch" });
   });
 
+  it("a payment that would take what someone received past what a money column holds is a mismatch, not applied", () => {
+    const nearlyFull = askedFiftyEach();
+    nearlyFull.participants[0] = person("P1", "50", { paid: D("999999999999999.99"), status: "paid" });
+    nearlyFull.requests.push(request("r3", "P1", "50.00", "cancelled"));
+    const { result, changes } = run(nearlyFull, pay("r3", "0.01"));
+    expect(result).toEqual({ outcome: "mismatch", detail: "0.01 USD would take what P1 received past 999999999999999.9999" });
+    expect(changes.payments).toEqual([]);
+  });
+
   it("once money was received, a user's change of people is refused and the AI's joins with a share of 0: the bill can still complete", () => {
     const paidOne = run(askedFiftyEach(), pay("r1", "50.00")).after;
     const guest = { name: "Guest", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false };
