@@ -5,7 +5,8 @@
 import Decimal from "decimal.js";
 import { assertEditable, assertTransition } from "../domain/bill-status";
 import { BusinessRule, Conflict, NotFound } from "../domain/errors";
-import { amountProblem, formatAmount, MAX_AMOUNT } from "../domain/money";
+import { minorUnits } from "../domain/currency";
+import { formatAmount, MAX_AMOUNT } from "../domain/money";
 import { completionSteps } from "../domain/payment-status";
 import { planSplit, type Allocation, type SplitRequest } from "../domain/split";
 import type {
@@ -572,8 +573,9 @@ function applyPaymentEvent(d: Draft, e: Extract<LedgerCommand, { kind: "payment_
   } catch {
     amount = ZERO;
   }
-  // Another currency, or more decimals than the currency has, cannot be applied as it is.
-  if (e.currency !== r.currency || !amount.isFinite() || amount.lte(0) || amountProblem(e.amount, r.currency) !== undefined) {
+  // Another currency, or more decimals than the currency has, cannot be applied as it is. The
+  // amount is judged by its value, not its text: "050.00" is 50.00.
+  if (e.currency !== r.currency || !amount.isFinite() || amount.lte(0) || amount.decimalPlaces() > minorUnits(r.currency)) {
     return { outcome: "mismatch", detail: `expected an amount in ${r.currency}, got ${e.amount} ${e.currency}` };
   }
   // A request is one payment at the payment system (one payment id): a second success for a paid

@@ -237,6 +237,20 @@ describe("POST /webhook/payment-callback", () => {
     expect(again.body.requests[0]).toMatchObject({ amount: "0.01" });
   });
 
+  it("reads the amount as a decimal: \"050.00\" for a 50.00 request is applied as 50.00", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    const res = await postWebhook(t, paymentEvent(requests[0], "payment.succeeded", { amount: "050.00" }));
+    expect(res.status).toBe(200);
+    expect(res.body.outcome).toBe("applied");
+    expect(await participant(requests[0].participantId)).toMatchObject({ paymentStatus: "paid" });
+    expect((await participant(requests[0].participantId)).paidAmount.toFixed(2)).toBe("50.00");
+    const [payment] = await t.db.prisma.payment.findMany({ where: { paymentRequestId: requests[0].id } });
+    expect(payment.amount.toFixed(2)).toBe("50.00");
+    const [event] = await t.db.prisma.paymentEvent.findMany({ where: { paymentRequestId: requests[0].id } });
+    expect(event).toMatchObject({ outcome: "applied", detail: null });
+  });
+
   it.each([
     ["16 digits before the point", "1000000000000000"],
     ["16 digits after leading zeros", "01000000000000000.00"],
