@@ -3,8 +3,37 @@
 import Decimal from "decimal.js";
 import { minorUnits } from "./currency";
 
+/**
+ * The bound on every amount, in one place. Money columns are DECIMAL(19,4): 4 decimals because CLF
+ * and UYW have 4 minor units (the most of any ISO 4217 currency), and 15 digits before the point
+ * for VND- and IRR-sized totals. Every pattern the API accepts an amount by is built from these,
+ * so an amount the API document allows is one the database holds (docs/money.md).
+ */
+export const MAX_INTEGER_DIGITS = 15;
+export const MAX_DECIMALS = 4;
+/** The largest amount a money column holds: 999999999999999.9999. */
+export const MAX_AMOUNT = new Decimal(`${"9".repeat(MAX_INTEGER_DIGITS)}.${"9".repeat(MAX_DECIMALS)}`);
+
+const INTEGER_PART = `(0|[1-9]\\d{0,${MAX_INTEGER_DIGITS - 1}})`;
+const FRACTION_PART = `(\\.\\d{1,${MAX_DECIMALS}})?`;
+
 /** A plain non-negative decimal string: digits, optionally a point and more digits. No exponent, no sign. */
-export const DECIMAL_STRING = /^(0|[1-9]\d{0,14})(\.\d{1,4})?$/;
+export const DECIMAL_STRING = new RegExp(`^${INTEGER_PART}${FRACTION_PART}$`);
+
+/**
+ * DECIMAL_STRING that may also have leading zeros ("050.00"), bounded the same by its value: how
+ * another system (the payment system) may write an amount that we only read, never echo.
+ */
+export const ZERO_PADDED_DECIMAL_STRING = new RegExp(`^0*${INTEGER_PART}${FRACTION_PART}$`);
+
+/** A plain decimal (leading zeros or not) with more digits before the point than a money column holds. */
+export function exceedsAmountBound(value: string): boolean {
+  const m = /^0*(\d*)(\.\d+)?$/.exec(value);
+  return m !== null && m[1].length > MAX_INTEGER_DIGITS;
+}
+
+/** The message for an amount beyond the bound; the field's name goes before it (zodIssues, describeIssues). */
+export const TOO_LARGE = `is too large: at most ${MAX_INTEGER_DIGITS} digits before the point`;
 
 export function decimalPlaces(value: string): number {
   const point = value.indexOf(".");
@@ -13,7 +42,8 @@ export function decimalPlaces(value: string): number {
 
 /** Why an amount is not acceptable in the currency, or undefined when it is. */
 export function amountProblem(value: string, currency: string, { allowZero = false } = {}): string | undefined {
-  if (!DECIMAL_STRING.test(value)) return "must be a decimal string such as \"12.50\" (at most 15 digits before the point)";
+  if (exceedsAmountBound(value)) return TOO_LARGE;
+  if (!DECIMAL_STRING.test(value)) return `must be a decimal string such as "12.50" (at most ${MAX_INTEGER_DIGITS} digits before the point)`;
   const units = minorUnits(currency);
   if (decimalPlaces(value) > units) {
     return units === 0

@@ -1,7 +1,7 @@
 // Schemas shared by every capability: the problem body, ids, money, currency, dates.
 import { z } from "zod";
 import { CURRENCY_CODES, isCurrencyCode } from "../domain/currency";
-import { DECIMAL_STRING } from "../domain/money";
+import { DECIMAL_STRING, exceedsAmountBound, MAX_DECIMALS, MAX_INTEGER_DIGITS, TOO_LARGE } from "../domain/money";
 
 export const problemSchema = z
   .object({
@@ -45,17 +45,26 @@ export const NOT_A_DECIMAL_STRING = "must be a decimal string such as \"12.50\""
 
 /**
  * A string holding a decimal; a JSON number is refused with NOT_A_DECIMAL_STRING. The pattern is in
- * the API document, so a client generated from it cannot send "abc" (docs/api-conventions.md).
+ * the API document, so a client generated from it cannot send "abc" (docs/api-conventions.md). A
+ * decimal with more digits before the point than a money column holds is told so (TOO_LARGE), and
+ * never reaches the database, where it would be a numeric overflow.
  */
 export const decimalStringSchema = (pattern: RegExp = DECIMAL_STRING, message = DECIMAL_MESSAGE) =>
-  z.string({ message: NOT_A_DECIMAL_STRING }).regex(pattern, message);
+  z.string({ message: NOT_A_DECIMAL_STRING }).regex(pattern, {
+    error: (issue) => (typeof issue.input === "string" && exceedsAmountBound(issue.input) ? TOO_LARGE : message),
+  });
 
-const DECIMAL_MESSAGE = "must be a decimal string such as \"12.50\" (no exponent, no sign, at most 15 digits before the point and 4 after)";
+const DECIMAL_MESSAGE = `must be a decimal string such as "12.50" (no exponent, no sign, at most ${MAX_INTEGER_DIGITS} digits before the point and ${MAX_DECIMALS} after)`;
 
 export const amountSchema = decimalStringSchema().meta({ description: "A decimal amount as a string, in the bill's currency", example: "120.50" });
 
-/** DECIMAL_STRING without zero ("0", "0.00"): written without lookahead so any JSON-Schema tool can read it. */
-export const POSITIVE_DECIMAL_STRING = /^([1-9]\d{0,14}(\.\d{1,4})?|0\.(000[1-9]|00[1-9]\d?|0[1-9]\d{0,2}|[1-9]\d{0,3}))$/;
+/**
+ * DECIMAL_STRING without zero ("0", "0.00"): written without lookahead so any JSON-Schema tool can
+ * read it. The "0.x" alternatives spell out MAX_DECIMALS (4) places.
+ */
+export const POSITIVE_DECIMAL_STRING = new RegExp(
+  `^([1-9]\\d{0,${MAX_INTEGER_DIGITS - 1}}(\\.\\d{1,${MAX_DECIMALS}})?|0\\.(000[1-9]|00[1-9]\\d?|0[1-9]\\d{0,2}|[1-9]\\d{0,3}))$`,
+);
 
 export const positiveAmountSchema = decimalStringSchema(POSITIVE_DECIMAL_STRING, "must be a decimal string greater than zero, such as \"12.50\"").meta({
   description: "A decimal amount greater than zero, as a string, in the bill's currency",

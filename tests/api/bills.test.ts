@@ -53,10 +53,32 @@ describe("POST /bills", () => {
     expect(res.body).toMatchObject({ totalAmount: null, currency: null, merchantName: null, billDate: null });
   });
 
-  it("writes amounts in the currency's minor units (VND 0, KWD 3)", async () => {
+  it("writes amounts in the currency's minor units (VND 0, KWD 3, CLF and UYW 4)", async () => {
     const alice = await user();
     expect((await createBill(t, alice.token, { totalAmount: "100000", currency: "VND" })).totalAmount).toBe("100000");
     expect((await createBill(t, alice.token, { totalAmount: "10", currency: "KWD" })).totalAmount).toBe("10.000");
+    expect((await createBill(t, alice.token, { totalAmount: "10", currency: "CLF" })).totalAmount).toBe("10.0000");
+    expect((await createBill(t, alice.token, { totalAmount: "10", currency: "UYW" })).totalAmount).toBe("10.0000");
+  });
+
+  it.each(["CLF", "UYW"])("stores and answers 10.0001 %s with its fourth decimal", async (currency) => {
+    const alice = await user();
+    const bill = await createBill(t, alice.token, { totalAmount: "10.0001", currency });
+    expect(bill.totalAmount).toBe("10.0001");
+    expect((await t.db.prisma.bill.findUniqueOrThrow({ where: { id: bill.id } })).totalAmount?.toFixed(4)).toBe("10.0001");
+    expect((await as(t, alice.token).get(`/bills/${bill.id}`)).body.totalAmount).toBe("10.0001");
+    const refused = await as(t, alice.token).post("/bills").send({ totalAmount: "10.00001", currency });
+    expectProblem(refused, 400, "validation_failed");
+  });
+
+  it("stores the largest amount the API accepts, to the last digit (the columns hold what the schema allows)", async () => {
+    const alice = await user();
+    const bill = await createBill(t, alice.token, { totalAmount: "999999999999999.9999", currency: "CLF" });
+    expect(bill.totalAmount).toBe("999999999999999.9999");
+    expect((await t.db.prisma.bill.findUniqueOrThrow({ where: { id: bill.id } })).totalAmount?.toFixed(4)).toBe("999999999999999.9999");
+    const updated = await as(t, alice.token).put(`/bills/${bill.id}`).send({ totalAmount: "999999999999999", currency: "VND" });
+    expect(updated.status).toBe(200);
+    expect(updated.body.totalAmount).toBe("999999999999999");
   });
 
   it.each([
@@ -66,6 +88,9 @@ describe("POST /bills", () => {
     [{ totalAmount: "0", currency: "USD" }, "totalAmount", "must be a decimal string greater than zero, such as \"12.50\""],
     [{ totalAmount: "-5", currency: "USD" }, "totalAmount", expect.stringContaining("decimal string")],
     [{ totalAmount: 120.5, currency: "USD" }, "totalAmount", 'totalAmount must be a decimal string, not a number: send amounts as decimal strings, e.g. "120.50"'],
+    [{ totalAmount: "1000000000000000", currency: "USD" }, "totalAmount", "is too large: at most 15 digits before the point"],
+    [{ totalAmount: "1000000000000000.0000", currency: "CLF" }, "totalAmount", "is too large: at most 15 digits before the point"],
+    [{ totalAmount: "9".repeat(40), currency: "VND" }, "totalAmount", "is too large: at most 15 digits before the point"],
     [{ currency: "usd" }, "currency", expect.stringContaining("ISO 4217")],
     [{ billDate: "2026-02-30" }, "billDate", "must be a real calendar date"],
     [{ billDate: "20/11/2026" }, "billDate", "must be a date as YYYY-MM-DD"],
@@ -277,6 +302,15 @@ describe("PUT /bills/:billId", () => {
     expectProblem(await as(t, alice.token).put(`/bills/${bill.id}`).send({ totalAmount: "10.00" }), 400, "validation_failed");
     const ok = await as(t, alice.token).put(`/bills/${bill.id}`).send({ totalAmount: "100000", currency: "VND" });
     expect(ok.body).toMatchObject({ totalAmount: "100000", currency: "VND" });
+  });
+
+  it("refuses a total too large to store with 400 naming totalAmount, and changes nothing", async () => {
+    const alice = await user();
+    const bill = await createBill(t, alice.token, { totalAmount: "10.00", currency: "USD" });
+    const res = await as(t, alice.token).put(`/bills/${bill.id}`).send({ totalAmount: "1000000000000000" });
+    expectProblem(res, 400, "validation_failed");
+    expect(res.body.detail).toBe("totalAmount: is too large: at most 15 digits before the point");
+    expect((await t.db.prisma.bill.findUniqueOrThrow({ where: { id: bill.id } })).totalAmount?.toFixed(2)).toBe("10.00");
   });
 
   it("checks the total against a new currency's minor units", async () => {

@@ -120,11 +120,11 @@ describe("the migrations that took the ERD's names", () => {
     expect(await missingColumns(scratch.sql, ERD_COLUMNS)).toEqual([]);
     expect(await missingColumns(scratch.sql, { bills: ["creator_user_id"] })).toEqual(["bills.creator_user_id"]);
     const [bill] = await scratch.sql.query(
-      "SELECT creator_id, total_amount::text AS total_amount, bill_image_path, group_image_path, ai_bill_id, ai_group_id FROM bills WHERE id = $1::uuid",
+      "SELECT creator_id, trim_scale(total_amount)::text AS total_amount, bill_image_path, group_image_path, ai_bill_id, ai_group_id FROM bills WHERE id = $1::uuid",
       [BILL],
     );
     // The bill's current jobs give the AI ids (not the replaced one; none while the AI gave none).
-    expect(bill).toEqual({ creator_id: "bank-user-alice", total_amount: "90.000", bill_image_path: "receipt-file", group_image_path: "group-file", ai_bill_id: "ai-receipt", ai_group_id: null });
+    expect(bill).toEqual({ creator_id: "bank-user-alice", total_amount: "90", bill_image_path: "receipt-file", group_image_path: "group-file", ai_bill_id: "ai-receipt", ai_group_id: null });
     expect(await scratch.sql.query("SELECT name, is_cake_user FROM participants WHERE bill_id = $1::uuid ORDER BY name", [BILL])).toEqual([
       { name: "Bob", is_cake_user: true },
       { name: "Carol", is_cake_user: false },
@@ -140,5 +140,55 @@ describe("the migrations that took the ERD's names", () => {
     expect(updatedAt).toEqual({ [QUEUED]: "2026-11-01T10:00:00.000Z", [SENT]: "2026-11-01T10:05:00.000Z", [READ]: "2026-11-02T08:00:00.000Z" });
     const [nullable] = await scratch.sql.query("SELECT is_nullable FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'notifications' AND column_name = 'updated_at'");
     expect(nullable).toEqual({ is_nullable: "NO" });
+  }, 120_000); // every migration, applied to an empty database
+});
+
+describe("the migration that gave money four decimals", () => {
+  const WIDENING = "20261207224613_money_columns_hold_four_decimals";
+  let scratch: Scratch;
+  beforeAll(async () => {
+    scratch = await scratchDatabase();
+  });
+  afterAll(() => scratch.close());
+
+  it("keeps every stored amount, the largest included, and then holds CLF's fourth decimal", async () => {
+    const names = await migrationNames();
+    expect(names).toContain(WIDENING);
+    const apply = async (list: string[]) => {
+      for (const name of list) await scratch.exec(readFileSync(path.join(MIGRATIONS_DIR, name, "migration.sql"), "utf8"));
+    };
+    await apply(names.filter((n) => n < WIDENING));
+    const BILL = "0190a000-0000-7000-8000-000000000101";
+    const PERSON = "0190a000-0000-7000-8000-000000000121";
+    const REQUEST = "0190a000-0000-7000-8000-000000000131";
+    const MAX_OLD = "999999999999999.999";
+    await scratch.exec(`
+      INSERT INTO bills (id, creator_id, total_amount, currency, status, updated_at) VALUES ('${BILL}', 'bank-user-alice', ${MAX_OLD}, 'KWD', 'active', now());
+      INSERT INTO participants (id, bill_id, name, amount_to_pay, share_weight, paid_amount, outstanding_amount, refund_due, updated_at)
+        VALUES ('${PERSON}', '${BILL}', 'Bob', ${MAX_OLD}, 999999999999.999999, 10.125, ${MAX_OLD}, 0.001, now());
+      INSERT INTO payment_requests (id, bill_id, participant_id, amount, currency, channel, reference, pay_token, status, expiry_date, updated_at)
+        VALUES ('${REQUEST}', '${BILL}', '${PERSON}', ${MAX_OLD}, 'KWD', 'payment_link', 'REF9', '${"w".repeat(32)}', 'sent', now(), now());
+      INSERT INTO payment_events (id, type, amount, currency, outcome) VALUES ('evt_old', 'payment.succeeded', ${MAX_OLD}, 'KWD', 'applied');
+      INSERT INTO payments (id, bill_id, participant_id, payment_request_id, amount, currency, source) VALUES ('0190a000-0000-7000-8000-000000000141', '${BILL}', '${PERSON}', '${REQUEST}', 10.125, 'KWD', 'payment_system');
+    `);
+
+    await apply(names.filter((n) => n >= WIDENING));
+
+    const one = async (text: string) => (await scratch.sql.query(text))[0];
+    expect(await one("SELECT total_amount::text AS v FROM bills")).toEqual({ v: "999999999999999.9990" });
+    expect(await one("SELECT amount_to_pay::text AS share, share_weight::text AS weight, paid_amount::text AS paid, outstanding_amount::text AS outstanding, refund_due::text AS refund FROM participants")).toEqual({
+      share: "999999999999999.9990",
+      weight: "999999999999.999999",
+      paid: "10.1250",
+      outstanding: "999999999999999.9990",
+      refund: "0.0010",
+    });
+    expect(await one("SELECT amount::text AS v FROM payment_requests")).toEqual({ v: "999999999999999.9990" });
+    expect(await one("SELECT amount::text AS v FROM payment_events")).toEqual({ v: "999999999999999.9990" });
+    expect(await one("SELECT amount::text AS v FROM payments")).toEqual({ v: "10.1250" });
+    // What the columns hold now: CLF's fourth decimal, the largest amount the API accepts, and a weight as large.
+    await scratch.exec(`UPDATE bills SET total_amount = 10.0001, currency = 'CLF'; UPDATE participants SET amount_to_pay = 999999999999999.9999, share_weight = 999999999999999.9999`);
+    expect(await one("SELECT total_amount::text AS v FROM bills")).toEqual({ v: "10.0001" });
+    expect(await one("SELECT amount_to_pay::text AS share, share_weight::text AS weight FROM participants")).toEqual({ share: "999999999999999.9999", weight: "999999999999999.999900" });
   }, 120_000); // every migration, applied to an empty database
 });

@@ -385,6 +385,29 @@ describe("POST /internal/bills/:billId/bill-result", () => {
     expect(await bill(empty.id)).toMatchObject({ totalAmount: null, currency: null, aiProcessed: true });
   });
 
+  it("fills a CLF total to the fourth decimal", async () => {
+    const alice = await user();
+    const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined });
+    const job = await uploaded(alice.token, b.id);
+    await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: job.jobId, status: "completed", result: { total_amount: "10.0001", currency: "CLF" } });
+    expect((await as(t, alice.token).get(`/bills/${b.id}`)).body).toMatchObject({ totalAmount: "10.0001", currency: "CLF" });
+  });
+
+  it.each([
+    ["a total as a string", { total_amount: "1000000000000000", currency: "USD" }, "result.total_amount"],
+    ["a total as a JSON number", { total_amount: 1e15, currency: "USD" }, "result.total_amount"],
+    ["a line item's amount", { line_items: [{ name: "Pho", amount: "1000000000000000" }] }, "result.line_items.0.amount"],
+    ["a line item's unit price", { line_items: [{ name: "Pho", unit_price: "1000000000000000", amount: "1" }] }, "result.line_items.0.unit_price"],
+  ])("refuses %s too large to store with 400 naming it, never 500, and applies nothing", async (_label, aiResult, field) => {
+    const alice = await user();
+    const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined, merchantName: undefined });
+    const job = await uploaded(alice.token, b.id);
+    const res = await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: job.jobId, status: "completed", result: { merchant_name: "X", ...aiResult } });
+    expectProblem(res, 400, "validation_failed");
+    expect(res.body.detail).toBe(`${field}: is too large: at most 15 digits before the point`);
+    expect(await bill(b.id)).toMatchObject({ totalAmount: null, merchantName: null, aiProcessed: false });
+  });
+
   it("lets a later AI result replace an earlier AI result on a bill created empty", async () => {
     const alice = await user();
     const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined, merchantName: undefined });

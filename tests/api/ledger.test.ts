@@ -73,7 +73,7 @@ describe("the 133.33 walk", () => {
 
     const received = new Decimal("100").plus(p3.amount).toFixed(2);
     const refund = new Decimal(received).minus("100").toFixed(2);
-    expect(await sums(billId)).toEqual({ received: `${received}0`, applied: "100.000", refund: `${refund}0`, outstanding: "0.000", payments: `${received}0` });
+    expect(await sums(billId)).toEqual({ received: `${received}00`, applied: "100.0000", refund: `${refund}00`, outstanding: "0.0000", payments: `${received}00` });
     const status = (await as(t, token).get(`/bills/${billId}/status`)).body;
     expect(status.status).toBe("completed");
     expect(status.totals).toMatchObject({ paidAmount: "100.00", unpaidAmount: "0.00", receivedAmount: received, appliedAmount: "100.00", refundDueAmount: refund });
@@ -105,7 +105,7 @@ describe("cancelling a bill", () => {
     expect((await as(t, token).get(`/bills/${billId}/status`)).body.totals).toMatchObject({ outstandingAmount: "0.00", refundDueAmount: a.amount, appliedAmount: "0.00" });
     // A payment that still arrives for the cancelled bill is money received: refund due, never lost.
     expect((await postWebhook(t, paymentEvent(b))).body.outcome).toBe("applied");
-    expect(await sums(billId)).toMatchObject({ received: "90.500", refund: "90.500", outstanding: "0.000" });
+    expect(await sums(billId)).toMatchObject({ received: "90.5000", refund: "90.5000", outstanding: "0.0000" });
     const notices = await t.db.prisma.notification.findMany({ where: { billId, type: "bill_cancelled" } });
     expect(notices.map((n) => n.message)).toEqual([`Test Restaurant: the bill was cancelled. You owe nothing for it. ${a.amount} USD you paid is owed back to you.`]);
   });
@@ -131,7 +131,7 @@ describe("regressions found by the model", () => {
     expect(split.status).toBe(200);
     expect((await postWebhook(t, paymentEvent(r))).body.outcome).toBe("applied");
     expect((await postWebhook(t, paymentEvent(r))).body.outcome).toBe("ignored");
-    expect(await sums(billId)).toMatchObject({ received: "50.000", refund: "50.000", outstanding: "0.000" });
+    expect(await sums(billId)).toMatchObject({ received: "50.0000", refund: "50.0000", outstanding: "0.0000" });
   });
 
   it("a payment for the request of a participant since removed counts as refund due to them, never applied to someone else", async () => {

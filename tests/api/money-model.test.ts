@@ -378,6 +378,8 @@ const cycle = <T>(values: readonly T[], n: number) => Array.from({ length: n }, 
 const BILLS = [
   { currency: "USD", totals: ["100.00", "10.00", "0.05", "99.99", "1234.56"] },
   { currency: "VND", totals: ["90000", "100000", "7"] },
+  // Four minor units (ISO 4217): every amount must be stored and asked to the fourth decimal.
+  { currency: "CLF", totals: ["10.0000", "10.0001", "0.0007"] },
 ] as const;
 const totalsOf = (currency: string) => BILLS.find((b) => b.currency === currency)!.totals;
 const otherCurrency = (currency: string) => (currency === "USD" ? "EUR" : "USD");
@@ -734,6 +736,7 @@ const startArb: fc.Arbitrary<Start> = fc.record({
   bill: fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...BILLS[0].totals).map((total) => ({ currency: "USD", total })) },
     { weight: 1, arbitrary: fc.constantFrom(...BILLS[1].totals).map((total) => ({ currency: "VND", total })) },
+    { weight: 1, arbitrary: fc.constantFrom(...BILLS[2].totals).map((total) => ({ currency: "CLF", total })) },
   ),
   people: fc.nat({ max: 4 }),
   creator: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 3, arbitrary: fc.constant(false) }),

@@ -67,6 +67,22 @@ describe("POST /bills/:billId/request-payments", () => {
     expect(await t.db.prisma.paymentRequest.count({ where: { billId } })).toBe(2);
   });
 
+  it.each(["CLF", "UYW"])("asks for %s shares to the fourth decimal: 10.0000 split among 3 sums exactly, nobody asked for a rounded amount", async (currency) => {
+    const { token, billId } = await splitBill(t, ["A", "B", "C"], { totalAmount: "10.0000", currency });
+    const result = await requestAll(token, billId);
+    expect(result.requests.map((r) => r.amount).sort()).toEqual(["3.3333", "3.3333", "3.3334"]);
+    const stored = await t.db.prisma.paymentRequest.findMany({ where: { billId } });
+    expect(stored.map((r) => r.amount.toFixed(4)).sort()).toEqual(["3.3333", "3.3333", "3.3334"]);
+    const shares = await t.db.prisma.participant.findMany({ where: { billId } });
+    expect(shares.reduce((sum, p) => sum + Number(p.amountToPay!.times(10_000)), 0)).toBe(100_000);
+    const qr = parseEmvFields(result.requests[0].qrCode!);
+    expect(qr.get("53")).toBe(currency === "CLF" ? "990" : "927");
+    expect(qr.get("54")).toBe(result.requests[0].amount);
+    // Paying each request applies it exactly, and the bill completes.
+    for (const r of result.requests) expect((await postWebhook(t, paymentEvent(r))).body.outcome).toBe("applied");
+    expect((await billRow(billId)).status).toBe("completed");
+  });
+
   it("needs a split that covers the whole total (409)", async () => {
     const userId = newUserId();
     const token = await t.tokenFor(userId);
@@ -220,6 +236,46 @@ describe("POST /webhook/payment-callback", () => {
     ]);
     const again = await as(t, token).post(`/bills/${billId}/participants/${requests[0].participantId}/request-payment`);
     expect(again.body.requests[0]).toMatchObject({ amount: "0.01" });
+  });
+
+  it("reads the amount as a decimal: \"050.00\" for a 50.00 request is applied as 50.00", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    const res = await postWebhook(t, paymentEvent(requests[0], "payment.succeeded", { amount: "050.00" }));
+    expect(res.status).toBe(200);
+    expect(res.body.outcome).toBe("applied");
+    expect(await participant(requests[0].participantId)).toMatchObject({ paymentStatus: "paid" });
+    expect((await participant(requests[0].participantId)).paidAmount.toFixed(2)).toBe("50.00");
+    const [payment] = await t.db.prisma.payment.findMany({ where: { paymentRequestId: requests[0].id } });
+    expect(payment.amount.toFixed(2)).toBe("50.00");
+    const [event] = await t.db.prisma.paymentEvent.findMany({ where: { paymentRequestId: requests[0].id } });
+    expect(event).toMatchObject({ outcome: "applied", detail: null });
+  });
+
+  it.each([
+    ["16 digits before the point", "1000000000000000"],
+    ["16 digits after leading zeros", "01000000000000000.00"],
+    ["far beyond any column", "9".repeat(40)],
+  ])("refuses an amount too large to store (%s) with 400 naming data.amount, never 500, and applies nothing", async (_label, amount) => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    const event = paymentEvent(requests[0], "payment.succeeded", { amount });
+    const res = await postWebhook(t, event);
+    expectProblem(res, 400, "validation_failed");
+    expect(res.body.issues).toEqual([{ path: "data.amount", message: "is too large: at most 15 digits before the point", code: "invalid_format" }]);
+    expect(res.body.detail).toBe("data.amount: is too large: at most 15 digits before the point");
+    expect(await t.db.prisma.paymentEvent.count({ where: { id: event.id } })).toBe(0);
+    expect((await participant(requests[0].participantId)).paymentStatus).toBe("requested");
+  });
+
+  it("records the largest amount a column holds as a mismatch when it has more decimals than the currency, never 500", async () => {
+    const { token, billId } = await splitBill(t, ["A", "B"]);
+    const { requests } = await requestAll(token, billId);
+    const res = await postWebhook(t, paymentEvent(requests[0], "payment.succeeded", { amount: "999999999999999.9999" }));
+    expect(res.status).toBe(200);
+    expect(res.body.outcome).toBe("mismatch");
+    const [event] = await t.db.prisma.paymentEvent.findMany({ where: { paymentRequestId: requests[0].id } });
+    expect(event.amount?.toFixed(4)).toBe("999999999999999.9999");
   });
 
   it("records an event for an unknown payment without failing", async () => {

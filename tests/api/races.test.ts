@@ -518,11 +518,12 @@ async function runKind(race: Race): Promise<KindReport> {
         await runRace(r);
       }),
     );
-    // Let it settle: the hand-over jobs run now, as a worker would run them once due, and the
-    // payment system delivers again what was not answered 2xx.
+    // Let it settle: the jobs the ledger wrote at its edges run now, as a worker would run them once
+    // due (the hand-overs, and the cancels of payments whose requests closed), and the payment
+    // system delivers again what was not answered 2xx.
     const settle = async (when: string) => {
-      const jobs = await t.runJobs([QUEUES.paymentHandOver], { ignoreStartAfter: true });
-      if (jobs.failed > 0) report.batchProblems.push(`${label}: ${jobs.failed} of ${jobs.ran} hand-over jobs failed ${when}`);
+      const jobs = await t.runJobs([QUEUES.paymentHandOver, QUEUES.paymentCancel], { ignoreStartAfter: true });
+      if (jobs.failed > 0) report.batchProblems.push(`${label}: ${jobs.failed} of ${jobs.ran} hand-over or cancel jobs failed ${when}`);
       await Promise.all(rounds.map(redeliver));
     };
     lap("races");

@@ -84,6 +84,42 @@ describe("POST /bills/:billId/split/*", () => {
     expect(res.body.allocations.map((a: { amountToPay: string }) => a.amountToPay)).toEqual(["50000", "25000", "25000"]);
   });
 
+  it.each(["CLF", "UYW"])("equal, custom-amount and itemized in %s (4 minor units): stored to the fourth decimal, summing exactly", async (currency) => {
+    const { token, billId, people } = await billWith(["A", "B", "C"], { totalAmount: "10.0000", currency });
+    const equal = await as(t, token).post(`/bills/${billId}/split/equal`).send({});
+    expect(equal.status).toBe(200);
+    expect(equal.body.allocations.map((a: { amountToPay: string }) => a.amountToPay).sort()).toEqual(["3.3333", "3.3333", "3.3334"]);
+    const sumOf = async () => (await stored(billId)).reduce((sum, [, amount]) => sum.plus(amount as string), new Decimal(0)).toFixed(4);
+    expect((await stored(billId)).map(([, amount]) => amount).sort()).toEqual(["3.3333", "3.3333", "3.3334"]);
+    expect(await sumOf()).toBe("10.0000");
+    const custom = await as(t, token)
+      .post(`/bills/${billId}/split/custom-amount`)
+      .send({ amounts: people.map((p, i) => ({ participantId: p.id, amount: ["5.0001", "4.9998", "0.0001"][i] })) });
+    expect(custom.status).toBe(200);
+    expect((await stored(billId)).map(([, amount]) => amount)).toEqual(["5.0001", "4.9998", "0.0001"]);
+    const itemized = await as(t, token)
+      .post(`/bills/${billId}/split/itemized`)
+      .send({ items: [{ amount: "7.0001", participantIds: people.map((p) => p.id) }], extras: { tax: "1.9999", tip: "1.0000" } });
+    expect(itemized.status).toBe(200);
+    expect(await sumOf()).toBe("10.0000");
+    const tooPrecise = await as(t, token)
+      .post(`/bills/${billId}/split/custom-amount`)
+      .send({ amounts: people.map((p, i) => ({ participantId: p.id, amount: ["5.00001", "4.99999", "0"][i] })) });
+    expectProblem(tooPrecise, 400, "validation_failed");
+    // Five decimals is more than any currency has: the schema's own bound (4 after the point) refuses it.
+    expect(tooPrecise.body.issues[0]).toEqual(expect.objectContaining({ path: "amounts.0.amount", code: "invalid_format" }));
+  });
+
+  it("shares: a weight as large as the API accepts is stored, not a 500", async () => {
+    const { token, billId, people } = await billWith(["A", "B"]);
+    const res = await as(t, token)
+      .post(`/bills/${billId}/split/shares`)
+      .send({ shares: [{ participantId: people[0].id, weight: "999999999999999.9999" }, { participantId: people[1].id, weight: "0.0001" }] });
+    expect(res.status).toBe(200);
+    const row = await t.db.prisma.participant.findUniqueOrThrow({ where: { id: people[0].id } });
+    expect(row.shareWeight?.toFixed(4)).toBe("999999999999999.9999");
+  });
+
   it("itemized: uses the AI's line items and spreads the rest in proportion", async () => {
     const { token, billId, people } = await billWith(["A", "B"]);
     await t.db.prisma.bill.update({
@@ -194,6 +230,27 @@ describe("amounts sent as JSON numbers", () => {
     const res = await as(t, token).post(`/bills/${billId}/split/custom-amount`).send({ amounts: people.map((p) => ({ participantId: p.id })) });
     expectProblem(res, 400, "validation_failed");
     expect(res.body.issues[0]).toMatchObject({ path: "amounts.0.amount", message: "amounts.0.amount is required" });
+  });
+});
+
+describe("amounts too large to store", () => {
+  it("are refused with a 400 naming the field, on every split route that takes an amount or weight, and on calculate", async () => {
+    const { token, billId, people } = await billWith(["A", "B"]);
+    const huge = "1000000000000000";
+    const cases: [string, object, string][] = [
+      ["split/custom-amount", { amounts: people.map((p) => ({ participantId: p.id, amount: huge })) }, "amounts.0.amount"],
+      ["split/itemized", { items: [{ amount: huge, participantIds: [people[0].id] }] }, "items.0.amount"],
+      ["split/itemized", { items: [{ amount: "100.00", participantIds: [people[0].id] }], extras: { serviceCharge: huge } }, "extras.serviceCharge"],
+      ["split/shares", { shares: people.map((p) => ({ participantId: p.id, weight: huge })) }, "shares.0.weight"],
+      ["calculate", { method: "custom_amount", amounts: people.map((p) => ({ participantId: p.id, amount: huge })) }, "amounts.0.amount"],
+    ];
+    for (const [path, body, field] of cases) {
+      const res = await as(t, token).post(`/bills/${billId}/${path}`).send(body);
+      expectProblem(res, 400, "validation_failed");
+      expect({ path, issue: res.body.issues[0] }).toEqual({ path, issue: expect.objectContaining({ path: field, message: "is too large: at most 15 digits before the point" }) });
+      expect(res.body.detail).toContain(`${field}: is too large`);
+    }
+    expect(await stored(billId)).toEqual([["A", null], ["B", null]]);
   });
 });
 

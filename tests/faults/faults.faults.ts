@@ -207,7 +207,7 @@ describe("SIGKILL in the middle of a flow", () => {
     expect(history.filter((h) => h.entity_type === "participant")).toHaveLength(2); // one "added" row each
     expect(await duplicateHistory(db, bill.id)).toEqual([]);
     const stored = await db.query(`SELECT total_amount::text AS total, currency, merchant_name, jsonb_array_length(line_items) AS items FROM bills WHERE id = $1`, [bill.id]);
-    expect(stored.rows[0]).toEqual({ total: "100.000", currency: "USD", merchant_name: "Test Restaurant", items: 3 });
+    expect(stored.rows[0]).toEqual({ total: "100.0000", currency: "USD", merchant_name: "Test Restaurant", items: 3 });
     expect((await db.query(`SELECT state::text FROM image_jobs WHERE bill_id = $1`, [bill.id])).rows).toEqual([{ state: "completed" }, { state: "completed" }]);
     expect(await second.stop()).toBe(0);
   });
@@ -241,7 +241,7 @@ describe("SIGKILL in the middle of a flow", () => {
     const events = await db.query(`SELECT outcome FROM payment_events WHERE id = $1`, [event.id]);
     expect(events.rows).toEqual([{ outcome: "applied" }]);
     const participant = await db.query(`SELECT payment_status::text AS status, paid_amount::text AS paid FROM participants WHERE id = $1`, [paying.participantId]);
-    expect(participant.rows).toEqual([{ status: "paid", paid: "45.000" }]);
+    expect(participant.rows).toEqual([{ status: "paid", paid: "45.0000" }]);
     const request = await db.query(`SELECT status::text FROM payment_requests WHERE id = $1`, [paying.id]);
     expect(request.rows).toEqual([{ status: "paid" }]);
     const history = await historyOf(db, billId);
@@ -720,8 +720,8 @@ describe("bursts on the real server", () => {
       const byWebhook = winners[requests.findIndex((r) => r.participantId === p.id)] === "webhook";
       expect({ status: p.payment_status, method: p.payment_method, request: requestStatus.get(p.id), paid: p.paid, refund: p.refund }).toEqual(
         byWebhook
-          ? { status: "paid", method: "payment_system", request: "paid", paid: "10.000", refund: "0.000" }
-          : { status: "paid", method: "cash", request: "cancelled", paid: "20.000", refund: "10.000" },
+          ? { status: "paid", method: "payment_system", request: "paid", paid: "10.0000", refund: "0.0000" }
+          : { status: "paid", method: "cash", request: "cancelled", paid: "20.0000", refund: "10.0000" },
       );
     }
     const applied = await db.query(`SELECT count(*)::int AS n FROM payment_events e JOIN payment_requests r ON r.id = e.payment_request_id WHERE r.bill_id = $1 AND e.outcome = 'applied'`, [billId]);
@@ -742,7 +742,7 @@ describe("bursts on the real server", () => {
       [billId],
     );
     const marked = winners.filter((w) => w === "mark").length;
-    expect(totals.rows).toEqual([{ status: "completed", total: "500.000", applied: "500.000", received: `${500 + 10 * marked}.000`, refund: `${10 * marked}.000` }]);
+    expect(totals.rows).toEqual([{ status: "completed", total: "500.0000", applied: "500.0000", received: `${500 + 10 * marked}.0000`, refund: `${10 * marked}.0000` }]);
     const status = (await call("GET", `/bills/${billId}/status`)).body;
     expect(status).toMatchObject({ status: "completed", totals: { paidCount: 50, unpaidCount: 0 } });
   });

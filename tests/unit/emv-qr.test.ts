@@ -51,6 +51,10 @@ describe("EMV merchant-presented payload", () => {
   it("uses the numeric currency code, and refuses currencies it has none for", () => {
     expect(parseEmvFields(buildEmvPayload({ ...payment, currency: "USD", amount: "33.34" })).get("53")).toBe("840");
     expect(emvCurrencySupported("KWD")).toBe(true);
+    // ISO 4217 numeric codes of the two currencies with four minor units.
+    expect(parseEmvFields(buildEmvPayload({ ...payment, currency: "CLF", amount: "3.3334" })).get("53")).toBe("990");
+    expect(parseEmvFields(buildEmvPayload({ ...payment, currency: "UYW", amount: "3.3334" })).get("53")).toBe("927");
+    expect(parseEmvFields(buildEmvPayload({ ...payment, currency: "CLF", amount: "10.0001" })).get("54")).toBe("10.0001");
     expect(emvCurrencySupported("BHD")).toBe(false);
     expect(() => buildEmvPayload({ ...payment, currency: "BHD" })).toThrow(RangeError);
   });

@@ -189,6 +189,24 @@ describe("decide", () => {
     expect(run(askedFiftyEach(), pay("r1", "0.0004")).result).toMatchObject({ outcome: "mismatch" });
   });
 
+  it("reads the amount by its value: leading zeros and trailing zeros beyond the currency's decimals are the same amount", () => {
+    for (const amount of ["050.00", "0050", "50.0000"]) {
+      const { result, changes, after } = run(askedFiftyEach(), pay("r1", amount));
+      expect({ amount, result }).toEqual({ amount, result: { outcome: "applied", detail: null } });
+      expect(changes.payments.map((x) => money(x.amount))).toEqual(["50.00"]);
+      expect(after.participants.find((p) => p.id === "P1")!.status).toBe("paid");
+    }
+  });
+
+  it("a payment that would take what someone received past what a money column holds is a mismatch, not applied", () => {
+    const nearlyFull = askedFiftyEach();
+    nearlyFull.participants[0] = person("P1", "50", { paid: D("999999999999999.99"), status: "paid" });
+    nearlyFull.requests.push(request("r3", "P1", "50.00", "cancelled"));
+    const { result, changes } = run(nearlyFull, pay("r3", "0.01"));
+    expect(result).toEqual({ outcome: "mismatch", detail: "0.01 USD would take what P1 received past 999999999999999.9999" });
+    expect(changes.payments).toEqual([]);
+  });
+
   it("once money was received, anyone can still join: an equal split is recomputed, the excess paid becomes refund due, and the bill can complete", () => {
     const paidOne = run(askedFiftyEach(), pay("r1", "50.00")).after;
     const guest = { name: "Guest", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false };

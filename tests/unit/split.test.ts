@@ -39,6 +39,23 @@ describe("classic cases", () => {
     expect(amounts(planSplit(ctx("10", "KWD", 3), { method: "equal" })).sort()).toEqual(["3.333", "3.333", "3.334"]);
   });
 
+  it.each(["CLF", "UYW"])("10.0000 %s / 3 -> 3.3334 + 3.3333 + 3.3333 (four decimals)", (currency) => {
+    const plan = planSplit(ctx("10", currency, 3), { method: "equal" });
+    expect(amounts(plan).sort()).toEqual(["3.3333", "3.3333", "3.3334"]);
+    expect(sum(plan).toFixed(4)).toBe("10.0000");
+    expect(amounts(planSplit(ctx("10.0001", currency, 3), { method: "equal" })).sort()).toEqual(["3.3333", "3.3334", "3.3334"]);
+  });
+
+  it.each(["USD", "VND", "KWD", "CLF", "UYW"])("the largest total a column holds in %s splits exactly", (currency) => {
+    const units = minorUnits(currency);
+    const total = new Decimal("999999999999999.9999").toDecimalPlaces(units, Decimal.ROUND_DOWN);
+    for (const n of [3, 7]) {
+      const plan = planSplit(ctx(total.toFixed(), currency, n), { method: "equal" });
+      expect(sum(plan).equals(total)).toBe(true);
+      expect(plan.every((a) => a.amount.decimalPlaces() <= units)).toBe(true);
+    }
+  });
+
   it("33.33% x 3 is refused: 0.01 short of 100", () => {
     const c = ctx("100.00", "USD", 3);
     const r = refusal(() => planSplit(c, { method: "percentage", percentages: c.participantIds.map((id) => ({ participantId: id, percentage: "33.33" })) }));
@@ -150,7 +167,7 @@ describe("refusals", () => {
 });
 
 describe("properties", () => {
-  const currencies = ["USD", "EUR", "VND", "JPY", "KWD", "BHD", "GBP", "CLF"];
+  const currencies = ["USD", "EUR", "VND", "JPY", "KWD", "BHD", "GBP", "CLF", "UYW"];
   const totalIn = (currency: string) =>
     fc.bigInt({ min: 0n, max: 10n ** 12n }).map((minor) => new Decimal(minor.toString()).dividedBy(new Decimal(10).pow(minorUnits(currency))));
   const scenario = fc
@@ -179,6 +196,29 @@ describe("properties", () => {
         expect(Decimal.max(...values).minus(Decimal.min(...values)).lessThanOrEqualTo(unit)).toBe(true);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("totals up to the largest a money column holds split exactly, by equal shares and by weights", () => {
+    const large = fc.constantFrom(...currencies).chain((currency) =>
+      fc.record({
+        currency: fc.constant(currency),
+        // Any total the API accepts in the currency: up to 15 digits before the point.
+        minor: fc.bigInt({ min: 1n, max: 10n ** BigInt(15 + minorUnits(currency)) - 1n }),
+        weights: fc.array(fc.integer({ min: 1, max: 1_000_000 }), { minLength: 1, maxLength: 50 }),
+      }),
+    );
+    fc.assert(
+      fc.property(large, ({ currency, minor, weights }) => {
+        const total = new Decimal(minor.toString()).dividedBy(new Decimal(10).pow(minorUnits(currency)));
+        const c: SplitContext = { total, currency, participantIds: ids(weights.length), seed: "large" };
+        const shares = c.participantIds.map((id, i) => ({ participantId: id, weight: String(weights[i]) }));
+        for (const plan of [planSplit(c, { method: "equal" }), planSplit(c, { method: "shares", shares })]) {
+          expect(sum(plan).equals(total)).toBe(true);
+          expect(plan.every((a) => !a.amount.isNegative() && a.amount.decimalPlaces() <= minorUnits(currency))).toBe(true);
+        }
+      }),
+      { numRuns: 150 },
     );
   });
 

@@ -3,6 +3,7 @@
 // <PAYMENT_API_URL>/payments/{id}/cancel stops collecting one; GET <PAYMENT_API_URL>/payments/{id}
 // says where one stands.
 import { z } from "zod";
+import { ZERO_PADDED_DECIMAL_STRING } from "../../domain/money";
 import type { CreatedPayment, CreatePaymentInput, PaymentState, PaymentSystem } from "./payment-system";
 
 /** The payment system's answer to GET /payments/{id}, checked like a webhook's data. */
@@ -10,7 +11,7 @@ const paymentAnswer = z.object({
   id: z.string().min(1).max(128),
   status: z.enum(["pending", "succeeded", "failed", "expired", "cancelled"]),
   reference: z.string().min(1).max(25),
-  amount: z.string().regex(/^\d{1,15}(\.\d{1,4})?$/),
+  amount: z.string().regex(ZERO_PADDED_DECIMAL_STRING),
   currency: z.string().regex(/^[A-Z]{3}$/),
   paidAt: z.iso.datetime({ offset: true }).optional(),
   reason: z.string().max(300).optional(),

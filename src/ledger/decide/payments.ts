@@ -3,7 +3,8 @@
 import Decimal from "decimal.js";
 import { assertEditable } from "../../domain/bill-status";
 import { Conflict } from "../../domain/errors";
-import { amountProblem } from "../../domain/money";
+import { minorUnits } from "../../domain/currency";
+import { MAX_AMOUNT } from "../../domain/money";
 import type { LedgerCommand } from "../model";
 import { isOpen, isPresent, ZERO, type Draft } from "./draft";
 
@@ -25,13 +26,16 @@ export function applyPaymentEvent(d: Draft, e: Extract<LedgerCommand, { kind: "p
   } catch {
     amount = ZERO;
   }
-  // Another currency, or more decimals than the currency has, cannot be applied as it is.
-  if (e.currency !== r.currency || !amount.isFinite() || amount.lte(0) || amountProblem(amount.toFixed(), r.currency) !== undefined) {
+  // Another currency, or more decimals than the currency has, cannot be applied as it is. The
+  // amount is judged by its value, not its text: "050.00" is 50.00.
+  if (e.currency !== r.currency || !amount.isFinite() || amount.lte(0) || amount.decimalPlaces() > minorUnits(r.currency)) {
     return { outcome: "mismatch", detail: `expected an amount in ${r.currency}, got ${e.amount} ${e.currency}` };
   }
   // A request is one payment at the payment system (one payment id): a second success for a paid
   // request reports the same money again, under another event id. Counted once.
   if (r.status === "paid" || r.counted) return { outcome: "ignored", detail: "the payment of this request was already counted" };
+  // Received beyond what a money column holds: kept for a person, not a 500 the payment system retries for ever.
+  if (p.paid.plus(amount).gt(MAX_AMOUNT)) return { outcome: "mismatch", detail: `${d.money(amount)} would take what ${p.name} received past ${MAX_AMOUNT.toFixed()}` };
   // Money that arrived counts, whatever became of the request or its participant: a superseded,
   // expired or cancelled request's payment, or a removed participant's, still goes to their
   // balance (any excess, and everything a removed participant paid, is refund due).

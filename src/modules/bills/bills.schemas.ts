@@ -37,7 +37,7 @@ export const updateBillBody = z
 /** What a bill's amount must also satisfy, with the bill's other fields (see ApiRouter's crossFieldRules). */
 export const billAmountRules = {
   currency_required: "totalAmount needs a currency: in the same body, or already on the bill",
-  minor_units: "totalAmount has at most the currency's minor units (2 decimal places for USD, 0 for VND, 3 for KWD)",
+  minor_units: "totalAmount has at most the currency's minor units (2 decimal places for USD, 0 for VND, 3 for KWD, 4 for CLF)",
 };
 
 export const billIdParams = z.object({ billId: uuidSchema });

@@ -2,8 +2,8 @@
 // spec's dummy response does (`total_amount`, `merchant_name`).
 import Decimal from "decimal.js";
 import { z } from "zod";
-import { currencySchema, dateSchema, emailSchema, EXAMPLE_IDS, uuidSchema } from "../../http/common-schemas";
-import { DECIMAL_STRING } from "../../domain/money";
+import { currencySchema, dateSchema, decimalStringSchema, emailSchema, EXAMPLE_IDS, uuidSchema } from "../../http/common-schemas";
+import { DECIMAL_STRING, MAX_INTEGER_DIGITS, TOO_LARGE } from "../../domain/money";
 
 export const imageStates = ["none", "pending", "processing", "completed", "failed"] as const;
 
@@ -42,8 +42,8 @@ export const uploadBody = z
  */
 const aiAmount = z
   .union([
-    z.string().regex(DECIMAL_STRING, "must be a non-negative decimal amount"),
-    z.number().nonnegative().lt(1e15),
+    decimalStringSchema(DECIMAL_STRING, "must be a non-negative decimal amount"),
+    z.number().nonnegative().lt(10 ** MAX_INTEGER_DIGITS, TOO_LARGE),
   ])
   .transform((v) => (typeof v === "number" ? new Decimal(v).toDecimalPlaces(4).toFixed() : v));
 

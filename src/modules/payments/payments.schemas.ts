@@ -1,6 +1,16 @@
 // Payment requests, offline payments and the payment system's webhook.
 import { z } from "zod";
-import { uuidSchema } from "../../http/common-schemas";
+import { decimalStringSchema, uuidSchema } from "../../http/common-schemas";
+import { ZERO_PADDED_DECIMAL_STRING } from "../../domain/money";
+
+/**
+ * The payment system's amount: bounded like every amount we accept (it is stored in
+ * payment_events), and read by its value, so leading zeros ("050.00") are allowed.
+ */
+export const webhookAmountSchema = decimalStringSchema(ZERO_PADDED_DECIMAL_STRING, "must be a decimal string").meta({
+  description: "The amount paid, as a decimal string (leading zeros allowed, at most 15 digits before the point and 4 after)",
+  example: "30.00",
+});
 
 export const paymentRequestSchema = z
   .object({
@@ -52,7 +62,7 @@ export const paymentEventBody = z
     data: z.object({
       paymentId: z.string().min(1).max(128),
       reference: z.string().min(1).max(25),
-      amount: z.string().regex(/^\d{1,15}(\.\d{1,4})?$/, "must be a decimal string"),
+      amount: webhookAmountSchema,
       currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code"),
       reason: z.string().max(300).optional(),
     }),

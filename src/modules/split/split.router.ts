@@ -14,7 +14,7 @@ const methods: { path: string; method: CalculateInput["method"]; body: ZodType; 
   { path: "itemized", method: "itemized", body: itemizedBody, summary: "Split by items; extras follow each person's items" },
 ];
 
-const MINOR_UNITS = "every amount has at most the bill currency's minor units (2 decimal places for USD, 0 for VND)";
+const MINOR_UNITS = "every amount has at most the bill currency's minor units (2 decimal places for USD, 0 for VND, 4 for CLF)";
 const LISTED_ONCE = "each participant is listed once";
 /** What a split body must also satisfy, given the bill (see ApiRouter's crossFieldRules). */
 const splitRules: Record<CalculateInput["method"], Record<string, string>> = {
