@@ -58,6 +58,7 @@ const historySchema = z
         newStatus: z.string(),
         changedBy: z.string().meta({ description: "A user id, or webhook / system" }),
         reason: z.string().nullable(),
+        reasonCode: z.string().nullable().meta({ description: "Why, as a stable code to decide on (docs/money.md lists them); the reason beside it is prose for people", example: "superseded" }),
       }),
     ),
   })

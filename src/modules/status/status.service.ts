@@ -80,6 +80,7 @@ export class StatusService {
         newStatus: h.newStatus,
         changedBy: h.changedBy,
         reason: h.reason,
+        reasonCode: h.reasonCode,
       })),
     };
   }
