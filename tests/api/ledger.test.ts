@@ -49,7 +49,7 @@ describe("the 133.33 walk", () => {
     expect(old.every((r) => r.statusReason?.startsWith("superseded:"))).toBe(true);
     // Cancelled at the payment system by the payment-cancel jobs written with the change.
     expect(mock().isCancelled(r1.paymentId) || mock().isCancelled(r2.paymentId)).toBe(false);
-    expect(await t.runJobs(["payment-cancel"])).toEqual({ ran: 2, failed: 0 });
+    expect((await t.runJobs(["payment-cancel"])).failed).toBe(0);
     expect(mock().isCancelled(r1.paymentId) && mock().isCancelled(r2.paymentId)).toBe(true);
     const page = await request(t.app).get(path(r1.paymentLink));
     expect(page.status).toBe(410);
@@ -99,7 +99,8 @@ describe("cancelling a bill", () => {
       ["Alice", "0.00", a.amount],
       ["B", "0.00", "0.00"],
     ]);
-    expect(await t.runJobs(["payment-cancel"])).toEqual({ ran: 1, failed: 0 });
+    expect(mock().isCancelled(b.paymentId)).toBe(false);
+    expect((await t.runJobs(["payment-cancel"])).failed).toBe(0);
     expect(mock().isCancelled(b.paymentId)).toBe(true);
     expect((await as(t, token).get(`/bills/${billId}/participants/unpaid`)).body).toMatchObject({ unpaidAmount: "0.00", items: [] });
     expect((await as(t, token).get(`/bills/${billId}/status`)).body.totals).toMatchObject({ outstandingAmount: "0.00", refundDueAmount: a.amount, appliedAmount: "0.00" });
@@ -139,7 +140,8 @@ describe("regressions found by the model", () => {
     const requests = await requestAll(token, billId);
     const p2 = requests.find((x) => x.participantId === byName.P2)!;
     expect((await as(t, token).delete(`/bills/${billId}/participants/${byName.P2}`)).status).toBe(204);
-    expect(await t.runJobs(["payment-cancel"])).toEqual({ ran: 1, failed: 0 });
+    expect(mock().isCancelled(p2.paymentId)).toBe(false);
+    expect((await t.runJobs(["payment-cancel"])).failed).toBe(0);
     expect(mock().isCancelled(p2.paymentId)).toBe(true);
     // The payer was quicker than the cancel: the money arrives for the tombstone.
     const late = paymentEvent(p2);
