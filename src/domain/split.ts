@@ -163,13 +163,21 @@ function planItemized(ctx: SplitContext, request: Extract<SplitRequest, { method
   if (request.items.length === 0) throw new ValidationFailed([{ path: "items", message: "must list at least one item" }]);
   const itemAmounts = parseDecimals(request.items.map((i) => i.amount), "items", "amount", units, ctx.currency);
   const perPerson = new Map<string, bigint>(ctx.participantIds.map((id) => [id, 0n]));
+  // Each person's exact item subtotal (a shared item divided before any rounding), scaled by the
+  // least common multiple of the sharers' counts so it is a whole number: what tax, service and tip
+  // follow. Following the rounded item shares instead turned one cent of rounding into a whole
+  // share of the extras (a 0.03 item shared by 4 on a 1000.00 bill gave one of them 0.00).
+  const scale = request.items.reduce((l, item) => lcm(l, BigInt(Math.max(new Set(item.participantIds).size, 1))), 1n);
+  const exact = new Map<string, bigint>(ctx.participantIds.map((id) => [id, 0n]));
   request.items.forEach((item, index) => {
     const people = [...new Set(item.participantIds)];
     if (people.length === 0) throw new ValidationFailed([{ path: `items.${index}.participantIds`, message: "must name at least one participant" }]);
     const unknown = people.find((id) => !known.has(id));
     if (unknown) throw new BusinessRule(`items.${index}: ${unknown} is not a participant of this bill`, "unknown_participant");
-    const split = allocateMinor(toMinor(itemAmounts[index], units), people.map(() => 1n), people, `${ctx.seed}:${index}`);
+    const itemMinor = toMinor(itemAmounts[index], units);
+    const split = allocateMinor(itemMinor, people.map(() => 1n), people, `${ctx.seed}:${index}`);
     people.forEach((id, i) => perPerson.set(id, (perPerson.get(id) ?? 0n) + split[i]));
+    people.forEach((id) => exact.set(id, (exact.get(id) ?? 0n) + (itemMinor * scale) / BigInt(people.length)));
   });
   const subtotal = [...perPerson.values()].reduce((a, b) => a + b, 0n);
 
@@ -200,7 +208,7 @@ function planItemized(ctx: SplitContext, request: Extract<SplitRequest, { method
     }
   }
   const ids = ctx.participantIds;
-  const extras = extrasMinor > 0n ? allocateMinor(extrasMinor, ids.map((id) => perPerson.get(id) ?? 0n), ids, `${ctx.seed}:extras`) : ids.map(() => 0n);
+  const extras = extrasMinor > 0n ? allocateMinor(extrasMinor, ids.map((id) => exact.get(id) ?? 0n), ids, `${ctx.seed}:extras`) : ids.map(() => 0n);
   return ids.map((id, i) => ({ participantId: id, amount: fromMinor((perPerson.get(id) ?? 0n) + extras[i], units) }));
 }
 
@@ -297,4 +305,12 @@ function scaleToIntegers(weights: Decimal[]): bigint[] {
   const places = Math.max(0, ...weights.map((w) => w.decimalPlaces()));
   const factor = new Decimal(10).pow(places);
   return weights.map((w) => BigInt(w.times(factor).toFixed(0)));
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  return b === 0n ? a : gcd(b, a % b);
+}
+
+function lcm(a: bigint, b: bigint): bigint {
+  return (a / gcd(a, b)) * b;
 }

@@ -135,12 +135,11 @@ describe("decide", () => {
       { requestId: "r1", paymentId: "pay_r1" },
       { requestId: "r2", paymentId: "pay_r2" },
     ]);
-    // Every open request asks exactly what its participant owes; P3 is not asked until requested.
+    // Every open request asks exactly what its participant owes; on an active bill the newcomer,
+    // who owes more than before (nothing), is asked at once too.
     const open = after.requests.filter((r) => r.status === "pending" || r.status === "sent");
-    expect(open.map((r) => [r.participantId, money(r.amount)])).toEqual(
-      after.participants.filter((p) => p.id !== after.participants[2].id).map((p) => [p.id, money(p.outstanding)]),
-    );
-    expect(changes.effects.handOver).toHaveLength(2);
+    expect(open.map((r) => [r.participantId, money(r.amount)])).toEqual(after.participants.map((p) => [p.id, money(p.outstanding)]));
+    expect(changes.effects.handOver).toHaveLength(3);
   });
 
   it("money paid through a superseded request still counts; the excess is refund due, never collected twice", () => {
@@ -218,9 +217,7 @@ describe("decide", () => {
     expect(money(p1.refundDue)).toBe(money(D("50").minus(p1.share!)));
     // P2's 50.00 request is superseded by one for the new share; the guest is asked at once (the bill is active).
     expect(changes.updateRequests).toEqual([expect.objectContaining({ id: "r2", status: "cancelled", statusReasonCode: "superseded" })]);
-    expect(after.requests.filter((r) => r.status === "pending").map((r) => [r.participantId, money(r.amount)])).toEqual([["P2", money(after.participants[1].share!)]]);
-    // The newcomer is asked when the creator asks (as before anyone paid).
-    const asked = run(after, { kind: "request_payments" }).after;
+    const asked = after;
     const open = asked.requests.filter((r) => r.status === "pending");
     expect(open.map((r) => money(r.amount))).toEqual(asked.participants.slice(1).map((p) => money(p.share!)));
     let done = asked;
@@ -269,6 +266,24 @@ describe("decide", () => {
       [null, "pending", "added by the creator"],
       ["pending", "paid", "the creator's own share is settled by definition"],
     ]);
+  });
+
+  it("a paid participant whose share rose owes again and is asked at once on an active bill; a partial payment is not re-asked by itself", () => {
+    const paidOne = run(askedFiftyEach(), pay("r1", "50.00")).after;
+    const { after, changes } = run(paidOne, { kind: "update_bill", details: { totalAmount: "150.00" } });
+    const p1 = after.participants.find((p) => p.id === "P1")!;
+    expect([p1.status, money(p1.share!), money(p1.outstanding)]).toEqual(["requested", "75.00", "25.00"]);
+    expect(changes.history).toContainEqual(expect.objectContaining({ participantId: "P1", previousStatus: "paid", newStatus: "requested", reasonCode: "share_changed" }));
+    expect(after.requests.filter((r) => r.status === "pending").map((r) => [r.participantId, money(r.amount)])).toEqual([["P2", "75.00"], ["P1", "25.00"]]);
+    const partial = run(askedFiftyEach(), pay("r1", "20.00")).after;
+    expect(partial.requests.filter((r) => r.participantId === "P1" && (r.status === "pending" || r.status === "sent"))).toEqual([]);
+  });
+
+  it("the currency is fixed once requests went out, and a payment in a request's old currency never counts in the bill's", () => {
+    expect(() => run(askedFiftyEach(), { kind: "update_bill", details: { currency: "VND" } })).toThrow("the currency can no longer change");
+    const moved = askedFiftyEach();
+    moved.bill.currency = "VND"; // as if the currency had changed under an open USD request
+    expect(run(moved, pay("r1", "50.00")).result).toMatchObject({ outcome: "mismatch" });
   });
 
   it("re-splits and removes after money was received: a removed payer is a tombstone owed back all they paid", () => {

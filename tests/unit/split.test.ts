@@ -120,6 +120,16 @@ describe("classic cases", () => {
     expect(sum(plan).toFixed(2)).toBe("100.00");
   });
 
+  it("itemized: the extras follow each person's exact items, so one cent of an item's rounding never moves a whole share", () => {
+    // Found by the adversary: a 0.03 item shared by 4 on a 1000.00 bill gave 333.34/333.33/333.33/0.00.
+    for (const item of ["0.03", "0.05"]) {
+      const plan = planSplit(ctx("1000.00", "USD", 4), { method: "itemized", items: [{ amount: item, participantIds: ["p00000", "p00001", "p00002", "p00003"] }] });
+      expect(sum(plan).toFixed(2)).toBe("1000.00");
+      // Everyone's exact share is 250.00: none is more than one cent from it.
+      for (const a of plan) expect(a.amount.minus("250").abs().lte("0.01")).toBe(true);
+    }
+  });
+
   it("itemized with explicit extras must add up to the total", () => {
     const c = ctx("100.00", "USD", 2);
     const items = [{ amount: "80.00", participantIds: ["p00000", "p00001"] }];

@@ -8,7 +8,7 @@ import { eq, type Draft } from "./draft";
 /**
  * New details or a new total. Any change is allowed until the bill is completed or cancelled: a new
  * total recomputes an equal split or asks for a new one, and money already paid stays (a share
- * that falls below it becomes refund due). Only the currency is fixed once money has arrived in it.
+ * that falls below it becomes refund due). Only the currency is fixed, once requests went out or money arrived in it.
  */
 export function updateBill(d: Draft, command: Extract<LedgerCommand, { kind: "update_bill" }>): undefined {
   const { bill } = d;
@@ -21,8 +21,10 @@ export function updateBill(d: Draft, command: Extract<LedgerCommand, { kind: "up
     // The AI's reading arrived after payment requests went out: the amounts the user asked for stay.
     moneyChanged = false;
   } else if (moneyChanged) {
-    if (currency !== bill.currency && d.participants.some((p) => p.paid.gt(0))) {
-      throw new Conflict(`Money has already been received in ${bill.currency}; the currency can no longer change`, "currency_locked", { currentStatus: bill.status });
+    // Requests and payments are in the bill's currency: once any exists, it is fixed (an amount in
+    // one currency must never count 1:1 in another).
+    if (currency !== bill.currency && bill.currency !== null && (bill.status !== "created" || d.participants.some((p) => p.paid.gt(0)))) {
+      throw new Conflict(`Payment requests or payments in ${bill.currency} exist; the currency can no longer change`, "currency_locked", { currentStatus: bill.status });
     }
     if (bill.status !== "created" && total === null) {
       throw new Conflict("Payment requests have been sent: the bill needs a total", "bill_total_required", { currentStatus: bill.status });

@@ -196,6 +196,20 @@ export class Draft {
       }
     }
 
+    // On an active bill, whoever owes more than before (a share that rose, a newcomer's share) is
+    // asked at once for all they owe: nobody owes money without a way to pay it. A partial
+    // payment, a failure or an expiry leaves them owing no more than before: the creator asks again.
+    if (bill.status === "active") {
+      for (const p of this.present) {
+        if (kept.has(p.id) || p.outstanding.isZero()) continue;
+        const before = this.before.participants.find((x) => x.id === p.id);
+        if (p.outstanding.gt(before ? before.outstanding : ZERO)) {
+          this.issueRequest(p, p.outstanding);
+          kept.add(p.id);
+        }
+      }
+    }
+
     for (const p of this.present) {
       // Paid: the creator, and whoever received covers their share (a share of 0 counts once they
       // paid something: all of it is refund due). A share that rose above what they paid makes

@@ -28,7 +28,7 @@ export function applyPaymentEvent(d: Draft, e: Extract<LedgerCommand, { kind: "p
   }
   // Another currency, or more decimals than the currency has, cannot be applied as it is. The
   // amount is judged by its value, not its text: "050.00" is 50.00.
-  if (e.currency !== r.currency || !amount.isFinite() || amount.lte(0) || amount.decimalPlaces() > minorUnits(r.currency)) {
+  if (e.currency !== r.currency || r.currency !== d.currency || !amount.isFinite() || amount.lte(0) || amount.decimalPlaces() > minorUnits(r.currency)) {
     return { outcome: "mismatch", detail: `expected an amount in ${r.currency}, got ${e.amount} ${e.currency}` };
   }
   // A request is one payment at the payment system (one payment id): a second success for a paid

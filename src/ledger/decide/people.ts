@@ -85,6 +85,8 @@ export function removeParticipant(d: Draft, command: Extract<LedgerCommand, { ki
   p.share = null;
   p.percentage = null;
   p.weight = null;
+  // Their requests close below; "requested" would outlive them in the reports.
+  if (p.status === "requested") p.status = "pending";
   d.history.push({
     participantId: p.id,
     participantName: p.name,
