@@ -1,14 +1,17 @@
 // The page a payment link opens (served here on behalf of the mock payment system): no login, the
 // unguessable token is the key. Plain server-rendered HTML that escapes everything it prints, works
 // on a phone, and in mock mode has a "Pay now" button that completes the payment through the same
-// signed webhook the payment system sends.
+// signed webhook the payment system sends. What it shows (payable, paid in full, partly paid,
+// superseded, cancelled, expired, failed, not ready) is decided by payPageState from the ledger's
+// balances and reason codes; this file only renders it.
 import { Router, type Request, type Response } from "express";
 import QRCode from "qrcode";
 import type { MockPaymentSystem } from "../../adapters/payments/mock-payment-system";
 import type { Sql } from "../../db/sql";
 import { formatAmount } from "../../domain/money";
 import { allowOnly } from "../../http/api-router";
-import { findByPayToken } from "./payments.repository";
+import { PAY_PAGE_HTTP_STATUS, payPageState, type CancelReason, type Money, type PayPageState, type Standing } from "./pay-page-state";
+import { findByPayToken, type PayableRequest } from "./payments.repository";
 
 const QR_IMAGE_PATH = /^\/pay\/([A-Za-z0-9_-]{32})\/qr\.(svg|png)$/;
 
@@ -52,12 +55,73 @@ ${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : "
   .amount { font-size: 1.75rem; font-weight: 700; margin: .5rem 0 1rem; }
   .qr svg, .qr img { width: 100%; max-width: 16rem; height: auto; display: block; margin: 0 auto; }
   button { width: 100%; font-size: 1.1rem; padding: .85rem; border: 0; border-radius: 8px; background: #0a6cff; color: #fff; cursor: pointer; }
-  button:focus { outline: 3px solid #ffbf47; outline-offset: 2px; }
+  button:focus, a:focus { outline: 3px solid #ffbf47; outline-offset: 2px; }
+  a.next { display: block; text-align: center; font-size: 1.1rem; padding: .85rem; border-radius: 8px; background: #0a6cff; color: #fff; text-decoration: none; font-weight: 600; }
   .note { color: #555; font-size: .9rem; }
 </style>
 </head>
 <body><main>${body}</main></body>
 </html>`);
+}
+
+function money(m: Money): string {
+  return escapeHtml(`${m.amount} ${m.currency}`);
+}
+
+function balance(received: Money, owed: Money): string {
+  return `<dl>
+  <dt>Received</dt><dd>${money(received)}</dd>
+  <dt>Still owed</dt><dd>${money(owed)}</dd>
+</dl>`;
+}
+
+function payAtLink(payToken: string, amount: Money, label: string): string {
+  return `<p><a class="next" href="/pay/${escapeHtml(encodeURIComponent(payToken))}">${escapeHtml(label)}: ${money(amount)}</a></p>`;
+}
+
+/** Why nothing is owed through a cancelled link, by its reason code (`who` is already escaped). */
+const CANCELLED: Record<CancelReason, (who: string) => string> = {
+  bill_cancelled: () => "This bill was cancelled; nothing is owed.",
+  participant_removed: (who) => `${who} is no longer on this bill; nothing is owed.`,
+  nothing_owed: () => "The split changed and nothing is owed through this link.",
+  paid_elsewhere: () => "This share was settled another way; nothing is owed through this link.",
+  other: () => "This payment request was cancelled; nothing is owed through it.",
+};
+
+/** What is owed back, said precisely: all they paid (a cancelled bill, a removed person) or the excess. */
+function owedBack(received: Money | null, refundDue: Money): string {
+  return received && received.amount === refundDue.amount ? `The ${money(refundDue)} you paid is owed back to you.` : `${money(refundDue)} of what you paid is owed back to you.`;
+}
+
+/**
+ * A link that can no longer be paid (410): why, then where its person stands: what they owe and
+ * where to pay it, or that nothing more is owed, with what was received and what is owed back.
+ * `why` is HTML (constant text, or with the name already escaped).
+ */
+function closedPage(res: Response, status: number, why: string, next: Standing, options: { ask: string; saysNothingOwed?: boolean }): void {
+  let standing: string;
+  switch (next.kind) {
+    case "pay_at":
+      standing = `<p>${money(next.amount)} is owed now, through a newer link.</p>${payAtLink(next.payToken, next.amount, "Pay with the current link")}`;
+      break;
+    case "ask":
+      standing = `<p>${money(next.owed)} is still owed. ${escapeHtml(options.ask)}</p>`;
+      break;
+    case "settled": {
+      const text = [options.saysNothingOwed ? "" : "Nothing more is owed.", next.refundDue ? owedBack(next.received, next.refundDue) : ""].filter(Boolean).join(" ");
+      const rows = [
+        next.received ? `<dt>Received</dt><dd>${money(next.received)}</dd>` : "",
+        next.refundDue ? `<dt>Owed back to you</dt><dd>${money(next.refundDue)}</dd>` : "",
+      ].join("");
+      standing = `${text ? `<p>${text}</p>` : ""}${rows ? `<dl>${rows}</dl>` : ""}`;
+      break;
+    }
+    default: {
+      const _exhaustive: never = next;
+      throw new Error(`unhandled standing ${JSON.stringify(_exhaustive)}`);
+    }
+  }
+  page(res, status, "Not payable", `<h1>This link can no longer be paid</h1><p>${why}</p>${standing}`);
 }
 
 export function payPageRouter(sql: Sql, mock: MockPaymentSystem | undefined, webhookUrl: () => string): Router {
@@ -75,31 +139,68 @@ export function payPageRouter(sql: Sql, mock: MockPaymentSystem | undefined, web
       page(res, 404, "Link not valid", `<h1>This payment link is not valid</h1><p>Check the link you received, or ask the person who shared the bill to send it again.</p>`);
       return;
     }
+    const state = payPageState(request);
+    const status = PAY_PAGE_HTTP_STATUS[state.kind];
+    const who = escapeHtml(request.participant.name);
+    const merchant = escapeHtml(request.bill.merchantName ?? "your bill");
+    switch (state.kind) {
+      case "not_ready":
+        page(res, status, "Not ready", `<h1>This payment link is not ready yet</h1><p>Try again in a minute.</p>`, 30);
+        return;
+      case "payable":
+      case "partly_paid":
+        if (state.kind === "partly_paid" && state.pay.kind !== "here") {
+          page(
+            res,
+            status,
+            "Partly paid",
+            `<h1>Partly paid</h1>
+<p>Part of ${who}'s share of ${merchant} has been received; the rest is still owed.</p>
+${balance(state.received, state.owed)}
+${state.pay.kind === "pay_at" ? payAtLink(state.pay.payToken, state.pay.amount, "Pay the rest") : `<p>Ask the person who shared the bill for a link to pay the rest.</p>`}`,
+          );
+          return;
+        }
+        await payablePage(req, res, request, state.kind === "partly_paid" ? state : undefined);
+        return;
+      case "paid_in_full":
+        page(
+          res,
+          status,
+          "Paid",
+          `<h1>Paid, thank you</h1>
+<p>${who}'s share of ${merchant} is paid in full.</p>
+<dl>
+  <dt>Received</dt><dd>${money(state.received)}</dd>
+  ${state.refundDue ? `<dt>Owed back to you</dt><dd>${money(state.refundDue)}</dd>` : ""}
+</dl>
+${state.refundDue ? `<p>${owedBack(state.received, state.refundDue)}</p>` : ""}`,
+        );
+        return;
+      case "superseded":
+        closedPage(res, status, "This link is no longer valid: the amount owed changed.", state.next, { ask: "A new link for it will follow; you can also ask the person who shared the bill." });
+        return;
+      case "expired":
+        closedPage(res, status, "This payment request has expired.", state.next, { ask: "Ask for a new link." });
+        return;
+      case "failed":
+        closedPage(res, status, "This payment did not go through.", state.next, { ask: "Ask for a new link to try again." });
+        return;
+      case "cancelled":
+        closedPage(res, status, CANCELLED[state.reason](who), state.next, { ask: "Ask the person who shared the bill for a new link.", saysNothingOwed: true });
+        return;
+      default: {
+        const _exhaustive: never = state;
+        throw new Error(`unhandled pay page state ${JSON.stringify(_exhaustive)}`);
+      }
+    }
+  });
+
+  /** The open request, with its QR and (in mock mode) "Pay now"; after a partial payment, what arrived and what is owed. */
+  async function payablePage(req: Request, res: Response, request: PayableRequest, partly: Extract<PayPageState, { kind: "partly_paid" }> | undefined) {
     const amount = `${formatAmount(request.amount, request.currency)} ${request.currency}`;
     const who = escapeHtml(request.participant.name);
     const merchant = escapeHtml(request.bill.merchantName ?? "your bill");
-    if (request.status === "paid" || (request.participant.paymentStatus === "paid" && request.status !== "sent")) {
-      page(res, 200, "Paid", `<h1>Paid, thank you</h1><p>${who}'s share of ${merchant} (${escapeHtml(amount)}) has been paid.</p>`);
-      return;
-    }
-    // A superseded request says why: the amount owed changed and a new link was sent for it.
-    const why = request.statusReason ? ` (${request.statusReason})` : "";
-    const closed: Record<string, string> = {
-      expired: "This payment request has expired. Ask for a new link.",
-      failed: "This payment did not go through. Ask for a new link to try again.",
-      cancelled: request.statusReason?.startsWith("superseded")
-        ? `This link is no longer valid: the amount owed changed${why}. Use the newest link you received.`
-        : `This payment request was cancelled${why}; nothing is owed through it.`,
-    };
-    if (request.bill.status === "cancelled" || closed[request.status]) {
-      const text = request.bill.status === "cancelled" ? "This bill was cancelled; nothing is owed." : closed[request.status];
-      page(res, 410, "Not payable", `<h1>This link can no longer be paid</h1><p>${escapeHtml(text)}</p>`);
-      return;
-    }
-    if (request.status === "pending") {
-      page(res, 503, "Not ready", `<h1>This payment link is not ready yet</h1><p>Try again in a minute.</p>`, 30);
-      return;
-    }
     const submitted = req.query.submitted === "1";
     const qr = await QRCode.toString(request.qrCode ?? request.paymentLink ?? "", { type: "svg", margin: 1, errorCorrectionLevel: "M" });
     const date = request.bill.billDate ? request.bill.billDate.toISOString().slice(0, 10) : "";
@@ -108,11 +209,13 @@ export function payPageRouter(sql: Sql, mock: MockPaymentSystem | undefined, web
       200,
       `Pay ${amount}`,
       `<h1>${merchant}</h1>
+${partly ? `<p>Partly paid: ${money(partly.received)} received. Pay the rest here.</p>` : ""}
 <p class="amount" aria-label="Amount to pay">${escapeHtml(amount)}</p>
 <dl>
   <dt>For</dt><dd>${who}</dd>
   ${date ? `<dt>Date</dt><dd>${escapeHtml(date)}</dd>` : ""}
   <dt>Reference</dt><dd>${escapeHtml(request.reference)}</dd>
+  ${partly ? `<dt>Received</dt><dd>${money(partly.received)}</dd><dt>Still owed</dt><dd>${money(partly.owed)}</dd>` : ""}
 </dl>
 <figure class="qr" role="img" aria-label="QR code to pay ${escapeHtml(amount)} with your banking app">${qr}</figure>
 ${
@@ -125,7 +228,7 @@ ${
 }`,
       submitted ? 2 : undefined,
     );
-  });
+  }
 
   router.get(QR_IMAGE_PATH, async (req, res) => {
     const [token, format] = [req.params[0], req.params[1]];

@@ -1,27 +1,33 @@
 // The payments module's own SQL (the ledger writes money state): the webhook's claim of an event
-// and its bill's lock, the pay page's read of a request by its token, and reconciliation's choice of
-// the requests to ask the payment system about.
+// and its bill's lock, the pay page's read of a request with its participant's balances, and
+// reconciliation's choice of the requests to ask the payment system about.
 import { calendarDate, type SqlClient, type Statement } from "../../db/sql";
+import type { PaymentRequestStatus } from "../../domain/payment-status";
+import type { PayPageView } from "./pay-page-state";
 
-/** A payment request as its pay page shows it: the request, its participant and bill. */
-export interface PayableRequest {
-  status: string;
-  statusReason: string | null;
-  amount: string;
-  currency: string;
+/**
+ * A payment request as its pay page shows it: the request, its participant's balances and bill, and
+ * the participant's current open request (what pay-page-state.ts decides on).
+ */
+export interface PayableRequest extends PayPageView {
   reference: string;
   paymentId: string | null;
   payToken: string;
   paymentLink: string | null;
   qrCode: string | null;
-  participant: { name: string; paymentStatus: string };
-  bill: { merchantName: string | null; billDate: Date | null; status: string };
+  participant: PayPageView["participant"] & { name: string; paymentStatus: string };
+  bill: PayPageView["bill"] & { merchantName: string | null; billDate: Date | null };
 }
 
+/**
+ * The request with this pay token, in one statement: the request, its participant's balances (as
+ * the ledger wrote them), its bill, and the participant's other open request (pending or sent; the
+ * ledger keeps at most one), the newest should there ever be two.
+ */
 export async function findByPayToken(sql: SqlClient, token: string): Promise<PayableRequest | undefined> {
   const [row] = await sql.query<{
-    status: string;
-    status_reason: string | null;
+    status: PaymentRequestStatus;
+    status_reason_code: string | null;
     amount: string;
     currency: string;
     reference: string;
@@ -31,21 +37,38 @@ export async function findByPayToken(sql: SqlClient, token: string): Promise<Pay
     qr_code: string | null;
     participant_name: string;
     participant_status: string;
+    paid_amount: string;
+    outstanding_amount: string;
+    refund_due: string;
+    removed_at: Date | string | null;
     merchant_name: string | null;
     bill_date: string | null;
     bill_status: string;
+    bill_currency: string | null;
+    current_pay_token: string | null;
+    current_amount: string | null;
+    current_currency: string | null;
   }>(
-    `SELECT r.status::text AS status, r.status_reason, r.amount::text AS amount, r.currency, r.reference, r.payment_id, r.pay_token,
-            r.payment_link, r.qr_code, p.name AS participant_name, p.payment_status::text AS participant_status,
-            b.merchant_name, to_char(b.bill_date, 'YYYY-MM-DD') AS bill_date, b.status::text AS bill_status
-       FROM payment_requests r JOIN participants p ON p.id = r.participant_id JOIN bills b ON b.id = r.bill_id
+    `SELECT r.status::text AS status, r.status_reason_code, r.amount::text AS amount, r.currency, r.reference, r.payment_id, r.pay_token,
+            r.payment_link, r.qr_code,
+            p.name AS participant_name, p.payment_status::text AS participant_status, p.paid_amount::text AS paid_amount,
+            p.outstanding_amount::text AS outstanding_amount, p.refund_due::text AS refund_due, p.removed_at,
+            b.merchant_name, to_char(b.bill_date, 'YYYY-MM-DD') AS bill_date, b.status::text AS bill_status, b.currency AS bill_currency,
+            c.pay_token AS current_pay_token, c.amount::text AS current_amount, c.currency AS current_currency
+       FROM payment_requests r
+       JOIN participants p ON p.id = r.participant_id
+       JOIN bills b ON b.id = r.bill_id
+       LEFT JOIN LATERAL (
+         SELECT o.pay_token, o.amount, o.currency FROM payment_requests o
+          WHERE o.participant_id = r.participant_id AND o.id <> r.id AND o.status IN ('pending', 'sent') AND o.pay_token IS NOT NULL
+          ORDER BY o.created_at DESC, o.id DESC LIMIT 1) c ON true
       WHERE r.pay_token = $1`,
     [token],
   );
   if (!row) return undefined;
   return {
     status: row.status,
-    statusReason: row.status_reason,
+    statusReasonCode: row.status_reason_code,
     amount: row.amount,
     currency: row.currency,
     reference: row.reference,
@@ -53,8 +76,16 @@ export async function findByPayToken(sql: SqlClient, token: string): Promise<Pay
     payToken: row.pay_token,
     paymentLink: row.payment_link,
     qrCode: row.qr_code,
-    participant: { name: row.participant_name, paymentStatus: row.participant_status },
-    bill: { merchantName: row.merchant_name, billDate: calendarDate(row.bill_date), status: row.bill_status },
+    participant: {
+      name: row.participant_name,
+      paymentStatus: row.participant_status,
+      paid: row.paid_amount,
+      outstanding: row.outstanding_amount,
+      refundDue: row.refund_due,
+      removedAt: row.removed_at === null ? null : new Date(row.removed_at),
+    },
+    bill: { merchantName: row.merchant_name, billDate: calendarDate(row.bill_date), status: row.bill_status, currency: row.bill_currency },
+    current: row.current_pay_token ? { payToken: row.current_pay_token, amount: row.current_amount!, currency: row.current_currency! } : null,
   };
 }
 
