@@ -44,10 +44,9 @@
 // once, default 10), RACES_STAGGER_MS (between the starts of a batch's races, default 30),
 // RACES_VERBOSE=1 (print each kind's tally, also when it passes).
 //
-// Not asserted, on purpose (issue 19 changes these rules): whether removing a participant who has
-// paid, or a split, people or total change after someone paid, is refused with 409 split_locked or
-// participant_paid. A 409 for a real state conflict (the bill is already cancelled, A has already
-// paid) is a fine 4xx; a 5xx never is.
+// Since issue 19 removing a participant who has paid, and a split, people or total change after
+// someone paid, are allowed (the ledger moves the money); a 409 for a real state conflict (the bill
+// is already cancelled, A has already paid) is a fine 4xx; a 5xx never is.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createServer, type Server } from "node:http";
 import { performance } from "node:perf_hooks";
