@@ -1,10 +1,18 @@
 // The money rules (docs/money.md) under random use: a model-based property test. Each run creates a
-// user and a bill, then drives up to 30 random commands through the HTTP API (participants, every
-// split method, the total, payment requests, payment-system events for current and superseded
-// requests with exact, partial, excess and wrong-currency amounts, duplicates, expiry, mark-as-paid,
-// cancel) and after every step checks the whole money state, in the database and in every report,
-// with tests/support/money-invariants.ts. A command the state refuses (4xx) must change nothing; a
-// 5xx is always a failure.
+// user and a bill, then drives up to 30 random commands through the HTTP API (participants, payers
+// removed too, every split method, the total and the currency, payment requests, payment-system
+// events for current and superseded requests with exact, partial, excess and wrong-currency amounts,
+// duplicates, expiry, mark-as-paid, cancel) and after every step checks the whole money state, in
+// the database and in every report, with tests/support/money-invariants.ts. A command the state
+// refuses (4xx) must change nothing; a 5xx is always a failure.
+//
+// The payment system is tests/support/model-payment-system.ts: it records every create, cancel and
+// collection, and the hand-over is a step of its own that races the other commands. A request may
+// be handed over with its answer held back (the payment exists there; the answer arrives when the
+// test releases it) or lost (the hand-over job asks again); the jobs step releases the held answers
+// (or not: then the job gets there first) and runs the hand-over and payment-cancel jobs. Between
+// the two, a payer can pay at the payment system whatever it can still collect, a closed request's
+// payment included while its cancel job has not run, and its signed webhook is delivered.
 //
 //   npm test -- tests/api/money-model.test.ts
 //
@@ -23,7 +31,10 @@
 //                                   database after every step); about 25 % slower
 //
 // After every step: every rule of tests/support/money-invariants.ts (codes 1.* to 7.*, events.once),
-// on the database and on the status, unpaid, CSV and summary reports. And per command:
+// on the database and on the status, unpaid, CSV and summary reports, and 9.* against the payment
+// system: what it can still collect belongs to an open request here asking that amount, unless a
+// queued payment-cancel or hand-over job will see to it (exactly, with no job left, after the jobs
+// step); what it collected is counted once. And per command:
 //   cmd.5xx               any 5xx answer
 //   cmd.refused-changed   a refused command (4xx) changed the money state
 //   cmd.mark-as-paid      mark-as-paid did not record one offline payment of what was outstanding
@@ -35,17 +46,21 @@
 //                         that participant: current, superseded, expired, failed or cancelled request
 //   money.lost-removed    the same, for a request of a participant since removed from the bill
 //   money.wrong           a failure, an expiry or a success in another currency recorded a payment
+//   cmd.remove            removing someone on an open bill (a payer too) did not answer 204
+//   jobs.failed           a hand-over or payment-cancel job failed while the payment system answered
 import { createServer, type Server } from "node:http";
 import Decimal from "decimal.js";
 import fc from "fast-check";
 import request, { type Response, type Test } from "supertest";
 import { PAYMENT_SIGNATURE_HEADER, type PaymentEventBody } from "../../src/adapters/payments/payment-system";
 import { minorUnits } from "../../src/domain/currency";
+import { QUEUES } from "../../src/jobs/jobs";
 import { API, as } from "../support/http";
 import {
   assertMoneyInvariants,
   checkMoney,
   checkMoneyState,
+  checkPaymentSystem,
   compareReports,
   describeChange,
   fetchReports,
@@ -54,9 +69,12 @@ import {
   moneySnapshot,
   readMoneyState,
   type MoneyState,
+  type PaymentSystemPayment,
+  type PaymentSystemWork,
   type RemovedParticipant,
   type Violation,
 } from "../support/money-invariants";
+import { ModelPaymentSystem, type CreateAnswer } from "../support/model-payment-system";
 import { listen } from "../support/net";
 import { paymentEvent, postWebhook, webhookSignature } from "../support/payments";
 import { createTestApp, newUserId, TestClock, type TestApp } from "../support/test-app";
@@ -102,11 +120,12 @@ class TickingClock extends TestClock {
 
 let t: TestApp;
 const clock = new TickingClock();
+const paymentSystem = new ModelPaymentSystem(clock);
 // One server for the whole file: supertest would otherwise start one per request.
 let server: Server;
 let baseUrl: string;
 beforeAll(async () => {
-  t = await createTestApp({ clock });
+  t = await createTestApp({ clock, adapters: { payments: paymentSystem } });
   server = createServer(t.app);
   baseUrl = await listen(server);
 }, 120_000);
@@ -228,6 +247,8 @@ interface Real {
   verified: string;
   step: number;
   log: string[];
+  /** Commands whose hand-over answer is held at the payment system: their HTTP answers come once it is released. */
+  inflight: { label: string; answer: Promise<Response> }[];
 }
 
 const live = (m: Model) => m.participants.filter((p) => !p.removed);
@@ -270,6 +291,8 @@ function situations(state: MoneyState): string[] {
   if (bill.needs_resplit) out.push("needs-resplit");
   if (participants.some((p) => p.is_creator && p.amount_to_pay !== null)) out.push("creator-share");
   if (bill.split_method && bill.split_method !== "equal" && requests.length) out.push(`${bill.split_method}-requested`);
+  if (state.removedParticipants.some((p) => n(p.paid_amount).greaterThan(0))) out.push("removed-payer");
+  if (bill.currency === "EUR") out.push("currency-changed");
   return out;
 }
 
@@ -283,18 +306,52 @@ const timed = async <T>(key: keyof typeof stats.time, work: () => Promise<T>): P
 };
 const readState = (r: Real) => timed("state", () => readMoneyState(r.t.db.sql, r.billId, { inline: r.t.db.kind === "pglite" }));
 
+/** The payments the payment system holds for this bill's requests. */
+function paymentSystemView(state: MoneyState): PaymentSystemPayment[] {
+  const ours = new Set(state.requests.map((x) => x.id));
+  return [...paymentSystem.payments.values()]
+    .filter((p) => ours.has(p.requestId))
+    .map((p) => ({ id: p.id, requestId: p.requestId, amount: p.amount, currency: p.currency, status: p.status, collectable: paymentSystem.collectable(p), collected: p.collected?.amount }));
+}
+
+/**
+ * Work still queued that will bring the payment system in line with the ledger: payment-cancel jobs
+ * (by payment id), and hand-over jobs or answers held at the payment system (by request id).
+ */
+async function queuedWork(r: Real): Promise<PaymentSystemWork> {
+  const rows = await timed("state", () =>
+    r.t.db.sql.query<{ name: string; request_id: string | null; payment_id: string | null }>(
+      `SELECT name, data->>'requestId' AS request_id, data->>'paymentId' AS payment_id FROM ${r.t.config.jobs.schema}.job
+        WHERE name IN ('${QUEUES.paymentHandOver}', '${QUEUES.paymentCancel}') AND state IN ('created', 'retry', 'active')`,
+    ),
+  );
+  const held = paymentSystem.heldRequests();
+  return {
+    cancels: new Set(rows.filter((x) => x.name === QUEUES.paymentCancel).map((x) => x.payment_id!)),
+    handOvers: new Set([...rows.filter((x) => x.name === QUEUES.paymentHandOver).map((x) => x.request_id!), ...held]),
+  };
+}
+
 /**
  * Checks every rule on the database and the reports (status, unpaid, CSV, summary; at the end of a
- * sequence also the bill's details and the history), adds the step's own `extra` checks, and
- * remembers the state. A state already checked in full (a command that changed nothing) is not
- * checked again: the rules and the reports are functions of it.
+ * sequence also the bill's details and the history) and against the payment system, adds the
+ * step's own `extra` checks, and remembers the state. A state already checked in full (a command
+ * that changed nothing) is not checked again: the rules and the reports are functions of it.
+ * `jobsRan`: the hand-over and payment-cancel jobs have just run, so no work is left that could
+ * excuse a payment the payment system can still collect.
  */
-async function verify(m: Model, r: Real, context: string, extra: (after: MoneyState) => Violation[] = () => [], final = false) {
+async function verify(m: Model, r: Real, context: string, extra: (after: MoneyState) => Violation[] = () => [], options: { final?: boolean; jobsRan?: boolean } = {}) {
+  const { final = false, jobsRan = false } = options;
   const state = await readState(r);
   const snapshot = moneySnapshot(state);
   const violations: Violation[] = [];
-  if (final || snapshot !== r.verified) {
+  if (final || jobsRan || snapshot !== r.verified) {
     violations.push(...checkMoneyState(state, { removed: removedOf(m) }));
+    // Without the queued work first: the job table is read only when some payment needs excusing.
+    const there = paymentSystemView(state);
+    let against = checkPaymentSystem(state, there);
+    if (!jobsRan && against.some((v) => v.code === "9.collectable")) against = checkPaymentSystem(state, there, await queuedWork(r));
+    violations.push(...against);
     const reports = await timed("reports", () => fetchReports(r.t, r.token, r.billId, { summaryCoversOnlyThisBill: true, detailsAndHistory: final || EVERY_REPORT, baseUrl }));
     violations.push(...compareReports(state, reports));
     r.verified = snapshot;
@@ -433,21 +490,29 @@ class RemoveParticipant implements Cmd {
   check = (m: Readonly<Model>) => m.participants.length > 0;
   async run(m: Model, r: Real) {
     const p = pickOf(m.participants, this.o.pick)!;
-    await step(m, r, "remove", `remove ${p.names.at(-1)}${p.removed ? " (already removed)" : ""}`, () => api(r).delete(`/bills/${r.billId}/participants/${p.id}`), {
+    const row = r.state.participants.find((x) => x.id === p.id);
+    const paid = row && new Decimal(row.paid_amount ?? 0).greaterThan(0) ? ` (paid ${row.paid_amount})` : "";
+    const open = ["created", "active"].includes(r.state.bill.status);
+    const res = await step(m, r, "remove", `remove ${p.names.at(-1)}${p.removed ? " (already removed)" : paid}`, () => api(r).delete(`/bills/${r.billId}/participants/${p.id}`), {
       model: () => {
         p.removed = true;
       },
+      // Anyone on an open bill can be removed, whatever they paid (docs/money.md: tombstones).
+      check: (answer) => (answer.status === 204 ? [] : [{ code: "cmd.remove", message: `removing ${p.names.at(-1)} answered ${answer.status}` }]),
     });
+    if (!res && !p.removed && open) judge(r, `remove ${p.names.at(-1)}${paid}`, [{ code: "cmd.remove", message: `removing ${p.names.at(-1)}${paid} from a ${r.state.bill.status} bill was refused: ${r.log.at(-1)}` }], r.state);
   }
   toString = () => `remove(${JSON.stringify(this.o)})`;
 }
 
 class SetTotal implements Cmd {
-  constructor(readonly o: { pick: number }) {}
+  /** `euro`: a USD bill changes to EUR with it (refused once money arrived; one way, so money collected in USD stays foreign). */
+  constructor(readonly o: { pick: number; euro: boolean }) {}
   check = () => true;
   async run(m: Model, r: Real) {
     const total = pickOf(totalsOf(r.currency), this.o.pick)!;
-    await step(m, r, "total", `set the total to ${total}`, () => api(r).put(`/bills/${r.billId}`).send({ totalAmount: total }));
+    const body = { totalAmount: total, ...(this.o.euro && r.currency === "USD" ? { currency: "EUR" } : {}) };
+    await step(m, r, "total", `set the total to ${total} ${body.currency ?? ""}`, () => api(r).put(`/bills/${r.billId}`).send(body));
   }
   toString = () => `total(${JSON.stringify(this.o)})`;
 }
@@ -496,20 +561,60 @@ class Split implements Cmd {
   toString = () => `split(${JSON.stringify(this.o)})`;
 }
 
+/**
+ * A command that hands new requests to the payment system, which answers at once, holds its answer
+ * (the payment exists there; the command's HTTP answer waits with it, kept in r.inflight until the
+ * jobs step releases it, while other commands go on) or loses it (the hand-over job asks again).
+ */
+async function handingOver(m: Model, r: Real, name: string, label: string, path: string, answer: CreateAnswer) {
+  if (answer !== "held") {
+    paymentSystem.answer = answer;
+    if (answer === "lost") r.reached.add("hand-over-answer-lost");
+    try {
+      await step(m, r, name, `${label}${answer === "lost" ? " (the payment system's answer is lost)" : ""}`, () => api(r).post(path));
+    } finally {
+      paymentSystem.answer = "now";
+    }
+    return;
+  }
+  paymentSystem.answer = "held";
+  const answered = api(r).post(path).then((res) => res);
+  answered.catch(() => undefined); // awaited later; a failure is reported there
+  let held: boolean;
+  try {
+    held = await Promise.race([answered.then(() => false), paymentSystem.whenHeld().then(() => true)]);
+  } finally {
+    paymentSystem.answer = "now";
+  }
+  if (!held) {
+    await step(m, r, name, label, () => answered); // nothing to hand over: answered as usual
+    return;
+  }
+  // Committed: the hand-over runs after the commit, and waits there for the payment system.
+  r.step += 1;
+  stats.steps += 1;
+  const context = `step ${r.step}: ${label} -> committed; the payment system holds its answer`;
+  r.log.push(context);
+  r.inflight.push({ label, answer: answered });
+  countCommand(`${name} (held)`, false);
+  await verify(m, r, context);
+}
+
 class RequestPayments implements Cmd {
+  constructor(readonly o: { answer: CreateAnswer }) {}
   check = (m: Readonly<Model>) => m.participants.length > 0;
   async run(m: Model, r: Real) {
-    await step(m, r, "request-all", "request payments", () => api(r).post(`/bills/${r.billId}/request-payments`));
+    await handingOver(m, r, "request-all", "request payments", `/bills/${r.billId}/request-payments`, this.o.answer);
   }
-  toString = () => "requestPayments";
+  toString = () => `requestPayments(${JSON.stringify(this.o)})`;
 }
 
 class RequestOne implements Cmd {
-  constructor(readonly o: { pick: number }) {}
+  constructor(readonly o: { pick: number; answer: CreateAnswer }) {}
   check = (m: Readonly<Model>) => m.participants.length > 0;
   async run(m: Model, r: Real) {
     const p = pickOf(m.participants, this.o.pick)!;
-    await step(m, r, "request-one", `request payment from ${p.names.at(-1)}`, () => api(r).post(`/bills/${r.billId}/participants/${p.id}/request-payment`));
+    await handingOver(m, r, "request-one", `request payment from ${p.names.at(-1)}`, `/bills/${r.billId}/participants/${p.id}/request-payment`, this.o.answer);
   }
   toString = () => `requestOne(${JSON.stringify(this.o)})`;
 }
@@ -563,24 +668,72 @@ class Cancel implements Cmd {
 /** Outcomes that apply nothing: the money state stays as it was (only the event is recorded). */
 const NOTHING_APPLIED = new Set(["duplicate", "ignored", "mismatch", "unknown_payment"]);
 
+/** What the payer pays of an amount: all of it, half of it, or half as much again. */
+function payAmount(amount: string, currency: string, how: "exact" | "partial" | "excess" | "currency"): string {
+  const scale = minorUnits(currency);
+  const units = toUnits(amount, scale);
+  return fromUnits(how === "partial" ? (units > 1n ? units / 2n : units) : how === "excess" ? units + (units / 2n > 0n ? units / 2n : 1n) : units, scale);
+}
+
+/**
+ * Money the payment system reports for a request (`counts`: a success in the request's currency)
+ * is never lost: recorded once, for the request's participant, whatever became of the request or the
+ * participant; a second success for a request already counted is the same money (ignored); a
+ * request made before the bill's currency changed is a mismatch (docs/money.md).
+ */
+function moneyChecks(event: PaymentEventBody, req: ModelRequest, owner: ModelParticipant | undefined, counts: boolean, outcome: string, was: MoneyState, after: MoneyState): Violation[] {
+  const out: Violation[] = [];
+  if (after.missing.includes("table payments")) return out;
+  const recorded = after.payments.filter((x) => x.event_id === event.id);
+  const before = was.requests.find((x) => x.id === req.id);
+  if (counts && req.currency !== was.bill.currency) {
+    if (outcome !== "mismatch" || recorded.length > 0) out.push({ code: "money.wrong", message: `${event.data.amount} ${req.currency} for a request made before the bill became ${was.bill.currency} answered "${outcome}" and recorded ${recorded.length}` });
+  } else if (counts && (before?.status === "paid" || was.payments.some((x) => x.payment_request_id === req.id))) {
+    // One request is one payment at the payment system: reported again under another event id,
+    // it is the same money, counted once (ignored, nothing recorded).
+    if (outcome !== "ignored" || recorded.length > 0) {
+      out.push({ code: "money.double", message: `a second success for request ${short(req.id)}, already counted, answered "${outcome}" and recorded ${recorded.length}` });
+    }
+  } else if (counts) {
+    // Money that arrives is never lost: superseded, expired, failed, cancelled requests and removed people included.
+    const ok = recorded.length === 1 && new Decimal(recorded[0].amount).equals(new Decimal(event.data.amount)) && recorded[0].participant_id === req.participantId;
+    if (!ok) {
+      out.push({
+        code: owner?.removed ? "money.lost-removed" : "money.lost",
+        message: `${event.data.amount} ${event.data.currency} arrived for request ${short(req.id)} (${before?.status ?? "deleted"}) of ${owner?.names.at(-1) ?? "?"}${owner?.removed ? " (removed)" : ""}, answered "${outcome}"; recorded: ${recorded.length ? recorded.map((x) => `${x.amount} for ${x.participant_id}`).join(", ") : "nothing"}`,
+      });
+    }
+  } else if (recorded.length > 0) {
+    out.push({ code: "money.wrong", message: `a ${event.type} event in ${event.data.currency} recorded a payment of ${recorded.map((x) => x.amount).join(", ")}` });
+  }
+  return out;
+}
+
+/**
+ * A webhook as the payment system would send it about a request's payment (current, superseded,
+ * closed, a removed person's), with a chosen amount. The payment system's own record follows: a
+ * success in the request's currency is a collection there (even of a payment we cancelled: the payer
+ * was quicker), a failure or expiry ends it; one in another currency is not its money.
+ */
 class Webhook implements Cmd {
   constructor(readonly o: { pick: number; type: "succeeded" | "failed" | "expired"; amount: "exact" | "partial" | "excess" | "currency" }) {}
   check = (m: Readonly<Model>) => m.requests.length > 0;
   async run(m: Model, r: Real) {
     const req = pickOf(m.requests, this.o.pick)!;
-    const scale = minorUnits(req.currency);
-    const units = toUnits(req.amount, scale);
-    const amount =
-      this.o.amount === "partial" ? (units > 1n ? units / 2n : units) : this.o.amount === "excess" ? units + (units / 2n > 0n ? units / 2n : 1n) : units;
     const currency = this.o.amount === "currency" ? otherCurrency(req.currency) : req.currency;
-    const event = paymentEvent(req, `payment.${this.o.type}`, { amount: fromUnits(amount, scale), currency });
+    const amount = payAmount(req.amount, req.currency, this.o.amount);
+    const there = paymentSystem.paymentOf(req.id);
+    if (there && this.o.type === "succeeded" && currency === req.currency) paymentSystem.collectLate(there.id, amount);
+    if (there && this.o.type !== "succeeded") paymentSystem.end(there.id, this.o.type);
+    const event = paymentEvent({ ...req, paymentId: there?.id ?? req.paymentId }, `payment.${this.o.type}`, { amount, currency });
     const owner = m.participants.find((p) => p.id === req.participantId);
     const before = r.state.requests.find((x) => x.id === req.id);
     const label = `webhook ${this.o.type} ${event.data.amount} ${currency} for request ${short(req.id)} (${req.amount}, ${before?.status ?? "gone"}) of ${owner?.names.at(-1) ?? "?"}${owner?.removed ? " (removed)" : ""}`;
     await step(m, r, `webhook-${this.o.type}`, label, () => sendWebhook(event), {
       model: (res) => {
         m.events.push(event);
-        const key = `${this.o.type}${currency === req.currency ? "" : " (other currency)"} on ${before?.status ?? "deleted"} -> ${res.body.outcome}`;
+        const old = req.currency !== r.state.bill.currency ? " (a request in the bill's old currency)" : "";
+        const key = `${this.o.type}${currency === req.currency ? "" : " (other currency)"} on ${before?.status ?? "deleted"}${old} -> ${res.body.outcome}`;
         stats.outcomes.set(key, (stats.outcomes.get(key) ?? 0) + 1);
       },
       check: (res, was, after) => {
@@ -590,40 +743,83 @@ class Webhook implements Cmd {
         if (NOTHING_APPLIED.has(outcome) && moneySnapshot(was, { withEvents: false }) !== moneySnapshot(after, { withEvents: false })) {
           out.push({ code: "events.noop-changed", message: `the event was answered "${outcome}" but changed the money state:\n${describeChange(was, after)}` });
         }
-        if (after.missing.includes("table payments")) return out;
-        const recorded = after.payments.filter((x) => x.event_id === event.id);
-        const counts = this.o.type === "succeeded" && currency === req.currency;
-        if (counts && owner?.removed && !before) {
-          // Known limit (docs/money.md): removing a participant deletes their requests, so a payment
-          // the payment system still collects for one cannot be applied to anyone. It must not vanish:
-          // it is answered unknown_payment, and its event (with the amount) is kept for reconciliation
-          // (payments.test.ts checks that an unknown payment's event is recorded).
-          if (outcome !== "unknown_payment" || recorded.length > 0) {
-            out.push({ code: "money.lost-removed", message: `${event.data.amount} ${currency} for a removed participant's request answered "${outcome}"` });
-          }
-        } else if (counts && (before?.status === "paid" || was.payments.some((x) => x.payment_request_id === req.id))) {
-          // One request is one payment at the payment system: reported again under another event id,
-          // it is the same money, counted once (ignored, nothing recorded).
-          if (outcome !== "ignored" || recorded.length > 0) {
-            out.push({ code: "money.double", message: `a second success for request ${short(req.id)}, already counted, answered "${outcome}" and recorded ${recorded.length}` });
-          }
-        } else if (counts) {
-          // Money that arrives is never lost: superseded, expired, failed, cancelled requests included.
-          const ok = recorded.length === 1 && new Decimal(recorded[0].amount).equals(new Decimal(event.data.amount)) && recorded[0].participant_id === req.participantId;
-          if (!ok) {
-            out.push({
-              code: owner?.removed ? "money.lost-removed" : "money.lost",
-              message: `${event.data.amount} ${currency} arrived for request ${short(req.id)} (${before?.status ?? "deleted"}) of ${owner?.names.at(-1) ?? "?"}${owner?.removed ? " (removed)" : ""}, answered "${outcome}"; recorded: ${recorded.length ? recorded.map((x) => `${x.amount} for ${x.participant_id}`).join(", ") : "nothing"}`,
-            });
-          }
-        } else if (!counts && recorded.length > 0) {
-          out.push({ code: "money.wrong", message: `a ${this.o.type} event in ${currency} recorded a payment of ${recorded.map((x) => x.amount).join(", ")}` });
-        }
+        out.push(...moneyChecks(event, req, owner, this.o.type === "succeeded" && currency === req.currency, outcome, was, after));
         return out;
       },
     });
   }
   toString = () => `webhook(${JSON.stringify(this.o)})`;
+}
+
+/**
+ * The payer pays at the payment system whatever it can still collect there: a current request's
+ * payment, or one whose request closed here (superseded, cancelled, removed, the bill cancelled)
+ * while its payment-cancel job has not run yet, or one whose hand-over answer we have not recorded.
+ * Its signed webhook is delivered.
+ */
+class PayAtPaymentSystem implements Cmd {
+  constructor(readonly o: { pick: number; amount: "exact" | "partial" | "excess" }) {}
+  check = (m: Readonly<Model>) => m.requests.length > 0;
+  async run(m: Model, r: Real) {
+    const payment = pickOf(paymentSystemView(r.state).filter((p) => p.collectable), this.o.pick);
+    if (!payment) return;
+    const req = m.requests.find((x) => x.id === payment.requestId)!;
+    const row = r.state.requests.find((x) => x.id === req.id)!;
+    const owner = m.participants.find((p) => p.id === req.participantId);
+    const amount = payAmount(payment.amount, payment.currency, this.o.amount);
+    const event = paymentSystem.collect(payment.id, amount);
+    const label = `the payer pays ${amount} ${payment.currency} at the payment system (${payment.id}, asks ${payment.amount}) for request ${short(req.id)} (${row.status}${row.payment_id ? "" : ", its hand-over not recorded"}) of ${owner?.names.at(-1) ?? "?"}${owner?.removed ? " (removed)" : ""}`;
+    await step(m, r, "pay-at-payment-system", label, () => sendWebhook(event), {
+      model: (res) => {
+        m.events.push(event);
+        const old = payment.currency !== r.state.bill.currency ? " (in the bill's old currency)" : "";
+        const key = `paid at the payment system on ${row.status}${row.payment_id ? "" : " (not recorded)"}${old} -> ${res.body.outcome}`;
+        stats.outcomes.set(key, (stats.outcomes.get(key) ?? 0) + 1);
+      },
+      check: (res, was, after) => moneyChecks(event, req, owner, true, res.body?.outcome, was, after),
+    });
+  }
+  toString = () => `payAtPaymentSystem(${JSON.stringify(this.o)})`;
+}
+
+/**
+ * The held hand-over answers arrive (or not yet: `release` false, and the jobs get there first),
+ * then the hand-over and payment-cancel jobs run, as a server's workers would. Returns what to log
+ * and what broke.
+ */
+async function runHandOverJobs(r: Real, release: boolean): Promise<{ context: string; violations: Violation[] }> {
+  const violations: Violation[] = [];
+  const answers = release ? r.inflight.splice(0) : [];
+  for (const id of answers.length ? paymentSystem.heldRequests() : []) {
+    const row = r.state.requests.find((x) => x.id === id);
+    if (row && row.status !== "pending") r.reached.add(`held-answer-on-${row.status}`);
+  }
+  if (answers.length) {
+    paymentSystem.release();
+    for (const { label, answer } of answers) {
+      const res = await answer;
+      r.log.push(`  the held answer of "${label}" -> ${res.status}${res.body?.code ? ` ${res.body.code}` : ""}`);
+      if (res.status >= 500) violations.push({ code: "cmd.5xx", message: `${label} answered ${res.status} once the payment system answered: ${JSON.stringify(res.body).slice(0, 500)}` });
+    }
+  }
+  const jobs = await r.t.runJobs([QUEUES.paymentHandOver, QUEUES.paymentCancel], { ignoreStartAfter: true });
+  if (jobs.failed) violations.push({ code: "jobs.failed", message: `${jobs.failed} of ${jobs.ran} hand-over and payment-cancel jobs failed` });
+  const context = `${answers.length ? `the payment system answers ${answers.length} held hand-over(s); ` : ""}the hand-over and payment-cancel jobs run (${jobs.ran})`;
+  return { context, violations };
+}
+
+class HandOverJobs implements Cmd {
+  constructor(readonly o: { release: boolean }) {}
+  check = () => true;
+  async run(m: Model, r: Real) {
+    r.step += 1;
+    stats.steps += 1;
+    const { context, violations } = await runHandOverJobs(r, this.o.release);
+    r.log.push(`step ${r.step}: ${context}`);
+    countCommand("jobs", false);
+    await verify(m, r, `step ${r.step}: ${context}`, () => violations, { jobsRan: true });
+  }
+  toString = () => `handOverJobs(${JSON.stringify(this.o)})`;
 }
 
 class ReplayEvent implements Cmd {
@@ -665,6 +861,8 @@ class Expire implements Cmd {
 }
 
 const pick = fc.nat({ max: 1000 });
+/** How the payment system answers a hand-over: mostly at once. */
+const answer = fc.constantFrom<CreateAnswer>("now", "now", "held", "lost");
 /** Weighted: payment-system events most, cancelling the bill least (it ends the interesting part). */
 const weighted = (weight: number, arbitrary: fc.Arbitrary<Cmd>) => ({ weight, arbitrary });
 const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
@@ -676,7 +874,7 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
   ),
   weighted(2, fc.record({ pick, field: fc.constantFrom("name" as const, "phone" as const, "email" as const) }).map((o) => new UpdateParticipant(o))),
   weighted(2, fc.record({ pick }).map((o) => new RemoveParticipant(o))),
-  weighted(2, fc.record({ pick }).map((o) => new SetTotal(o))),
+  weighted(2, fc.record({ pick, euro: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) }).map((o) => new SetTotal(o))),
   weighted(
     6,
     fc
@@ -689,12 +887,12 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
       })
       .map((o) => new Split(o)),
   ),
-  weighted(4, fc.constant(null).map(() => new RequestPayments())),
-  weighted(2, fc.record({ pick }).map((o) => new RequestOne(o))),
+  weighted(4, fc.record({ answer }).map((o) => new RequestPayments(o))),
+  weighted(2, fc.record({ pick, answer }).map((o) => new RequestOne(o))),
   weighted(3, fc.record({ pick, method: fc.constantFrom("cash" as const, "bank_transfer" as const, undefined) }).map((o) => new MarkPaid(o))),
   weighted(1, fc.record({ reason: fc.boolean() }).map((o) => new Cancel(o))),
   weighted(
-    12,
+    9,
     fc
       .record({
         pick,
@@ -705,6 +903,8 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
   ),
   weighted(2, fc.record({ pick }).map((o) => new ReplayEvent(o))),
   weighted(2, fc.constant(null).map(() => new Expire())),
+  weighted(5, fc.record({ pick, amount: fc.constantFrom("exact" as const, "exact" as const, "partial" as const, "excess" as const) }).map((o) => new PayAtPaymentSystem(o))),
+  weighted(3, fc.record({ release: fc.boolean() }).map((o) => new HandOverJobs(o))),
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -746,6 +946,9 @@ const startArb: fc.Arbitrary<Start> = fc.record({
 
 /** The bill and the prefix, through the API; checked once at the end (the commands check every step). */
 async function start(spec: Start): Promise<{ model: Model; real: Real }> {
+  // Nothing left over from a sequence that failed (shrinking runs many): no held answers, no jobs.
+  paymentSystem.release();
+  await t.runJobs([QUEUES.paymentHandOver, QUEUES.paymentCancel], { ignoreStartAfter: true });
   const { userId, token, billId } = await newBill(t, spec);
   const model: Model = { participants: [], requests: [], events: [], cancelled: false, counter: 0 };
   const real: Real = {
@@ -760,6 +963,7 @@ async function start(spec: Start): Promise<{ model: Model; real: Real }> {
     reached: new Set(),
     step: 0,
     log: [`bill ${billId}: ${spec.total} ${spec.currency}`],
+    inflight: [],
   };
   const call = async (label: string, send: () => Promise<Response>) => {
     const res = await send();
@@ -793,8 +997,14 @@ describe("money: model-based property test", () => {
             let run: { model: Model; real: Real } | undefined;
             try {
               await fc.asyncModelRun(async () => (run = await start(spec)), cmds);
-              // Once more in full at the end: the bill's details and the history, through the API too.
-              if (run) await verify(run.model, run.real, `after step ${run.real.step}, the end of the sequence`, undefined, true);
+              // At the end every held answer arrives and the jobs run; then once more in full: the
+              // bill's details and the history through the API too, and nothing the payment system can
+              // collect left on a closed request.
+              if (run) {
+                const { context, violations } = await runHandOverJobs(run.real, true);
+                run.real.log.push(`the end: ${context}`);
+                await verify(run.model, run.real, `after step ${run.real.step}, the end of the sequence (${context})`, () => violations, { final: true, jobsRan: true });
+              }
             } finally {
               for (const s of run?.real.reached ?? []) stats.reached.set(s, (stats.reached.get(s) ?? 0) + 1);
               stats.ms += Date.now() - began;
@@ -1011,6 +1221,38 @@ describe("the invariant checker", () => {
     const state = healthy();
     const removed = corrupt(state) ?? [];
     expect(codes(state, removed)).toContain(code);
+  });
+
+  it("catches a payment the payment system can still collect for a closed request, and money it collected that is not counted (9.*)", () => {
+    const state = healthy();
+    // What the payment system holds for the healthy bill: A's and B's first payments collected, B's current one pending.
+    const held = (): PaymentSystemPayment[] => [
+      { id: "pay_a", requestId: U(10), amount: "50.00", currency: "USD", status: "succeeded", collectable: false, collected: "50.00" },
+      { id: "pay_b", requestId: U(11), amount: "50.00", currency: "USD", status: "succeeded", collectable: false, collected: "20.00" },
+      { id: "pay_c", requestId: U(12), amount: "30.00", currency: "USD", status: "pending", collectable: true },
+    ];
+    const codesOf = (s: MoneyState, h: PaymentSystemPayment[], work?: PaymentSystemWork) => checkPaymentSystem(s, h, work).map((v) => v.code);
+    expect(codesOf(state, held())).toEqual([]);
+    const closed = healthy();
+    closed.requests[2].status = "cancelled";
+    expect(codesOf(closed, held())).toEqual(["9.collectable"]);
+    // ...unless its payment-cancel job is still queued, or its hand-over still to be answered.
+    expect(codesOf(closed, held(), { cancels: new Set(["pay_c"]), handOvers: new Set() })).toEqual([]);
+    expect(codesOf(closed, held(), { cancels: new Set(), handOvers: new Set([U(12)]) })).toEqual([]);
+    const broken: [string, (h: PaymentSystemPayment[]) => PaymentSystemPayment[]][] = [
+      ["collectable for another amount than its open request asks", (h) => (h[2].amount = "50.00", h)],
+      ["collectable, but not the payment its open request records", (h) => (h[2].id = "pay_other", h)],
+      ["collected more than is counted", (h) => (h[1].collected = "25.00", h)],
+      ["collected, and nothing counted", (h) => (Object.assign(h[2], { status: "succeeded", collectable: false, collected: "30.00" }), h)],
+      ["cancelled there, and counted here", (h) => (Object.assign(h[0], { status: "cancelled", collected: undefined }), h)],
+      ["counted here, never at the payment system", (h) => h.slice(1)],
+    ];
+    for (const [name, corrupt] of broken) expect([name, codesOf(state, corrupt(held())).length]).toEqual([name, 1]);
+    // Money collected in a currency the bill no longer has is a mismatch, left to a person: not counted.
+    const euro = healthy();
+    euro.bill.currency = "EUR";
+    euro.payments = [];
+    expect(codesOf(euro, held().slice(0, 2)).filter((c) => c === "9.collected")).toEqual([]);
   });
 
   it("notices any change between two states (what a refused command must not make)", () => {

@@ -17,7 +17,7 @@
 //   3.closed-bill     an open request on a cancelled or completed bill
 //   3.orphan          an open request for someone who is not on the bill (a removed participant's tombstone included)
 //   8.removed         a removed participant (tombstone) owes something, or is not owed back all they paid
-//   3.currency        a request in another currency than the bill's
+//   3.currency        an open request in another currency than the bill's
 //   4.balance         received != applied + refund due, or payments the participants do not add up to
 //   4.status, 4.unpaid, 4.csv, 4.summary
 //                     a report disagrees with the database sums
@@ -28,6 +28,11 @@
 //   7.status          a participant's payment status contradicts their balance or open requests
 //                     (docs/money.md, state diagram; not cancelled bills)
 //   events.once       two payments recorded for one payment-system event
+//   9.collectable     a payment the payment system can still collect whose request here is not open
+//                     asking that amount with that payment, and no job is queued that will make it so
+//                     (checkPaymentSystem, given what the payment system holds)
+//   9.collected       a payment the payment system collected that is not counted here once, for its
+//                     request's participant, with the amount collected; or one counted it never collected
 //
 // Amounts are compared as exact decimals (decimal.js), never as floats or strings.
 import Decimal from "decimal.js";
@@ -400,8 +405,9 @@ export function checkMoneyState(state: MoneyState, options: CheckOptions = {}): 
   const closed = bill.status === "cancelled" || bill.status === "completed";
   const openBy = new Map<string, RequestState[]>();
   for (const r of requests) {
-    if (bill.currency && r.currency !== bill.currency) v("3.currency", `request ${r.id.slice(-6)} is in ${r.currency}, the bill in ${bill.currency}`);
+    // A request closed before the bill's currency changed stays in the old one (superseded).
     if (!isOpen(r.status)) continue;
+    if (bill.currency && r.currency !== bill.currency) v("3.currency", `request ${r.id.slice(-6)} is ${r.status} in ${r.currency}, the bill in ${bill.currency}`);
     openBy.set(r.participant_id, [...(openBy.get(r.participant_id) ?? []), r]);
     if (closed) v("3.closed-bill", `request ${r.id.slice(-6)} (${r.amount}) is still ${r.status} on a ${bill.status} bill`);
     const p = byId.get(r.participant_id);
@@ -523,6 +529,71 @@ function checkHistory(state: MoneyState, options: CheckOptions, v: (code: string
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The payment system agrees with the ledger (docs/money.md, "The ledger's edges")
+
+/** A payment as the payment system holds it. */
+export interface PaymentSystemPayment {
+  id: string;
+  /** Our payment request id, its key there. */
+  requestId: string;
+  amount: string;
+  currency: string;
+  status: "pending" | "succeeded" | "failed" | "expired" | "cancelled";
+  /** A payer can still pay it (pending and not past its expiry). */
+  collectable: boolean;
+  /** What it collected (succeeded). */
+  collected?: string;
+}
+
+/** Work queued that will bring the payment system in line: payment-cancel jobs (by payment id), hand-over jobs or answers still on their way (by request id). */
+export interface PaymentSystemWork {
+  cancels: ReadonlySet<string>;
+  handOvers: ReadonlySet<string>;
+}
+
+/**
+ * What the payment system can still collect belongs to an open request here asking that amount,
+ * with that payment recorded, unless queued work will see to it (a payment-cancel job for it, or
+ * its request's hand-over still to be answered); with no work queued (`work` empty: the jobs have
+ * run), exactly. Every payment it collected is counted here once, for its request's participant,
+ * with the amount it collected (money in a currency the bill no longer has is left to a person:
+ * docs/money.md); and nothing is counted from the payment system that it did not collect. Only the
+ * payments of this bill's requests are looked at.
+ */
+export function checkPaymentSystem(state: MoneyState, held: readonly PaymentSystemPayment[], work: PaymentSystemWork = { cancels: new Set(), handOvers: new Set() }): Violation[] {
+  const out: Violation[] = [];
+  const v = (code: string, message: string) => out.push({ code, message });
+  const requests = new Map(state.requests.map((r) => [r.id, r]));
+  const ours = held.filter((p) => requests.has(p.requestId));
+  for (const p of ours) {
+    const r = requests.get(p.requestId)!;
+    const label = `payment ${p.id} (${p.amount} ${p.currency}) of request ${r.id.slice(-6)}`;
+    if (p.collectable) {
+      const recorded = r.payment_id === p.id || (r.payment_id === null && work.handOvers.has(r.id));
+      const fits = isOpen(r.status) && new Decimal(r.amount).equals(p.amount) && recorded;
+      if (!fits && !work.cancels.has(p.id) && !work.handOvers.has(r.id)) {
+        v("9.collectable", `${label} can still be collected, but the request is ${r.status} for ${r.amount} with payment ${r.payment_id ?? "none"}, and no job will cancel it`);
+      }
+    }
+    const counted = state.payments.filter((x) => x.payment_request_id === r.id && x.source !== "offline");
+    // Collected in a currency the bill no longer has: a mismatch, left to a person (not counted).
+    if (p.status === "succeeded" && p.currency !== state.bill.currency) {
+      if (counted.length) v("9.collected", `${label} was collected in ${p.currency}, but the bill is in ${state.bill.currency}, and ${counted.map((x) => x.amount).join(", ")} is counted for it`);
+    } else if (p.status === "succeeded") {
+      const ok = counted.length === 1 && new Decimal(counted[0].amount).equals(p.collected ?? p.amount) && counted[0].participant_id === r.participant_id;
+      if (!ok) v("9.collected", `${label} collected ${p.collected ?? p.amount}; counted here: ${counted.map((x) => `${x.amount} for ${x.participant_id?.slice(-6)}`).join(", ") || "nothing"}`);
+    } else if (counted.length) {
+      v("9.collected", `${label} is ${p.status} at the payment system, but ${counted.map((x) => x.amount).join(", ")} is counted for it`);
+    }
+  }
+  const known = new Set(ours.map((p) => p.requestId));
+  for (const x of state.payments) {
+    if (x.source !== "offline" && x.payment_request_id && !known.has(x.payment_request_id)) v("9.collected", `a payment of ${x.amount} is counted for request ${x.payment_request_id.slice(-6)}, which the payment system never had`);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
