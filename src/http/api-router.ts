@@ -127,13 +127,29 @@ export class ApiRouter {
     if (method === "options") return next();
     const known = this.knownPath(req.baseUrl + req.path);
     if (!known) return next();
-    // HEAD is allowed wherever GET is (Express answers it with the GET route); Allow is in one fixed order.
-    const has = new Set<string>(this.declared.filter((r) => r.path === known).map((r) => r.method));
-    if (has.has("get")) has.add("head");
-    if (has.has(method)) return next();
-    const names = ALLOW_ORDER.filter((m) => has.has(m)).map((m) => m.toUpperCase());
-    throw new MethodNotAllowed(req.method, req.baseUrl + req.path, names);
+    const allowed = this.paths().methods.get(known)!;
+    if (allowed.has.has(method)) return next();
+    throw new MethodNotAllowed(req.method, req.baseUrl + req.path, allowed.names);
   };
+
+  /**
+   * The declared paths split into segments, and each one's methods, built once per set of routes:
+   * every request asks (rejectUndeclaredMethods), and routes are only added at start-up.
+   */
+  private pathTable: { size: number; patterns: string[][]; methods: Map<string, { has: Set<string>; names: string[] }> } | undefined;
+
+  private paths() {
+    if (this.pathTable?.size === this.declared.length) return this.pathTable;
+    const methods = new Map<string, { has: Set<string>; names: string[] }>();
+    for (const path of new Set(this.declared.map((r) => r.path))) {
+      // HEAD is allowed wherever GET is (Express answers it with the GET route); Allow is in one fixed order.
+      const has = new Set<string>(this.declared.filter((r) => r.path === path).map((r) => r.method));
+      if (has.has("get")) has.add("head");
+      methods.set(path, { has, names: ALLOW_ORDER.filter((m) => has.has(m)).map((m) => m.toUpperCase()) });
+    }
+    this.pathTable = { size: this.declared.length, patterns: [...methods.keys()].map((p) => p.split("/")), methods };
+    return this.pathTable;
+  }
 
   /**
    * The declared path a request path is, when it is one: of those that match, the one whose first
@@ -142,8 +158,7 @@ export class ApiRouter {
   knownPath(requestPath: string): string | undefined {
     const segments = requestPath.replace(/\/+$/, "").split("/");
     let best: string[] | undefined;
-    for (const path of new Set(this.declared.map((r) => r.path))) {
-      const pattern = path.split("/");
+    for (const pattern of this.paths().patterns) {
       if (pattern.length !== segments.length) continue;
       if (!pattern.every((p, i) => p.startsWith(":") ? segments[i] !== "" : p.toLowerCase() === segments[i].toLowerCase())) continue;
       if (!best || moreLiteral(pattern, best)) best = pattern;
