@@ -83,18 +83,18 @@ async function seed(url: string, bills: number, target: number): Promise<Seeded>
                 FROM generate_series(1, ${bills}) AS i) s`);
     await client.query(`
       INSERT INTO participants (id, bill_id, user_id, name, phone, email, is_cake_user, is_creator, amount_to_pay,
-                                payment_status, paid_amount, paid_at, payment_method, created_at, updated_at)
+                                payment_status, paid_amount, outstanding_amount, paid_at, payment_method, created_at, updated_at)
       SELECT gen_random_uuid(), b.id,
              CASE WHEN k = 0 THEN b.creator_id WHEN k <= 2 THEN 'member_' || (abs(hashtext(b.id::text)) % 200000) || '_' || k END,
              CASE WHEN k = 0 THEN 'Creator' ELSE 'Guest ' || k END,
              CASE WHEN k >= 3 THEN '+8490' || lpad((abs(hashtext(b.id::text)) % 1000000)::text, 6, '0') || k END,
              CASE WHEN k = 4 THEN 'guest' || k || '@example.com' END,
              k <= 2, k = 0,
-             CASE WHEN b.status = 'created' THEN NULL
-                  WHEN k = 0 THEN b.total_amount - 4 * round(b.total_amount / 5, 2)
-                  ELSE round(b.total_amount / 5, 2) END,
+             CASE WHEN b.status <> 'created' THEN p.share END,
              p.status::participant_payment_status,
-             CASE WHEN p.status = 'paid' THEN round(b.total_amount / 5, 2) END,
+             -- The ledger's balances (docs/money.md): received, and what is still owed (0 for the creator).
+             CASE WHEN p.status = 'paid' THEN p.share ELSE 0 END,
+             CASE WHEN p.status = 'paid' OR k = 0 OR b.status IN ('created', 'cancelled') THEN 0 ELSE p.share END,
              CASE WHEN p.status = 'paid' THEN b.created_at + interval '1 day' END,
              CASE WHEN p.status = 'paid' THEN CASE WHEN k = 0 THEN 'creator' ELSE 'payment_system' END END,
              b.created_at + k * interval '1 millisecond', b.created_at + k * interval '1 millisecond'
@@ -102,7 +102,9 @@ async function seed(url: string, bills: number, target: number): Promise<Seeded>
         -- (refers to b so each bill's participants are written together, as the service writes them)
         CROSS JOIN LATERAL generate_series(0, CASE WHEN b.id IS NULL THEN 0 ELSE ${PARTICIPANTS_PER_BILL - 1} END) AS k
         CROSS JOIN LATERAL (SELECT CASE WHEN b.status = 'completed' OR (k = 0 AND b.status <> 'created') THEN 'paid'
-                                        WHEN b.status = 'active' THEN 'requested' ELSE 'pending' END AS status) p`);
+                                        WHEN b.status = 'active' THEN 'requested' ELSE 'pending' END AS status,
+                                   CASE WHEN k = 0 THEN b.total_amount - 4 * round(b.total_amount / 5, 2)
+                                        ELSE round(b.total_amount / 5, 2) END AS share) p`);
     for (const index of indexes) await client.query(index.indexdef);
     await client.query("SET session_replication_role = DEFAULT");
     await client.query("VACUUM (ANALYZE) bills");
