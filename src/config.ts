@@ -1,5 +1,5 @@
 // The one place that reads the environment. Every variable is documented in .env.example;
-// a bad value stops start-up with one line naming the variable.
+// bad values stop start-up with one line naming every bad variable.
 import { isIP } from "node:net";
 import path from "node:path";
 import dotenv from "dotenv";
@@ -256,15 +256,24 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** Parses an environment (process.env by default) into the typed configuration, or throws one ConfigError line. */
+/**
+ * Parses an environment (process.env by default) into the typed configuration, or throws one
+ * ConfigError line naming every bad variable (its first problem each), so an operator fixes them all
+ * in one restart. The rules between variables (production needs its secrets, ...) are checked once
+ * each variable is valid on its own.
+ */
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const variable = String(issue.path[0] ?? "environment");
-    const received = source[variable];
-    const shown = received === undefined || /SECRET|URL/.test(variable) ? "" : ` (got "${received}")`;
-    throw new ConfigError(`Invalid configuration: ${variable} ${issue.message.replace(/^Invalid input: /, "")}${shown}`);
+    const problems = new Map<string, string>();
+    for (const issue of parsed.error.issues) {
+      const variable = String(issue.path[0] ?? "environment");
+      if (problems.has(variable)) continue;
+      const received = source[variable];
+      const shown = received === undefined || /SECRET|URL/.test(variable) ? "" : ` (got "${received}")`;
+      problems.set(variable, `${variable} ${issue.message.replace(/^Invalid input: /, "")}${shown}`);
+    }
+    throw new ConfigError(`Invalid configuration: ${[...problems.values()].join("; ")}`);
   }
   const env = parsed.data;
   const secret = env.JWT_SECRET ?? (env.JWT_JWKS_URL || env.NODE_ENV === "production" ? undefined : DEV_JWT_SECRET);

@@ -51,6 +51,12 @@ describe("loadConfig", () => {
     }
   });
 
+  it("names every bad variable in its one line, so that one restart fixes them all", () => {
+    const refused = () => loadConfig({ PORT: "eighty", LOG_LEVEL: "loud", JWT_SECRET: "short", BODY_LIMIT: "lots" });
+    expect(refused).toThrow(ConfigError);
+    expect(refused).toThrow(/^Invalid configuration: PORT .*\(got "eighty"\); LOG_LEVEL .*\(got "loud"\); JWT_SECRET must be at least 32 characters; BODY_LIMIT must look like 100kb or 1mb \(got "lots"\)$/);
+  });
+
   it("never echoes a secret in the error", () => {
     expect(() => loadConfig({ JWT_SECRET: "hunter2" })).toThrow(/^Invalid configuration: JWT_SECRET[^"]*$/);
   });
