@@ -93,7 +93,7 @@ export const emailSchema = z
   .max(254, "must be at most 254 characters")
   .regex(EMAIL_ADDRESS, {
     error: (issue) =>
-      /[^\x00-\x7f]/.test(String(issue.input))
+      /\P{ASCII}/u.test(String(issue.input))
         ? "must be an ASCII email address: internationalised addresses (RFC 6531) are not accepted; write the domain in its xn-- form"
         : "must be an email address",
   })

@@ -38,7 +38,7 @@ const path = (url: string) => new URL(url).pathname;
 
 describe("the 133.33 walk", () => {
   it("adding P3 after requests went out supersedes the 50.00 links; paying them anyway is counted once, with refunds due, and every report agrees", async () => {
-    const { token, billId, byName } = await splitBill(t, ["P1", "P2"]);
+    const { token, billId } = await splitBill(t, ["P1", "P2"]);
     const [r1, r2] = await requestAll(token, billId);
     expect([r1.amount, r2.amount]).toEqual(["50.00", "50.00"]);
 

@@ -198,7 +198,6 @@ function reportStats() {
       lines.push(`    [${code}] x${v.count}: ${v.example}`);
     }
   }
-  // eslint-disable-next-line no-console
   console.log(lines.join("\n"));
 }
 
@@ -1013,7 +1012,6 @@ describe("money: model-based property test", () => {
           { numRuns: RUNS, seed: SEED, path: PATH, endOnFailure: PATH !== undefined, includeErrorInReport: true },
         );
       } finally {
-        // eslint-disable-next-line no-console
         console.log(`money model: ${RUNS} runs requested, finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       }
     },

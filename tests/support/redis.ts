@@ -44,7 +44,7 @@ async function withRedis<T>(url: string, use: (client: ReturnType<typeof newClie
   try {
     await client.connect();
   } catch (err) {
-    throw new Error(`TEST_REDIS_URL is set but Redis does not answer there: ${(err as Error).message}`);
+    throw new Error(`TEST_REDIS_URL is set but Redis does not answer there: ${(err as Error).message}`, { cause: err });
   }
   try {
     return await use(client);

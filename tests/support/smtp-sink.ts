@@ -78,10 +78,19 @@ export class SmtpSink {
         }
         const verb = line.slice(0, 4).toUpperCase();
         if (verb === "EHLO" || verb === "HELO") socket.write("250 chillbill-test-sink\r\n");
-        else if (verb === "RCPT") to.push(line.replace(/^RCPT TO:\s*/i, "")), socket.write("250 OK\r\n");
-        else if (verb === "DATA") (data = ""), socket.write("354 go ahead\r\n");
+        else if (verb === "RCPT") {
+          to.push(line.replace(/^RCPT TO:\s*/i, ""));
+          socket.write("250 OK\r\n");
+        }
+        else if (verb === "DATA") {
+          data = "";
+          socket.write("354 go ahead\r\n");
+        }
         else if (verb === "QUIT") socket.end("221 bye\r\n");
-        else if (verb === "RSET") (to = []), socket.write("250 OK\r\n");
+        else if (verb === "RSET") {
+          to = [];
+          socket.write("250 OK\r\n");
+        }
         else socket.write("250 OK\r\n");
       }
     });

@@ -536,7 +536,6 @@ function note(w: World) {
 
 describe("the ledger under random commands (decide, in memory)", () => {
   afterAll(() => {
-    // eslint-disable-next-line no-console
     console.log(
       `ledger model: sequences that reached: ${[...reached].map(([k, v]) => `${k} ${v}`).join(", ")}\n` +
         `  commands (applied / refused): ${[...commands].map(([k, v]) => `${k} ${v.ok}/${v.refused}`).join(", ")}`,

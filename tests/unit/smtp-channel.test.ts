@@ -33,11 +33,23 @@ function fakeSmtp(): { server: Server; messages: { from: string; to: string[]; d
         }
         const verb = line.slice(0, 4).toUpperCase();
         if (verb === "EHLO" || verb === "HELO") socket.write("250 fake\r\n");
-        else if (verb === "MAIL") (from = line), socket.write("250 OK\r\n");
-        else if (verb === "RCPT") to.push(line), socket.write("250 OK\r\n");
-        else if (verb === "DATA") (data = ""), socket.write("354 go ahead\r\n");
+        else if (verb === "MAIL") {
+          from = line;
+          socket.write("250 OK\r\n");
+        }
+        else if (verb === "RCPT") {
+          to.push(line);
+          socket.write("250 OK\r\n");
+        }
+        else if (verb === "DATA") {
+          data = "";
+          socket.write("354 go ahead\r\n");
+        }
         else if (verb === "QUIT") socket.end("221 bye\r\n");
-        else if (verb === "RSET") (to = []), socket.write("250 OK\r\n");
+        else if (verb === "RSET") {
+          to = [];
+          socket.write("250 OK\r\n");
+        }
         else socket.write("250 OK\r\n");
       }
     });

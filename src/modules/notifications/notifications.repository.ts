@@ -1,7 +1,6 @@
 // Plain-SQL writes for notifications (db/sql.ts): the outbox rows written in the transaction of
 // the change that causes them, and the delivery results the notification job writes.
 import type { SqlClient, Statement } from "../../db/sql";
-import type { ChannelName } from "../../adapters/notify/channels";
 import type { PlannedNotification } from "../../ledger/ports";
 
 /** One message to one address on one channel, as its Notifications row (planned by the ledger). */

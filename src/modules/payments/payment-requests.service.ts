@@ -4,7 +4,6 @@ import type { Clock } from "../../clock";
 import type { Sql } from "../../db/sql";
 import { formatAmount } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
-import type { RequestResult } from "../../ledger/decide";
 import type { Ledger } from "../../ledger/ledger";
 import { qrImagePath } from "./pay-page";
 

@@ -35,6 +35,7 @@ export function registerEventRoutes(api: ApiRouter, status: StatusService, event
       // Watched from the start: the client may leave while the reads below are under way.
       let gone = false;
       let stop = () => {};
+      // eslint-disable-next-line prefer-const -- the close handler reads it before it is set: a const there would throw (temporal dead zone)
       let heartbeat: NodeJS.Timeout | undefined;
       res.on("close", () => {
         gone = true;
