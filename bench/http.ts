@@ -22,15 +22,7 @@ import { Client, Pool } from "pg";
 import { signPayload } from "../src/domain/signature";
 import { PAYMENT_SIGNATURE_HEADER } from "../src/adapters/payments/payment-system";
 import { startBaseline, type Baseline } from "./baseline";
-import {
-  cpuSecondsByProcess,
-  highWaterMarksMb,
-  machineBusySeconds,
-  postgresCpu,
-  cpuSecondsBetween,
-  processesCpu,
-  ProcessRssSampler,
-} from "./processes";
+import { cpuSecondsByProcess, highWaterMarksMb, machineBusySeconds, postgresCpu, cpuSecondsBetween, processesCpu, ProcessRssSampler } from "./processes";
 import {
   API,
   ApiClient,
@@ -60,7 +52,8 @@ const connections = envNumber("BENCH_CONNECTIONS", 50);
 const flowWorkers = envNumber("BENCH_FLOW_WORKERS", connections);
 const processCounts = (process.env.BENCH_PROCESSES || "1,2").split(",").map((n) => {
   const value = Number(n.trim());
-  if (!Number.isInteger(value) || value < 1 || value > 64) throw new Error(`BENCH_PROCESSES must list whole numbers from 1 to 64 (got "${process.env.BENCH_PROCESSES}")`);
+  if (!Number.isInteger(value) || value < 1 || value > 64)
+    throw new Error(`BENCH_PROCESSES must list whole numbers from 1 to 64 (got "${process.env.BENCH_PROCESSES}")`);
   return value;
 });
 const runner: ServiceRunner = (() => {
@@ -171,7 +164,14 @@ function line(row: Row): string {
   return cells.map((cell, i) => (i === 0 ? cell.padEnd(COLUMNS[i][1]) : cell.padStart(COLUMNS[i][1]))).join(" ");
 }
 
-function row(name: string, processes: number, f: Pick<LoadFigures, "rps" | "p50" | "p99" | "errors" | "non2xx">, count: number, ratio: number | undefined, cpu: CpuUse): Row {
+function row(
+  name: string,
+  processes: number,
+  f: Pick<LoadFigures, "rps" | "p50" | "p99" | "errors" | "non2xx">,
+  count: number,
+  ratio: number | undefined,
+  cpu: CpuUse,
+): Row {
   return { name, processes, rps: f.rps, p50: f.p50, p99: f.p99, errors: f.errors, non2xx: f.non2xx, count, ratio, cpu };
 }
 
@@ -244,7 +244,8 @@ async function runRound(processes: number, load: LoadGenerator, withUpload: bool
     const servicePids = service.pids();
     const baselinePids = baseline.pids();
     const notes: string[] = [];
-    const shape = (pids: number[]) => (processes === 1 ? `1 process (pid ${pids[0]})` : `a primary (pid ${pids[0]}) and ${pids.length - 1} workers (pids ${pids.slice(1).join(", ")})`);
+    const shape = (pids: number[]) =>
+      processes === 1 ? `1 process (pid ${pids[0]})` : `a primary (pid ${pids[0]}) and ${pids.length - 1} workers (pids ${pids.slice(1).join(", ")})`;
     console.log("");
     console.log(
       `--- ${processes} process${processes === 1 ? "" : "es"}: database ${db.name}; the service (WEB_CONCURRENCY=${processes}) runs as ${shape(servicePids)}, ` +
@@ -296,7 +297,14 @@ async function runRound(processes: number, load: LoadGenerator, withUpload: bool
     const unpreparedUrl = baseline.url(bill.id, "bench-reader", false);
     await load.run({ kind: "get", url: unpreparedUrl, connections, durationS: warmupS });
     const unprepared = await measured(load, baselinePids, () => load.run({ kind: "get", url: unpreparedUrl, connections, durationS }));
-    const baseUnprepared = row("baseline: same SQL, unprepared", processes, unprepared.result, unprepared.result.requests, unprepared.result.rps / base.result.rps, unprepared.cpu);
+    const baseUnprepared = row(
+      "baseline: same SQL, unprepared",
+      processes,
+      unprepared.result,
+      unprepared.result.requests,
+      unprepared.result.rps / base.result.rps,
+      unprepared.cpu,
+    );
     console.log(line(baseUnprepared));
     await load.run({ kind: "get", url: appUrl, token: reader.token, connections, durationS: warmupS });
     const get = await measured(load, servicePids, () => load.run({ kind: "get", url: appUrl, token: reader.token, connections, durationS }));
@@ -309,7 +317,15 @@ async function runRound(processes: number, load: LoadGenerator, withUpload: bool
     const fixedPayments = process.env.BENCH_WEBHOOK_PAYMENTS ? envNumber("BENCH_WEBHOOK_PAYMENTS", 0) : undefined;
     const firstBatch = await seeder.seed(fixedPayments ?? 1_000);
     const webhookUrl = `${origin}${API}/webhook/payment-callback`;
-    const warm = await load.run({ kind: "webhook", url: webhookUrl, secret: WEBHOOK_SECRET, payments: firstBatch, eventPrefix: "evt_bench_warm_", connections, durationS: warmupS });
+    const warm = await load.run({
+      kind: "webhook",
+      url: webhookUrl,
+      secret: WEBHOOK_SECRET,
+      payments: firstBatch,
+      eventPrefix: "evt_bench_warm_",
+      connections,
+      durationS: warmupS,
+    });
     let rest = firstBatch.slice(warm.prepared.length);
     const warmRate = warm.prepared.length / warm.durationS;
     // The warm-up runs cold (JIT, plan caches), so the measured run is faster: seed well above its rate.
@@ -332,7 +348,9 @@ async function runRound(processes: number, load: LoadGenerator, withUpload: bool
     // --- the write flow
     const writer = new ApiClient(origin, await service.token("bench-writer"));
     await load.run({ kind: "flows", origin, token: writer.token, workers: flowWorkers, durationS: warmupS, participants: 5 });
-    const flows = await measured(load, servicePids, () => load.run({ kind: "flows", origin, token: writer.token, workers: flowWorkers, durationS, participants: 5 }));
+    const flows = await measured(load, servicePids, () =>
+      load.run({ kind: "flows", origin, token: writer.token, workers: flowWorkers, durationS, participants: 5 }),
+    );
     const f = flows.result;
     const flowRequests = row(
       "write flow: its requests",
@@ -342,7 +360,14 @@ async function runRound(processes: number, load: LoadGenerator, withUpload: bool
       undefined,
       flows.cpu,
     );
-    const flowRow = row("write flow: whole flows (flows/s)", processes, { rps: f.flowsPerS, p50: f.flowP50, p99: f.flowP99, errors: f.failedFlows, non2xx: 0 }, f.flows, undefined, flows.cpu);
+    const flowRow = row(
+      "write flow: whole flows (flows/s)",
+      processes,
+      { rps: f.flowsPerS, p50: f.flowP50, p99: f.flowP99, errors: f.failedFlows, non2xx: 0 },
+      f.flows,
+      undefined,
+      flows.cpu,
+    );
     console.log(line(flowRequests));
     console.log(line(flowRow));
 
@@ -406,7 +431,11 @@ async function checkExactlyOnce(
   for (const { id, payment } of replays) {
     const created = Math.floor(Date.now() / 1000);
     const body = JSON.stringify({ id, type: "payment.succeeded", created, data: payment });
-    const res = await fetch(webhookUrl, { method: "POST", headers: { "content-type": "application/json", [PAYMENT_SIGNATURE_HEADER]: signPayload(WEBHOOK_SECRET, body, created) }, body });
+    const res = await fetch(webhookUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", [PAYMENT_SIGNATURE_HEADER]: signPayload(WEBHOOK_SECRET, body, created) },
+      body,
+    });
     const outcome = res.ok ? String(((await res.json()) as { outcome: string }).outcome) : `http ${res.status}`;
     replayOutcomes[outcome] = (replayOutcomes[outcome] ?? 0) + 1;
   }
@@ -516,7 +545,9 @@ async function main(): Promise<void> {
   scaled("write flow", (r) => r.flows, "flows/s");
 
   console.log("");
-  console.log("CPU per request, in ms (server: the processes that answered; PG: PostgreSQL; load: the load generator), and what one core of server CPU serves:");
+  console.log(
+    "CPU per request, in ms (server: the processes that answered; PG: PostgreSQL; load: the load generator), and what one core of server CPU serves:",
+  );
   const cost = (name: string, pick: (r: Round) => Row, unit: string) => {
     for (const r of rounds) {
       const x = pick(r);
@@ -532,7 +563,11 @@ async function main(): Promise<void> {
   cost("webhook payment.succeeded", (r) => r.webhook, "events/s");
   cost("write flow: its requests", (r) => r.flowRequests, "req/s");
   for (const r of rounds.filter((x) => x.processes > 1)) {
-    const split = (s: number[]) => `primary ${s[0].toFixed(1)} s, workers ${s.slice(1).map((x) => `${x.toFixed(1)} s`).join(" + ")}`;
+    const split = (s: number[]) =>
+      `primary ${s[0].toFixed(1)} s, workers ${s
+        .slice(1)
+        .map((x) => `${x.toFixed(1)} s`)
+        .join(" + ")}`;
     console.log(`  service CPU by process at N=${r.processes}: GET ${split(r.getByProcess)}; webhook ${split(r.webhookByProcess)}`);
   }
 
@@ -553,13 +588,7 @@ async function main(): Promise<void> {
 }
 
 /** How many SQL statements the service sends for each operation (captured at the driver). */
-async function statementsPerOperation(
-  service: Service,
-  reader: ApiClient,
-  billId: string,
-  seeder: WebhookSeeder,
-  webhookUrl: string,
-) {
+async function statementsPerOperation(service: Service, reader: ApiClient, billId: string, seeder: WebhookSeeder, webhookUrl: string) {
   const count = async (work: () => Promise<unknown>) => {
     const { queries } = await captureSql(async () => {
       await work();
@@ -572,7 +601,11 @@ async function statementsPerOperation(
   const webhook = await count(async () => {
     const created = Math.floor(Date.now() / 1000);
     const body = JSON.stringify({ id: `evt_bench_count_${created}`, type: "payment.succeeded", created, data: payment });
-    const res = await fetch(webhookUrl, { method: "POST", headers: { "content-type": "application/json", [PAYMENT_SIGNATURE_HEADER]: signPayload(WEBHOOK_SECRET, body, created) }, body });
+    const res = await fetch(webhookUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", [PAYMENT_SIGNATURE_HEADER]: signPayload(WEBHOOK_SECRET, body, created) },
+      body,
+    });
     if (!res.ok) throw new Error(`webhook answered ${res.status}`);
   });
   const writer = new ApiClient(service.origin, await service.token("bench-counter"));

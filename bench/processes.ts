@@ -59,7 +59,10 @@ export function processesCpu(pids: number[]): Map<string, number> {
 /** The child processes of `pid` (a cluster's workers), oldest first. */
 export function childPids(pid: number): number[] {
   const parent = String(pid);
-  return (readProcesses() ?? []).filter((p) => p.ppid === parent).map((p) => Number(p.pid)).sort((a, b) => a - b);
+  return (readProcesses() ?? [])
+    .filter((p) => p.ppid === parent)
+    .map((p) => Number(p.pid))
+    .sort((a, b) => a - b);
 }
 
 /**

@@ -188,7 +188,12 @@ async function explain(url: string, plans: { name: string; queries: CapturedQuer
     for (const { name, queries } of plans) {
       console.log(`\n=== ${name}: ${queries.length} quer${queries.length === 1 ? "y" : "ies"}`);
       for (const q of queries) {
-        console.log(`--- ${q.text.replace(/"public"\./g, "").replace(/\s+/g, " ").slice(0, 400)}${q.text.length > 400 ? " ..." : ""}`);
+        console.log(
+          `--- ${q.text
+            .replace(/"public"\./g, "")
+            .replace(/\s+/g, " ")
+            .slice(0, 400)}${q.text.length > 400 ? " ..." : ""}`,
+        );
         console.log(`    params: ${JSON.stringify(q.values)}`);
         const { rows } = await client.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.text}`, q.values as unknown[]);
         for (const row of rows) console.log(`    ${row["QUERY PLAN"]}`);
@@ -199,12 +204,18 @@ async function explain(url: string, plans: { name: string; queries: CapturedQuer
   }
 }
 
-const fmt = (values: number[]) => `${median(values).toFixed(2).padStart(7)} ms (p90 ${percentile([...values].sort((a, b) => a - b), 90).toFixed(2)})`;
+const fmt = (values: number[]) =>
+  `${median(values).toFixed(2).padStart(7)} ms (p90 ${percentile(
+    [...values].sort((a, b) => a - b),
+    90,
+  ).toFixed(2)})`;
 
 async function main(): Promise<void> {
   const machine = await describeMachine();
   console.log(machineLine("scale benchmark", machine));
-  console.log(`${totalBills} bills x ${PARTICIPANTS_PER_BILL} participants; target user with ${targetBills} bills; median of ${runs} runs after ${warmups} warm-up runs, one request at a time`);
+  console.log(
+    `${totalBills} bills x ${PARTICIPANTS_PER_BILL} participants; target user with ${targetBills} bills; median of ${runs} runs after ${warmups} warm-up runs, one request at a time`,
+  );
   const run = stamp();
   const databases: BenchDatabase[] = [];
   try {
@@ -220,7 +231,9 @@ async function main(): Promise<void> {
         `${bigSeed.sizeMb.toFixed(0)} MB, in ${bigSeed.seconds.toFixed(1)} s (INSERT ... SELECT generate_series, indexes built after the load)`,
     );
     const smallSeed = await seed(small.url, targetBills, targetBills);
-    console.log(`seeded ${small.name}: ${smallSeed.bills} bills, ${smallSeed.participants} participants (only the target user's), in ${smallSeed.seconds.toFixed(1)} s`);
+    console.log(
+      `seeded ${small.name}: ${smallSeed.bills} bills, ${smallSeed.participants} participants (only the target user's), in ${smallSeed.seconds.toFixed(1)} s`,
+    );
 
     const services = [await startService(small.url), await startService(big.url)];
     let near: Timings;
@@ -243,7 +256,9 @@ async function main(): Promise<void> {
     ] as const) {
       const ratio = median(large[key]) / median(near[key]);
       allMet &&= ratio <= 2;
-      console.log(`${name.padEnd(34)} ${fmt(near[key]).padStart(24)} ${fmt(large[key]).padStart(24)} ${`${ratio.toFixed(2)}x`.padStart(7)}  ${ratio <= 2 ? "met" : "MISSED"}`);
+      console.log(
+        `${name.padEnd(34)} ${fmt(near[key]).padStart(24)} ${fmt(large[key]).padStart(24)} ${`${ratio.toFixed(2)}x`.padStart(7)}  ${ratio <= 2 ? "met" : "MISSED"}`,
+      );
     }
     console.log(`target (each within 2x of the near-empty database): ${allMet ? "met" : "MISSED"}`);
 

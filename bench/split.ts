@@ -8,7 +8,12 @@ import { planSplit, type SplitContext, type SplitRequest } from "../src/domain/s
 const sizes = [10, 1_000, 100_000];
 
 function context(n: number): SplitContext {
-  return { total: new Decimal("987654.32"), currency: "USD", participantIds: Array.from({ length: n }, (_, i) => `p-${i.toString(36).padStart(6, "0")}`), seed: "bench-bill" };
+  return {
+    total: new Decimal("987654.32"),
+    currency: "USD",
+    participantIds: Array.from({ length: n }, (_, i) => `p-${i.toString(36).padStart(6, "0")}`),
+    seed: "bench-bill",
+  };
 }
 
 function requests(ctx: SplitContext): Record<string, SplitRequest> {
@@ -22,7 +27,10 @@ function requests(ctx: SplitContext): Record<string, SplitRequest> {
   return {
     equal: { method: "equal" },
     shares: { method: "shares", shares: ids.map((id, i) => ({ participantId: id, weight: String((i % 4) + 1) })) },
-    percentage: { method: "percentage", percentages: ids.map((id, i) => ({ participantId: id, percentage: new Decimal(units[i]).dividedBy(10_000).toFixed() })) },
+    percentage: {
+      method: "percentage",
+      percentages: ids.map((id, i) => ({ participantId: id, percentage: new Decimal(units[i]).dividedBy(10_000).toFixed() })),
+    },
     custom_amount: { method: "custom_amount", amounts: ids.map((id, i) => ({ participantId: id, amount: new Decimal(amounts[i]).dividedBy(100).toFixed(2) })) },
     itemized: {
       method: "itemized",
@@ -48,7 +56,9 @@ for (const n of sizes) {
   const ctx = context(n);
   for (const [name, request] of Object.entries(requests(ctx))) {
     const { perRunMs, runs } = time(() => planSplit(ctx, request), n >= 100_000 ? 3_000 : 1_000);
-    console.log(`${String(n).padStart(12)}  ${name.padEnd(14)} ${perRunMs.toFixed(3).padStart(10)} ${(1000 / perRunMs).toFixed(0).padStart(10)} ${String(runs).padStart(6)}`);
+    console.log(
+      `${String(n).padStart(12)}  ${name.padEnd(14)} ${perRunMs.toFixed(3).padStart(10)} ${(1000 / perRunMs).toFixed(0).padStart(10)} ${String(runs).padStart(6)}`,
+    );
   }
 }
 const rss = process.memoryUsage().rss / 1024 / 1024;

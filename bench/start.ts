@@ -38,7 +38,10 @@ async function secondsToReady(command: string, args: string[]): Promise<number> 
   try {
     for (;;) {
       if (finished) throw new Error(`${command} ${args.join(" ")} exited before /ready answered`);
-      const ok = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return (performance.now() - t0) / 1000;
       if (performance.now() - t0 > 120_000) throw new Error("not ready within 120 s");
       await new Promise((r) => setTimeout(r, 25));

@@ -55,7 +55,8 @@ export interface Machine {
 }
 
 export async function cpuBusyPercent(ms: number): Promise<number> {
-  const total = () => cpus().reduce((t, c) => ({ idle: t.idle + c.times.idle, all: t.all + Object.values(c.times).reduce((a, b) => a + b, 0) }), { idle: 0, all: 0 });
+  const total = () =>
+    cpus().reduce((t, c) => ({ idle: t.idle + c.times.idle, all: t.all + Object.values(c.times).reduce((a, b) => a + b, 0) }), { idle: 0, all: 0 });
   const before = total();
   await new Promise((r) => setTimeout(r, ms));
   const after = total();
@@ -132,7 +133,12 @@ async function adminQuery(sql: string): Promise<void> {
 }
 
 export function stamp(): string {
-  return new Date().toISOString().replace(/[-:T.Z]/g, "").slice(0, 14) + `_${process.pid}`;
+  return (
+    new Date()
+      .toISOString()
+      .replace(/[-:T.Z]/g, "")
+      .slice(0, 14) + `_${process.pid}`
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,7 +236,10 @@ export async function startServiceProcess(
 ): Promise<ServiceProcess> {
   const uploadDir = mkdtempSync(path.join(tmpdir(), "chillbill-bench-uploads-"));
   const port = await freePort();
-  const env = { ...process.env, ...serviceEnvironment(databaseUrlForService, uploadDir, { PORT: String(port), WEB_CONCURRENCY: String(processes), ...extraEnv }) };
+  const env = {
+    ...process.env,
+    ...serviceEnvironment(databaseUrlForService, uploadDir, { PORT: String(port), WEB_CONCURRENCY: String(processes), ...extraEnv }),
+  };
   const config = loadConfig(env); // a bad setting fails here, with the service's own message
   const args = runner === "dist" ? [path.join(PROJECT_ROOT, "dist/server.js")] : ["--import", "tsx", path.join(PROJECT_ROOT, "src/server.ts")];
   // Not this process's execArgv: the service runs as it would in production, without tsx's loader (unless asked).
@@ -244,9 +253,12 @@ export async function startServiceProcess(
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM"); // the primary passes it on to every worker
-      const killTimer = setTimeout(() => {
-        for (const p of pids().reverse()) process.kill(p, "SIGKILL");
-      }, config.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS + 2_000);
+      const killTimer = setTimeout(
+        () => {
+          for (const p of pids().reverse()) process.kill(p, "SIGKILL");
+        },
+        config.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS + 2_000,
+      );
       await exited;
       clearTimeout(killTimer);
     }
@@ -383,7 +395,10 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,7 +624,8 @@ async function runFlows(job: Extract<LoadJob, { kind: "flows" }>): Promise<FlowF
           for (let i = 0; i < job.participants; i += 1) await call(`/bills/${bill.id}/participants`, { name: `Guest ${i + 1}` });
           await call(`/bills/${bill.id}/split/equal`, {});
           const requested = await call(`/bills/${bill.id}/request-payments`, {});
-          if (requested.requests.length !== job.participants) throw new Error(`expected ${job.participants} payment requests, got ${requested.requests.length}`);
+          if (requested.requests.length !== job.participants)
+            throw new Error(`expected ${job.participants} payment requests, got ${requested.requests.length}`);
           flowMs.push(performance.now() - t0);
         } catch (err) {
           failedFlows += 1;
@@ -657,10 +673,16 @@ function childMain(): void {
     try {
       const { job } = msg;
       const result =
-        job.kind === "get" ? await runGet(job) : job.kind === "webhook" ? await runWebhook(job) : job.kind === "flows" ? await runFlows(job) : await runUpload(job);
+        job.kind === "get"
+          ? await runGet(job)
+          : job.kind === "webhook"
+            ? await runWebhook(job)
+            : job.kind === "flows"
+              ? await runFlows(job)
+              : await runUpload(job);
       process.send?.({ id: msg.id, result });
     } catch (err) {
-      process.send?.({ id: msg.id, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+      process.send?.({ id: msg.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     }
   });
   process.on("disconnect", () => process.exit(0));

@@ -39,7 +39,9 @@ function buildInputs(root) {
 function hashInputs(root) {
   const hashes = {};
   for (const file of buildInputs(root)) {
-    hashes[file] = createHash("sha256").update(fs.readFileSync(path.join(root, file))).digest("hex");
+    hashes[file] = createHash("sha256")
+      .update(fs.readFileSync(path.join(root, file)))
+      .digest("hex");
   }
   return hashes;
 }

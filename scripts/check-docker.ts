@@ -75,7 +75,11 @@ export function checkDockerfile(file: string, engines: string): Finding[] {
     }
   }
   if (nodeVersions.size > 1) {
-    findings.push({ file, line: froms[0]?.line ?? 1, message: `the stages use different Node versions (${[...nodeVersions].join(", ")}): build and run on one` });
+    findings.push({
+      file,
+      line: froms[0]?.line ?? 1,
+      message: `the stages use different Node versions (${[...nodeVersions].join(", ")}): build and run on one`,
+    });
   }
 
   const lastFrom = froms.at(-1)?.line ?? 0;

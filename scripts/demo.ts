@@ -83,7 +83,8 @@ async function waitFor<T>(what: string, check: () => Promise<{ done?: T; state: 
  */
 async function payThroughPayPage(request: { participantName: string; status: string; paymentLink: string | null }): Promise<void> {
   const token = request.paymentLink ? /\/pay\/([A-Za-z0-9_-]+)$/.exec(new URL(request.paymentLink).pathname)?.[1] : undefined;
-  if (!token) throw new DemoError(`${request.participantName}'s payment request has no pay page (status ${request.status}): the payment system did not take it`);
+  if (!token)
+    throw new DemoError(`${request.participantName}'s payment request has no pay page (status ${request.status}): the payment system did not take it`);
   const url = `/pay/${token}/pay`;
   const res = await send(url, { method: "POST", redirect: "manual" });
   const location = res.headers.get("location") ?? "";
@@ -91,7 +92,11 @@ async function payThroughPayPage(request: { participantName: string; status: str
   if (res.status !== 303) {
     throw new DemoError(`POST ${url} -> ${res.status}: no "Pay now" button; the service needs the mock payment system (PAYMENT_MODE=mock)`);
   }
-  console.log(dim(`  ${request.participantName}: ${location.includes("submitted=1") ? "payment submitted" : "nothing left to pay (the mock had already paid by itself)"}`));
+  console.log(
+    dim(
+      `  ${request.participantName}: ${location.includes("submitted=1") ? "payment submitted" : "nothing left to pay (the mock had already paid by itself)"}`,
+    ),
+  );
 }
 
 /** The embedded service: mock AI and payments, nothing outside this process, everything in a temp folder. */
@@ -123,7 +128,10 @@ async function story(): Promise<string> {
   console.log(bold("\n1. A bill, created empty: the AI will read the receipt"));
   const bill = await call("POST", "/bills", { body: {} });
   const samples = path.resolve(__dirname, "../samples");
-  for (const [kind, file] of [["bill", "receipt.png"], ["group", "group.png"]]) {
+  for (const [kind, file] of [
+    ["bill", "receipt.png"],
+    ["group", "group.png"],
+  ]) {
     const form = new FormData();
     form.set("image", new Blob([readFileSync(path.join(samples, file))], { type: "image/png" }), file);
     await call("POST", `/bills/${bill.id}/${kind}-image`, { form });
@@ -150,7 +158,8 @@ async function story(): Promise<string> {
 
   console.log(bold("\n4. Everyone is asked to pay: Alice in her banking app, Bob by link and QR code"));
   const requested = await call("POST", `/bills/${bill.id}/request-payments`);
-  for (const r of requested.requests) console.log(`  ${r.participantName}: ${r.amount} ${r.currency} via ${r.channel}${r.paymentLink ? ` ${r.paymentLink}` : ""}`);
+  for (const r of requested.requests)
+    console.log(`  ${r.participantName}: ${r.amount} ${r.currency} via ${r.channel}${r.paymentLink ? ` ${r.paymentLink}` : ""}`);
 
   console.log(bold('\n5. Each of them presses "Pay now" (the mock\'s pay page stands in for the banking app too);'));
   console.log(bold("   the mock payment system reports each payment by signed webhook"));
@@ -167,7 +176,10 @@ async function story(): Promise<string> {
   console.log(bold("\n6. Status, history and the report"));
   const status = await call("GET", `/bills/${bill.id}/status`);
   const history = await call("GET", `/bills/${bill.id}/status-history`);
-  for (const h of history.items) console.log(`  ${h.at}  ${h.entity.padEnd(15)} ${(h.participantName ?? "").padEnd(6)} ${String(h.previousStatus ?? "-").padEnd(9)} -> ${h.newStatus.padEnd(9)} by ${h.changedBy}: ${h.reason ?? ""}`);
+  for (const h of history.items)
+    console.log(
+      `  ${h.at}  ${h.entity.padEnd(15)} ${(h.participantName ?? "").padEnd(6)} ${String(h.previousStatus ?? "-").padEnd(9)} -> ${h.newStatus.padEnd(9)} by ${h.changedBy}: ${h.reason ?? ""}`,
+    );
   await call("GET", "/reports/summary");
 
   const { paidAmount, paidCount } = status.totals;
@@ -195,7 +207,8 @@ async function main(): Promise<string> {
       console.log(dim(`Started ChillBill on ${base} (embedded database in ${dir})`));
     }
     const { secret, issuer, audience } = config.auth;
-    if (!secret) throw new DemoError("no JWT_SECRET: the demo signs HS256 tokens with the service's JWT_SECRET (a service on JWT_JWKS_URL only takes the bank's tokens)");
+    if (!secret)
+      throw new DemoError("no JWT_SECRET: the demo signs HS256 tokens with the service's JWT_SECRET (a service on JWT_JWKS_URL only takes the bank's tokens)");
     auth = `Bearer ${await signDevelopmentToken(secret, USER, { issuer, audience })}`;
     return await story();
   } finally {

@@ -125,7 +125,10 @@ function flowThenSingleRequests(collection: PostmanCollection): PostmanCollectio
         ...(i.event ?? []),
         {
           listen: "test" as const,
-          script: { type: "text/javascript" as const, exec: [`pm.test("not 400 (" + pm.response.code + ")", () => pm.expect(pm.response.code).to.not.eql(400));`] },
+          script: {
+            type: "text/javascript" as const,
+            exec: [`pm.test("not 400 (" + pm.response.code + ")", () => pm.expect(pm.response.code).to.not.eql(400));`],
+          },
         },
       ],
     }));

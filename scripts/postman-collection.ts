@@ -130,7 +130,10 @@ export async function buildPostmanFiles(docs: OpenApiDocuments): Promise<Record<
   const publicPart = await convert(docs.publicDoc);
   const internalPart = await convert(docs.internalDoc);
   for (const request of requestsIn(publicPart.item)) useCollectionAuth(request);
-  for (const [part, doc] of [[publicPart, docs.publicDoc], [internalPart, docs.internalDoc]] as const) {
+  for (const [part, doc] of [
+    [publicPart, docs.publicDoc],
+    [internalPart, docs.internalDoc],
+  ] as const) {
     for (const request of requestsIn(part.item)) sendOnlyWhatIsKnown(request, doc);
   }
   for (const item of itemsIn(internalPart.item)) signLikeTheService(item);
@@ -149,11 +152,17 @@ export async function buildPostmanFiles(docs: OpenApiDocuments): Promise<Record<
     variable: [
       { key: "baseUrl", value: docs.publicDoc.servers?.[0]?.url ?? "http://localhost:3000" },
       // Filled by the Flow's tests; the single requests use them too (their path variables).
-      ...["billId", "participantId", "otherParticipantId", "notificationId", "paymentId", "paymentReference", "paymentAmount", "paymentCurrency"].map((key) => ({ key, value: "" })),
+      ...["billId", "participantId", "otherParticipantId", "notificationId", "paymentId", "paymentReference", "paymentAmount", "paymentCurrency"].map(
+        (key) => ({ key, value: "" }),
+      ),
     ],
     item: [
       { name: docs.publicDoc.info.title, description: docs.publicDoc.info.description, item: publicPart.item },
-      { name: docs.internalDoc.info.title, description: `${docs.internalDoc.info.description ?? ""} Each request here signs its body in its pre-request script.`, item: internalPart.item },
+      {
+        name: docs.internalDoc.info.title,
+        description: `${docs.internalDoc.info.description ?? ""} Each request here signs its body in its pre-request script.`,
+        item: internalPart.item,
+      },
       flowFolder([...itemsIn(publicPart.item), ...itemsIn(internalPart.item)]),
     ],
   };
@@ -223,7 +232,11 @@ function seededRandom(seed: number): () => number {
 function withoutIds(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutIds);
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).filter(([k]) => k !== "id" && k !== "_postman_id").map(([k, v]) => [k, withoutIds(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => k !== "id" && k !== "_postman_id")
+        .map(([k, v]) => [k, withoutIds(v)]),
+    );
   }
   return value;
 }
@@ -370,7 +383,10 @@ const FLOW: FlowStep[] = [
     name: "2. Set the total",
     operation: "PUT /api/chillbill/bills/:billId",
     body: { totalAmount: "90.00", currency: "USD" },
-    tests: [`pm.test("200 OK", () => pm.response.to.have.status(200));`, `pm.test("the total is set", () => pm.expect(pm.response.json().totalAmount).to.eql("90.00"));`],
+    tests: [
+      `pm.test("200 OK", () => pm.response.to.have.status(200));`,
+      `pm.test("the total is set", () => pm.expect(pm.response.json().totalAmount).to.eql("90.00"));`,
+    ],
   },
   {
     name: "3. Add Carol (a bank customer)",
@@ -408,7 +424,10 @@ const FLOW: FlowStep[] = [
   {
     name: "7. The payment system reports Bob's payment (signed webhook)",
     operation: "POST /api/chillbill/webhook/payment-callback",
-    tests: [`pm.test("200 OK", () => pm.response.to.have.status(200));`, `pm.test("the payment is applied", () => pm.expect(pm.response.json().outcome).to.eql("applied"));`],
+    tests: [
+      `pm.test("200 OK", () => pm.response.to.have.status(200));`,
+      `pm.test("the payment is applied", () => pm.expect(pm.response.json().outcome).to.eql("applied"));`,
+    ],
   },
   {
     name: "8. Bill status",
@@ -438,7 +457,8 @@ function flowFolder(generated: PostmanItem[]): PostmanItem {
   const byOperation = new Map(generated.map((i) => [`${i.request!.method} /${i.request!.url.path.join("/")}`, i]));
   return {
     name: FLOW_FOLDER,
-    description: "Run in order (newman --folder Flow, or the Collection Runner): each step saves what the next needs in collection variables and checks the answer.",
+    description:
+      "Run in order (newman --folder Flow, or the Collection Runner): each step saves what the next needs in collection variables and checks the answer.",
     item: FLOW.map((step) => {
       const source = byOperation.get(step.operation);
       if (!source) throw new Error(`The Flow step "${step.name}" needs ${step.operation}, which the OpenAPI documents no longer have`);

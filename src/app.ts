@@ -94,9 +94,20 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const registry = new OpenAPIRegistry();
   registry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   // The internal callbacks' HMAC headers (domain/signature.ts): declared so a client knows what to send.
-  const signed = (who: string) => `${who}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the shared secret>; ${DEFAULT_TOLERANCE_SECONDS} s tolerance`;
-  registry.registerComponent("securitySchemes", "aiSignature", { type: "apiKey", in: "header", name: AI_SIGNATURE_HEADER, description: signed("The AI service") });
-  registry.registerComponent("securitySchemes", "paymentSignature", { type: "apiKey", in: "header", name: PAYMENT_SIGNATURE_HEADER, description: signed("The payment system") });
+  const signed = (who: string) =>
+    `${who}: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the shared secret>; ${DEFAULT_TOLERANCE_SECONDS} s tolerance`;
+  registry.registerComponent("securitySchemes", "aiSignature", {
+    type: "apiKey",
+    in: "header",
+    name: AI_SIGNATURE_HEADER,
+    description: signed("The AI service"),
+  });
+  registry.registerComponent("securitySchemes", "paymentSignature", {
+    type: "apiKey",
+    in: "header",
+    name: PAYMENT_SIGNATURE_HEADER,
+    description: signed("The payment system"),
+  });
   const authenticate = requireUser(verifier, { limitRefusals: refusedAuthRateLimit(config.rateLimitPerMinute, rateLimitStores) });
   const readJsonBody = express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] });
   const api = new ApiRouter(registry, API_BASE, [authenticate, userRateLimit(config.rateLimitPerMinute, rateLimitStores)], readJsonBody, {
@@ -111,7 +122,12 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const billsRepository = new BillsRepository(prisma, db.sql);
   // The bill's live events: written by the ledger and the AI callbacks, streamed by events.router.
   const events = deps.events ?? new BillEvents(db, logger);
-  const jobs = new Jobs(db.executor, logger, { schema: config.jobs.schema, work: deps.runJobs ?? false, pollingIntervalMs: config.jobs.pollMs, maintenanceIntervalSeconds: config.jobs.maintenanceSeconds });
+  const jobs = new Jobs(db.executor, logger, {
+    schema: config.jobs.schema,
+    work: deps.runJobs ?? false,
+    pollingIntervalMs: config.jobs.pollMs,
+    maintenanceIntervalSeconds: config.jobs.maintenanceSeconds,
+  });
   const notifications = new NotificationsService(
     prisma,
     db.sql,
@@ -132,17 +148,35 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     jobs,
   });
   // Its edges at the payment system: the hand-over and cancel jobs (payments/hand-over.ts).
-  const handOver = new PaymentHandOver({ sql: db.sql, paymentSystem: adapters.payments, clock, logger, ledger, options: { webhookUrl, emv: config.payments.emv } });
+  const handOver = new PaymentHandOver({
+    sql: db.sql,
+    paymentSystem: adapters.payments,
+    clock,
+    logger,
+    ledger,
+    options: { webhookUrl, emv: config.payments.emv },
+  });
   ledger.attachHandOver(handOver);
   const idempotency = new IdempotencyService(prisma, clock, config.idempotencyTtlHours);
   const bills = new BillsService(billsRepository, idempotency, clock, ledger);
   registerBillRoutes(api, bills);
 
-  const images = new ImagesService(prisma, billsRepository, adapters.files, adapters.ai, adapters.directory, clock, logger, {
-    jobTimeoutMs: config.ai.jobTimeoutMs,
-    maxAttempts: config.ai.maxAttempts,
-    callbackBaseUrl,
-  }, db.sql, ledger);
+  const images = new ImagesService(
+    prisma,
+    billsRepository,
+    adapters.files,
+    adapters.ai,
+    adapters.directory,
+    clock,
+    logger,
+    {
+      jobTimeoutMs: config.ai.jobTimeoutMs,
+      maxAttempts: config.ai.maxAttempts,
+      callbackBaseUrl,
+    },
+    db.sql,
+    ledger,
+  );
   registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory, ledger));
   const payments = new PaymentRequestsService(db.sql, ledger, clock, publicBaseUrl);
   const webhook = new PaymentWebhookService(db.sql, ledger, logger);
@@ -180,7 +214,9 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   // the trusted proxies in front say in X-Forwarded-For (TRUST_PROXY, docs/deployment.md).
   app.set("trust proxy", config.trustProxy);
   if (config.trustProxy === true) {
-    logger.warn("TRUST_PROXY=true believes any client's X-Forwarded-For, so the refused-credential limit can be escaped; list the proxies or count their hops instead");
+    logger.warn(
+      "TRUST_PROXY=true believes any client's X-Forwarded-For, so the refused-credential limit can be escaped; list the proxies or count their hops instead",
+    );
   }
   app.locals.declaredRoutes = api.declared;
   app.locals.services = { images, payments, notifications, reconciliation };
@@ -243,7 +279,13 @@ function defineJobs(
   },
 ): void {
   // A scheduled job: tried 3 times in all, its result logged. `cron` null: not scheduled (off).
-  const scheduled = (queue: QueueName, what: string, cron: string | null, work: () => Promise<unknown>, timing: { retryDelaySeconds: number; leaseSeconds: number }) =>
+  const scheduled = (
+    queue: QueueName,
+    what: string,
+    cron: string | null,
+    work: () => Promise<unknown>,
+    timing: { retryDelaySeconds: number; leaseSeconds: number },
+  ) =>
     jobs.define({
       queue,
       run: async () => logger.info({ result: await work() }, `${what} finished`),
@@ -276,15 +318,33 @@ function defineJobs(
     leaseSeconds: config.jobs.leaseSeconds,
   });
   scheduled(QUEUES.aiRecovery, "AI job recovery", "* * * * *", () => s.images.recoverStaleJobs(), { retryDelaySeconds: 10, leaseSeconds: 300 });
-  scheduled(QUEUES.paymentExpiry, "payment request expiry", config.payments.expiryCron, () => s.payments.expireOverdue(), { retryDelaySeconds: 10, leaseSeconds: 300 });
-  scheduled(QUEUES.reconciliation, "payment reconciliation", config.payments.reconcileCron, async () => ({ reconciled: (await s.reconciliation.reconcileStale()).length }), {
-    retryDelaySeconds: 30,
+  scheduled(QUEUES.paymentExpiry, "payment request expiry", config.payments.expiryCron, () => s.payments.expireOverdue(), {
+    retryDelaySeconds: 10,
     leaseSeconds: 300,
   });
-  scheduled(QUEUES.reminders, "automatic reminders", config.notifications.reminderCron, () => s.notifications.remindDue(), { retryDelaySeconds: 60, leaseSeconds: 900 });
-  scheduled(QUEUES.idempotencyCleanup, "idempotency key clean-up", "17 * * * *", () => s.idempotency.deleteExpired(), { retryDelaySeconds: 60, leaseSeconds: 300 });
+  scheduled(
+    QUEUES.reconciliation,
+    "payment reconciliation",
+    config.payments.reconcileCron,
+    async () => ({ reconciled: (await s.reconciliation.reconcileStale()).length }),
+    {
+      retryDelaySeconds: 30,
+      leaseSeconds: 300,
+    },
+  );
+  scheduled(QUEUES.reminders, "automatic reminders", config.notifications.reminderCron, () => s.notifications.remindDue(), {
+    retryDelaySeconds: 60,
+    leaseSeconds: 900,
+  });
+  scheduled(QUEUES.idempotencyCleanup, "idempotency key clean-up", "17 * * * *", () => s.idempotency.deleteExpired(), {
+    retryDelaySeconds: 60,
+    leaseSeconds: 300,
+  });
   const eventsBefore = () => new Date(clock.now().getTime() - config.eventRetentionDays * 86_400_000);
-  scheduled(QUEUES.eventsPrune, "live event clean-up", "41 3 * * *", async () => ({ deleted: await s.events.pruneEvents(eventsBefore()) }), { retryDelaySeconds: 60, leaseSeconds: 600 });
+  scheduled(QUEUES.eventsPrune, "live event clean-up", "41 3 * * *", async () => ({ deleted: await s.events.pruneEvents(eventsBefore()) }), {
+    retryDelaySeconds: 60,
+    leaseSeconds: 600,
+  });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

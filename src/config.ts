@@ -21,8 +21,7 @@ const cron = (def: string) =>
       .regex(/^(off|[\d*/,-]+( [\d*/,-]+){4})$/, 'must be a five-field cron expression such as "0 * * * *", or off')
       .default(def),
   );
-const int = (def: number, min: number, max: number) =>
-  z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
+const int = (def: number, min: number, max: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
 
 /** Express's "trust proxy": false, true, a hop count, or the proxies' addresses and subnets. */
 export type TrustProxy = boolean | number | string[];
@@ -49,7 +48,10 @@ const trustProxy = z.preprocess(
       const v = value.trim();
       if (v === "false" || v === "true") return v === "true";
       if (/^\d+$/.test(v)) return Number(v);
-      const entries = v.split(",").map((e) => e.trim()).filter(Boolean);
+      const entries = v
+        .split(",")
+        .map((e) => e.trim())
+        .filter(Boolean);
       if (entries.length && entries.every(isProxyAddress)) return entries;
       ctx.addIssue({
         code: "custom",
@@ -65,10 +67,7 @@ const envSchema = z
     HOST: z.preprocess(emptyAsUndefined, z.string().default("0.0.0.0")),
     PORT: int(3000, 0, 65535),
     PUBLIC_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
-    LOG_LEVEL: z.preprocess(
-      emptyAsUndefined,
-      z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    ),
+    LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info")),
     LOG_PRETTY: z.preprocess(emptyAsUndefined, z.enum(["true", "false"]).optional()),
     DATABASE_URL: z.preprocess(
       emptyAsUndefined,
@@ -86,7 +85,10 @@ const envSchema = z
     JWT_AUDIENCE: optionalString,
     BODY_LIMIT: z.preprocess(
       emptyAsUndefined,
-      z.string().regex(/^\d+(b|kb|mb)$/i, "must look like 100kb or 1mb").default("100kb"),
+      z
+        .string()
+        .regex(/^\d+(b|kb|mb)$/i, "must look like 100kb or 1mb")
+        .default("100kb"),
     ),
     IDEMPOTENCY_TTL_HOURS: int(24, 1, 24 * 30),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 120_000),
@@ -116,15 +118,34 @@ const envSchema = z
     RECONCILE_CRON: cron("*/5 * * * *"),
     RECONCILE_CLOSED_WINDOW_HOURS: int(24, 1, 30 * 24),
     EMV_MERCHANT_ID: z.preprocess(emptyAsUndefined, z.string().max(32).default("CHILLBILL")),
-    EMV_COUNTRY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Z]{2}$/, "must be a two-letter country code").default("VN")),
+    EMV_COUNTRY: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^[A-Z]{2}$/, "must be a two-letter country code")
+        .default("VN"),
+    ),
     EMV_CITY: z.preprocess(emptyAsUndefined, z.string().max(15).default("Ho Chi Minh")),
     RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000),
     // Hours; a fraction is allowed (tests and demos use seconds-long intervals).
-    REMINDER_INTERVAL_HOURS: z.preprocess(emptyAsUndefined, z.coerce.number().min(0.001).max(24 * 30).default(24)),
+    REMINDER_INTERVAL_HOURS: z.preprocess(
+      emptyAsUndefined,
+      z.coerce
+        .number()
+        .min(0.001)
+        .max(24 * 30)
+        .default(24),
+    ),
     REMINDER_CRON: cron("0 * * * *"),
     JOB_POLL_MS: int(2_000, 500, 60_000),
     EVENT_RETENTION_DAYS: int(7, 1, 365),
-    JOB_SCHEMA: z.preprocess(emptyAsUndefined, z.string().regex(/^[a-z_][a-z0-9_]{0,49}$/, "must be a lower-case schema name").default("pgboss")),
+    JOB_SCHEMA: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,49}$/, "must be a lower-case schema name")
+        .default("pgboss"),
+    ),
     JOB_MAINTENANCE_SECONDS: int(30, 1, 3_600),
     JOB_LEASE_SECONDS: int(120, 5, 3_600),
     PAYMENT_HAND_OVER_RETRY_AFTER_SECONDS: int(30, 1, 3_600),
@@ -137,7 +158,13 @@ const envSchema = z
     ),
     TRUST_PROXY: trustProxy,
     NOTIFY_MAX_ATTEMPTS: int(3, 1, 10),
-    SMTP_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional()),
+    SMTP_URL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL")
+        .optional(),
+    ),
     SMTP_FROM: z.preprocess(emptyAsUndefined, z.string().default("ChillBill <no-reply@chillbill.local>")),
     SMTP_CONNECTION_TIMEOUT_MS: int(10_000, 1, 120_000),
     SMTP_GREETING_TIMEOUT_MS: int(10_000, 1, 120_000),

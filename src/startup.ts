@@ -32,7 +32,9 @@ export class StartupGaveUp extends Error {
   override name = "StartupGaveUp";
 
   constructor(step: string, failures: number, reason: string, cause: unknown) {
-    super(`${step} failed ${failures} times in a row, the database being unavailable (START_RETRY_LIMIT=${failures - 1}); giving up. Last error: ${reason}`, { cause });
+    super(`${step} failed ${failures} times in a row, the database being unavailable (START_RETRY_LIMIT=${failures - 1}); giving up. Last error: ${reason}`, {
+      cause,
+    });
   }
 }
 
@@ -98,7 +100,7 @@ export class Startup {
   async step<T>(name: string, work: () => Promise<T>): Promise<T> {
     const { logger, retry } = this.options;
     const isTransient = this.options.isTransient ?? isDatabaseUnavailable;
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       this.throwIfStopped();
       const attempt: Promise<Outcome<T>> = work().then(
         (value) => ({ value }),

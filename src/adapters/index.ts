@@ -41,8 +41,6 @@ export function createAdapters(config: Config, logger: Logger, urls: { publicBas
           logger: logger.child({ adapter: "mock-payments" }),
         });
   const mocks = mockChannels(logger.child({ adapter: "mock-notify" }));
-  const channels: Channels = config.notifications.smtp
-    ? { ...mocks, email: new SmtpChannel(config.notifications.smtp) }
-    : mocks;
+  const channels: Channels = config.notifications.smtp ? { ...mocks, email: new SmtpChannel(config.notifications.smtp) } : mocks;
   return { ai, directory: new MockUserDirectory(), files: new LocalFileStore(config.uploads.dir), payments, channels };
 }

@@ -90,10 +90,12 @@ function guardedClient(queryTimeoutMs: number): typeof pg.Client {
     override query(...args: unknown[]): never {
       let timer: NodeJS.Timeout | undefined;
       const answered = () => clearTimeout(timer);
-      const wrap = (callback: Callback): Callback => (err, result) => {
-        answered();
-        callback(err, result);
-      };
+      const wrap =
+        (callback: Callback): Callback =>
+        (err, result) => {
+          answered();
+          callback(err, result);
+        };
       const [config, values, callback] = args as [{ submit?: unknown; callback?: Callback } | string | null | undefined, unknown, unknown];
       let watched = true;
       if (typeof callback === "function") args[2] = wrap(callback as Callback);

@@ -101,7 +101,9 @@ export function poolSql(pool: PgPoolLike): Sql {
       // error emitted on the client would end the process.
       const onError = () => undefined;
       client.on("error", onError);
-      const tx: SqlClient = { query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await client.query(prepared(text, values))).rows as Row[] };
+      const tx: SqlClient = {
+        query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await client.query(prepared(text, values))).rows as Row[],
+      };
       try {
         await client.query("BEGIN");
         const result = await work(tx);
@@ -111,7 +113,10 @@ export function poolSql(pool: PgPoolLike): Sql {
         return result;
       } catch (err) {
         // A connection that cannot even roll back is broken: the pool drops it instead of reusing it.
-        const rolledBack = await client.query("ROLLBACK").then(() => true, () => false);
+        const rolledBack = await client.query("ROLLBACK").then(
+          () => true,
+          () => false,
+        );
         client.off("error", onError);
         client.release(rolledBack ? undefined : true);
         throw err;
@@ -130,6 +135,8 @@ export function pgliteSql(pglite: PgliteLike): Sql {
   return {
     query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await pglite.query(text, values as unknown[])).rows as Row[],
     transaction: <T>(work: (tx: SqlClient) => Promise<T>) =>
-      pglite.transaction((t) => work({ query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await t.query(text, values as unknown[])).rows as Row[] })),
+      pglite.transaction((t) =>
+        work({ query: async <Row extends object>(text: string, values?: readonly unknown[]) => (await t.query(text, values as unknown[])).rows as Row[] }),
+      ),
   };
 }

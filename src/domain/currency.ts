@@ -19,7 +19,11 @@ const MINOR_UNITS: ReadonlyMap<string, number> = new Map(
     [TWO, 2],
     [THREE, 3],
     [FOUR, 4],
-  ].flatMap(([codes, units]) => String(codes).split(" ").map((code) => [code, Number(units)] as [string, number])),
+  ].flatMap(([codes, units]) =>
+    String(codes)
+      .split(" ")
+      .map((code) => [code, Number(units)] as [string, number]),
+  ),
 );
 
 export const CURRENCY_CODES: readonly string[] = [...MINOR_UNITS.keys()].sort();

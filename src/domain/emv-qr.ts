@@ -4,9 +4,28 @@
 
 /** ISO 4217 numeric codes for the currencies the QR is issued in; other currencies get the link only. */
 const NUMERIC_CURRENCY: Record<string, string> = {
-  AUD: "036", CAD: "124", CHF: "756", CLF: "990", CNY: "156", EUR: "978", GBP: "826", HKD: "344", IDR: "360",
-  INR: "356", JPY: "392", KHR: "116", KRW: "410", KWD: "414", LAK: "418", MYR: "458", PHP: "608", SGD: "702",
-  THB: "764", USD: "840", UYW: "927", VND: "704",
+  AUD: "036",
+  CAD: "124",
+  CHF: "756",
+  CLF: "990",
+  CNY: "156",
+  EUR: "978",
+  GBP: "826",
+  HKD: "344",
+  IDR: "360",
+  INR: "356",
+  JPY: "392",
+  KHR: "116",
+  KRW: "410",
+  KWD: "414",
+  LAK: "418",
+  MYR: "458",
+  PHP: "608",
+  SGD: "702",
+  THB: "764",
+  USD: "840",
+  UYW: "927",
+  VND: "704",
 };
 
 export interface EmvPayment {

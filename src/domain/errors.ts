@@ -23,7 +23,11 @@ export abstract class AppError extends Error {
 export class BadRequest extends AppError {
   readonly status = 400;
   readonly title = "Bad Request";
-  constructor(message: string, readonly code = "bad_request", details: AppError["details"] = {}) {
+  constructor(
+    message: string,
+    readonly code = "bad_request",
+    details: AppError["details"] = {},
+  ) {
     super(message, details);
   }
 }
@@ -40,7 +44,10 @@ export class ValidationFailed extends AppError {
 export class Unauthorized extends AppError {
   readonly status = 401;
   readonly title = "Unauthorized";
-  constructor(message = "Authentication is required", readonly code = "unauthorized") {
+  constructor(
+    message = "Authentication is required",
+    readonly code = "unauthorized",
+  ) {
     super(message, { headers: { "WWW-Authenticate": 'Bearer realm="chillbill"' } });
   }
 }
@@ -48,7 +55,10 @@ export class Unauthorized extends AppError {
 export class NotFound extends AppError {
   readonly status = 404;
   readonly title = "Not Found";
-  constructor(message: string, readonly code = "not_found") {
+  constructor(
+    message: string,
+    readonly code = "not_found",
+  ) {
     super(message);
   }
 }
@@ -66,7 +76,11 @@ export class MethodNotAllowed extends AppError {
 export class Conflict extends AppError {
   readonly status = 409;
   readonly title = "Conflict";
-  constructor(message: string, readonly code = "conflict", extra?: Record<string, unknown>) {
+  constructor(
+    message: string,
+    readonly code = "conflict",
+    extra?: Record<string, unknown>,
+  ) {
     super(message, { extra });
   }
 }
@@ -74,7 +88,10 @@ export class Conflict extends AppError {
 export class PayloadTooLarge extends AppError {
   readonly status = 413;
   readonly title = "Payload Too Large";
-  constructor(message: string, readonly code = "payload_too_large") {
+  constructor(
+    message: string,
+    readonly code = "payload_too_large",
+  ) {
     super(message);
   }
 }
@@ -82,7 +99,10 @@ export class PayloadTooLarge extends AppError {
 export class UnsupportedMediaType extends AppError {
   readonly status = 415;
   readonly title = "Unsupported Media Type";
-  constructor(message: string, readonly code = "unsupported_media_type") {
+  constructor(
+    message: string,
+    readonly code = "unsupported_media_type",
+  ) {
     super(message);
   }
 }
@@ -91,7 +111,11 @@ export class UnsupportedMediaType extends AppError {
 export class BusinessRule extends AppError {
   readonly status = 422;
   readonly title = "Unprocessable Content";
-  constructor(message: string, readonly code = "business_rule_violated", extra?: Record<string, unknown>) {
+  constructor(
+    message: string,
+    readonly code = "business_rule_violated",
+    extra?: Record<string, unknown>,
+  ) {
     super(message, { extra });
   }
 }
@@ -108,7 +132,10 @@ export class TooManyRequests extends AppError {
 export class ServiceUnavailable extends AppError {
   readonly status = 503;
   readonly title = "Service Unavailable";
-  constructor(message: string, readonly code = "service_unavailable") {
+  constructor(
+    message: string,
+    readonly code = "service_unavailable",
+  ) {
     super(message, { headers: { "Retry-After": "5" } });
   }
 }

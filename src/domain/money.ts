@@ -58,9 +58,7 @@ export type DecimalLike = Decimal.Value | { toString(): string };
 
 /** Any decimal (ours, Prisma's copy of decimal.js, a string) as our Decimal. */
 export function toDecimal(value: DecimalLike): Decimal {
-  return value instanceof Decimal || typeof value === "string" || typeof value === "number"
-    ? new Decimal(value)
-    : new Decimal(value.toString());
+  return value instanceof Decimal || typeof value === "string" || typeof value === "number" ? new Decimal(value) : new Decimal(value.toString());
 }
 
 /** The amount as the API writes it: a string with exactly the currency's minor units. */

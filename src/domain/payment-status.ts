@@ -24,7 +24,9 @@ export function canRequestTransition(from: PaymentRequestStatus, to: PaymentRequ
 export function completionSteps(billStatus: string): { previousStatus: string; newStatus: "active" | "completed"; reason: string }[] {
   if (billStatus !== "created" && billStatus !== "active") return [];
   return [
-    ...(billStatus === "created" ? [{ previousStatus: "created", newStatus: "active" as const, reason: "everyone paid before payment requests were sent" }] : []),
+    ...(billStatus === "created"
+      ? [{ previousStatus: "created", newStatus: "active" as const, reason: "everyone paid before payment requests were sent" }]
+      : []),
     { previousStatus: "active", newStatus: "completed", reason: "every participant has paid" },
   ];
 }

@@ -8,7 +8,10 @@ export const DEFAULT_TOLERANCE_SECONDS = 300;
 export type SignatureFailure = "missing" | "malformed" | "stale" | "mismatch";
 
 export class SignatureError extends Error {
-  constructor(readonly reason: SignatureFailure, message: string) {
+  constructor(
+    readonly reason: SignatureFailure,
+    message: string,
+  ) {
     super(message);
     this.name = "SignatureError";
   }
@@ -23,13 +26,7 @@ export function signPayload(secret: string, body: Buffer | string, timestamp: nu
 }
 
 /** Throws a SignatureError unless `header` signs `body` with `secret` within the tolerance of `now`. */
-export function verifySignature(
-  header: string | undefined,
-  body: Buffer,
-  secret: string,
-  now: Date,
-  toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
-): void {
+export function verifySignature(header: string | undefined, body: Buffer, secret: string, now: Date, toleranceSeconds = DEFAULT_TOLERANCE_SECONDS): void {
   if (!header) throw new SignatureError("missing", "The signature header is missing");
   let timestamp: number | undefined;
   const candidates: string[] = [];

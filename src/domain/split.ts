@@ -111,19 +111,39 @@ export function planSplit(ctx: SplitContext, request: SplitRequest): Allocation[
 
   switch (request.method) {
     case "equal": {
-      const shares = allocateMinor(totalMinor, ids.map(() => 1n), ids, ctx.seed);
+      const shares = allocateMinor(
+        totalMinor,
+        ids.map(() => 1n),
+        ids,
+        ctx.seed,
+      );
       return ids.map((id, i) => ({ participantId: id, amount: fromMinor(shares[i], units) }));
     }
     case "shares": {
       const entries = coverEveryone(ctx, request.shares, "shares");
-      const weights = parseDecimals(entries.map((e) => e.weight), "shares", "weight", MAX_WEIGHT_DECIMALS);
+      const weights = parseDecimals(
+        entries.map((e) => e.weight),
+        "shares",
+        "weight",
+        MAX_WEIGHT_DECIMALS,
+      );
       if (weights.every((w) => w.isZero())) throw new ValidationFailed([{ path: "shares", message: "weights must not all be zero" }]);
-      const shares = allocateMinor(totalMinor, scaleToIntegers(weights), entries.map((e) => e.participantId), ctx.seed);
+      const shares = allocateMinor(
+        totalMinor,
+        scaleToIntegers(weights),
+        entries.map((e) => e.participantId),
+        ctx.seed,
+      );
       return entries.map((e, i) => ({ participantId: e.participantId, amount: fromMinor(shares[i], units), weight: weights[i] }));
     }
     case "percentage": {
       const entries = coverEveryone(ctx, request.percentages, "percentages");
-      const percentages = parseDecimals(entries.map((e) => e.percentage), "percentages", "percentage", 4);
+      const percentages = parseDecimals(
+        entries.map((e) => e.percentage),
+        "percentages",
+        "percentage",
+        4,
+      );
       const over = percentages.findIndex((p) => p.greaterThan(100));
       if (over >= 0) throw new ValidationFailed([{ path: `percentages.${over}.percentage`, message: "must be at most 100" }]);
       const sum = percentages.reduce((a, b) => a.plus(b), new Decimal(0));
@@ -135,12 +155,23 @@ export function planSplit(ctx: SplitContext, request: SplitRequest): Allocation[
           { expected: "100", actual: sum.toFixed(), difference: diff.toFixed() },
         );
       }
-      const shares = allocateMinor(totalMinor, scaleToIntegers(percentages), entries.map((e) => e.participantId), ctx.seed);
+      const shares = allocateMinor(
+        totalMinor,
+        scaleToIntegers(percentages),
+        entries.map((e) => e.participantId),
+        ctx.seed,
+      );
       return entries.map((e, i) => ({ participantId: e.participantId, amount: fromMinor(shares[i], units), percentage: percentages[i] }));
     }
     case "custom_amount": {
       const entries = coverEveryone(ctx, request.amounts, "amounts");
-      const amounts = parseDecimals(entries.map((e) => e.amount), "amounts", "amount", units, ctx.currency);
+      const amounts = parseDecimals(
+        entries.map((e) => e.amount),
+        "amounts",
+        "amount",
+        units,
+        ctx.currency,
+      );
       const sum = amounts.reduce((a, b) => a.plus(b), new Decimal(0));
       if (!sum.equals(ctx.total)) {
         const diff = sum.minus(ctx.total);
@@ -161,7 +192,13 @@ export function planSplit(ctx: SplitContext, request: SplitRequest): Allocation[
 function planItemized(ctx: SplitContext, request: Extract<SplitRequest, { method: "itemized" }>, units: number, totalMinor: bigint): Allocation[] {
   const known = new Set(ctx.participantIds);
   if (request.items.length === 0) throw new ValidationFailed([{ path: "items", message: "must list at least one item" }]);
-  const itemAmounts = parseDecimals(request.items.map((i) => i.amount), "items", "amount", units, ctx.currency);
+  const itemAmounts = parseDecimals(
+    request.items.map((i) => i.amount),
+    "items",
+    "amount",
+    units,
+    ctx.currency,
+  );
   const perPerson = new Map<string, bigint>(ctx.participantIds.map((id) => [id, 0n]));
   // Each person's exact item subtotal (a shared item divided before any rounding), scaled by the
   // least common multiple of the sharers' counts so it is a whole number: what tax, service and tip
@@ -175,7 +212,12 @@ function planItemized(ctx: SplitContext, request: Extract<SplitRequest, { method
     const unknown = people.find((id) => !known.has(id));
     if (unknown) throw new BusinessRule(`items.${index}: ${unknown} is not a participant of this bill`, "unknown_participant");
     const itemMinor = toMinor(itemAmounts[index], units);
-    const split = allocateMinor(itemMinor, people.map(() => 1n), people, `${ctx.seed}:${index}`);
+    const split = allocateMinor(
+      itemMinor,
+      people.map(() => 1n),
+      people,
+      `${ctx.seed}:${index}`,
+    );
     people.forEach((id, i) => perPerson.set(id, (perPerson.get(id) ?? 0n) + split[i]));
     people.forEach((id) => exact.set(id, (exact.get(id) ?? 0n) + (itemMinor * scale) / BigInt(people.length)));
   });
@@ -185,7 +227,14 @@ function planItemized(ctx: SplitContext, request: Extract<SplitRequest, { method
   if (request.extras) {
     const names = ["tax", "serviceCharge", "tip"] as const;
     const given = names.filter((k) => request.extras?.[k] !== undefined);
-    const values = parseDecimals(given.map((k) => request.extras![k] as string), "extras", "", units, ctx.currency, given);
+    const values = parseDecimals(
+      given.map((k) => request.extras![k] as string),
+      "extras",
+      "",
+      units,
+      ctx.currency,
+      given,
+    );
     extrasMinor = values.reduce((a, v) => a + toMinor(v, units), 0n);
     if (subtotal + extrasMinor !== totalMinor) {
       const diff = fromMinor(subtotal + extrasMinor - totalMinor, units);
@@ -208,7 +257,15 @@ function planItemized(ctx: SplitContext, request: Extract<SplitRequest, { method
     }
   }
   const ids = ctx.participantIds;
-  const extras = extrasMinor > 0n ? allocateMinor(extrasMinor, ids.map((id) => exact.get(id) ?? 0n), ids, `${ctx.seed}:extras`) : ids.map(() => 0n);
+  const extras =
+    extrasMinor > 0n
+      ? allocateMinor(
+          extrasMinor,
+          ids.map((id) => exact.get(id) ?? 0n),
+          ids,
+          `${ctx.seed}:extras`,
+        )
+      : ids.map(() => 0n);
   return ids.map((id, i) => ({ participantId: id, amount: fromMinor((perPerson.get(id) ?? 0n) + extras[i], units) }));
 }
 
@@ -219,25 +276,56 @@ function checkInput(request: SplitRequest, units: number, currency: string): voi
       return;
     case "shares":
       listedOnce(request.shares, "shares");
-      if (parseDecimals(request.shares.map((e) => e.weight), "shares", "weight", MAX_WEIGHT_DECIMALS).every((w) => w.isZero())) {
+      if (
+        parseDecimals(
+          request.shares.map((e) => e.weight),
+          "shares",
+          "weight",
+          MAX_WEIGHT_DECIMALS,
+        ).every((w) => w.isZero())
+      ) {
         throw new ValidationFailed([{ path: "shares", message: "weights must not all be zero", code: "weights_all_zero" }]);
       }
       return;
     case "percentage": {
       listedOnce(request.percentages, "percentages");
-      const over = parseDecimals(request.percentages.map((e) => e.percentage), "percentages", "percentage", 4).findIndex((p) => p.greaterThan(100));
+      const over = parseDecimals(
+        request.percentages.map((e) => e.percentage),
+        "percentages",
+        "percentage",
+        4,
+      ).findIndex((p) => p.greaterThan(100));
       if (over >= 0) throw new ValidationFailed([{ path: `percentages.${over}.percentage`, message: "must be at most 100" }]);
       return;
     }
     case "custom_amount":
       listedOnce(request.amounts, "amounts");
-      parseDecimals(request.amounts.map((e) => e.amount), "amounts", "amount", units, currency);
+      parseDecimals(
+        request.amounts.map((e) => e.amount),
+        "amounts",
+        "amount",
+        units,
+        currency,
+      );
       return;
     case "itemized":
-      parseDecimals(request.items.map((i) => i.amount), "items", "amount", units, currency);
+      parseDecimals(
+        request.items.map((i) => i.amount),
+        "items",
+        "amount",
+        units,
+        currency,
+      );
       if (request.extras) {
         const given = (["tax", "serviceCharge", "tip"] as const).filter((k) => request.extras?.[k] !== undefined);
-        parseDecimals(given.map((k) => request.extras![k] as string), "extras", "", units, currency, given);
+        parseDecimals(
+          given.map((k) => request.extras![k] as string),
+          "extras",
+          "",
+          units,
+          currency,
+          given,
+        );
       }
   }
 }
@@ -259,7 +347,11 @@ function coverEveryone<T extends { participantId: string }>(ctx: SplitContext, e
   const seen = new Set(entries.map((e) => e.participantId));
   const unknown = entries.filter((e) => !known.has(e.participantId)).map((e) => e.participantId);
   if (unknown.length) {
-    throw new BusinessRule(`${field}: ${unknown.join(", ")} ${unknown.length === 1 ? "is not a participant" : "are not participants"} of this bill`, "unknown_participant", { unknown });
+    throw new BusinessRule(
+      `${field}: ${unknown.join(", ")} ${unknown.length === 1 ? "is not a participant" : "are not participants"} of this bill`,
+      "unknown_participant",
+      { unknown },
+    );
   }
   const missing = ctx.participantIds.filter((id) => !seen.has(id));
   if (missing.length) {
@@ -268,19 +360,12 @@ function coverEveryone<T extends { participantId: string }>(ctx: SplitContext, e
   return entries;
 }
 
-function parseDecimals(
-  values: string[],
-  field: string,
-  key: string,
-  maxDecimals: number,
-  currency?: string,
-  names?: readonly string[],
-): Decimal[] {
+function parseDecimals(values: string[], field: string, key: string, maxDecimals: number, currency?: string, names?: readonly string[]): Decimal[] {
   const issues: FieldIssue[] = [];
   const parsed = values.map((value, i) => {
     const path = names ? `${field}.${names[i]}` : `${field}.${i}.${key}`;
     if (typeof value !== "string" || !DECIMAL_STRING.test(value)) {
-      issues.push({ path, message: "must be a non-negative decimal string such as \"12.50\"" });
+      issues.push({ path, message: 'must be a non-negative decimal string such as "12.50"' });
       return new Decimal(0);
     }
     if (decimalPlaces(value) > maxDecimals) {

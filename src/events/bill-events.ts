@@ -42,7 +42,11 @@ export class BillEvents {
   /** Starts this process's listener, once; a stream needs it before it subscribes. */
   async listen(): Promise<void> {
     if (this.closed) throw new ServiceUnavailable("The service is shutting down", "shutting_down");
-    const listening = (this.listening ??= this.db.listen(BILL_EVENTS_CHANNEL, (payload) => this.onNotification(payload), () => this.onReconnect()));
+    const listening = (this.listening ??= this.db.listen(
+      BILL_EVENTS_CHANNEL,
+      (payload) => this.onNotification(payload),
+      () => this.onReconnect(),
+    ));
     try {
       await listening;
     } catch (err) {

@@ -89,9 +89,12 @@ export class ApiRouter {
     private readonly limits: BodyLimits = { json: "the body limit", signed: "the body limit" },
   ) {}
 
-  route<P extends AnyObject | undefined = undefined, Q extends AnyObject | undefined = undefined, B extends ZodType | undefined = undefined, H extends AnyObject | undefined = undefined>(
-    spec: RouteSpec<P, Q, B, H>,
-  ): this {
+  route<
+    P extends AnyObject | undefined = undefined,
+    Q extends AnyObject | undefined = undefined,
+    B extends ZodType | undefined = undefined,
+    H extends AnyObject | undefined = undefined,
+  >(spec: RouteSpec<P, Q, B, H>): this {
     const audience = spec.audience ?? "public";
     const fullPath = this.basePath + spec.path;
     this.declared.push({ method: spec.method, path: fullPath, audience });
@@ -160,7 +163,7 @@ export class ApiRouter {
     let best: string[] | undefined;
     for (const pattern of this.paths().patterns) {
       if (pattern.length !== segments.length) continue;
-      if (!pattern.every((p, i) => p.startsWith(":") ? segments[i] !== "" : p.toLowerCase() === segments[i].toLowerCase())) continue;
+      if (!pattern.every((p, i) => (p.startsWith(":") ? segments[i] !== "" : p.toLowerCase() === segments[i].toLowerCase()))) continue;
       if (!best || moreLiteral(pattern, best)) best = pattern;
     }
     return best?.join("/");
@@ -233,7 +236,9 @@ function toOpenApi(
     rules.length
       ? `Rules the schema cannot express (a request that breaks one gets 400, with the rule's name as the issue's code):\n${rules.map(([code, rule]) => `- \`${code}\`: ${rule}`).join("\n")}`
       : undefined,
-  ].filter(Boolean).join("\n\n");
+  ]
+    .filter(Boolean)
+    .join("\n\n");
   return {
     method: spec.method,
     path: openApiPath(path),
@@ -259,13 +264,20 @@ function toOpenApi(
  * caller's credentials (401, 429), the JSON body's reader (413, 415), the signed body's reader
  * (413) and the database (503).
  */
-function answeredByEveryRoute(spec: Pick<RouteSpec<undefined, undefined, ZodType | undefined, undefined>, "auth" | "body" | "bodyContentType">, limits: BodyLimits): Record<number, ResponseDoc> {
+function answeredByEveryRoute(
+  spec: Pick<RouteSpec<undefined, undefined, ZodType | undefined, undefined>, "auth" | "body" | "bodyContentType">,
+  limits: BodyLimits,
+): Record<number, ResponseDoc> {
   const auth = spec.auth ?? "user";
   const answers: Record<number, ResponseDoc> = { ...problems(503) };
   if (auth === "user") Object.assign(answers, problems(401, 429));
   if (auth === "aiSignature" || auth === "paymentSignature") {
     Object.assign(answers, problems(401, 413));
-    answers[401] = { ...answers[401], description: "The signature header is missing, malformed, stale or does not match the body (code signature_missing, signature_malformed, signature_stale or signature_mismatch)" };
+    answers[401] = {
+      ...answers[401],
+      description:
+        "The signature header is missing, malformed, stale or does not match the body (code signature_missing, signature_malformed, signature_stale or signature_mismatch)",
+    };
     answers[413] = { ...answers[413], description: `The body is larger than ${limits.signed} (code body_too_large)` };
   } else if (spec.body && !spec.bodyContentType) {
     Object.assign(answers, problems(413, 415));

@@ -119,7 +119,10 @@ export async function signDevelopmentToken(
   userId: string,
   options: { expiresIn?: string; issuer?: string; audience?: string } = {},
 ): Promise<string> {
-  let jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setSubject(userId).setIssuedAt()
+  let jwt = new SignJWT({})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(userId)
+    .setIssuedAt()
     .setExpirationTime(options.expiresIn ?? "12h");
   if (options.issuer) jwt = jwt.setIssuer(options.issuer);
   if (options.audience) jwt = jwt.setAudience(options.audience);

@@ -41,7 +41,7 @@ export const currencySchema = z
  * The type error of every decimal field (amounts, percentages, weights). zodIssues (problem.ts)
  * recognises it and words it with the field's name, so the schemas only say "this is a decimal".
  */
-export const NOT_A_DECIMAL_STRING = "must be a decimal string such as \"12.50\"";
+export const NOT_A_DECIMAL_STRING = 'must be a decimal string such as "12.50"';
 
 /**
  * A string holding a decimal; a JSON number is refused with NOT_A_DECIMAL_STRING. The pattern is in
@@ -66,13 +66,16 @@ export const POSITIVE_DECIMAL_STRING = new RegExp(
   `^([1-9]\\d{0,${MAX_INTEGER_DIGITS - 1}}(\\.\\d{1,${MAX_DECIMALS}})?|0\\.(000[1-9]|00[1-9]\\d?|0[1-9]\\d{0,2}|[1-9]\\d{0,3}))$`,
 );
 
-export const positiveAmountSchema = decimalStringSchema(POSITIVE_DECIMAL_STRING, "must be a decimal string greater than zero, such as \"12.50\"").meta({
+export const positiveAmountSchema = decimalStringSchema(POSITIVE_DECIMAL_STRING, 'must be a decimal string greater than zero, such as "12.50"').meta({
   description: "A decimal amount greater than zero, as a string, in the bill's currency",
   example: "120.50",
 });
 
 /** 0 to 100 with at most 4 decimal places. */
-export const percentageSchema = decimalStringSchema(/^(100(\.0{1,4})?|(0|[1-9]\d?)(\.\d{1,4})?)$/, "must be a percentage from 0 to 100 as a decimal string, at most 4 decimal places").meta({
+export const percentageSchema = decimalStringSchema(
+  /^(100(\.0{1,4})?|(0|[1-9]\d?)(\.\d{1,4})?)$/,
+  "must be a percentage from 0 to 100 as a decimal string, at most 4 decimal places",
+).meta({
   description: "A percentage from 0 to 100, as a decimal string",
   example: "33.3333",
 });
@@ -86,7 +89,8 @@ export const percentageSchema = decimalStringSchema(/^(100(\.0{1,4})?|(0|[1-9]\d
  * accepted. Quoted local parts ("a b"@example.com) are refused: no mail client offers them to users.
  * docs/api-conventions.md.
  */
-export const EMAIL_ADDRESS = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+export const EMAIL_ADDRESS =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 export const emailSchema = z
   .string()
@@ -124,7 +128,5 @@ export function problems(...statuses: number[]) {
     422: "Breaks a business rule",
     503: "Database unavailable",
   };
-  return Object.fromEntries(
-    statuses.map((s) => [s, { description: text[s] ?? "Error", schema: problemSchema, contentType: "application/problem+json" }]),
-  );
+  return Object.fromEntries(statuses.map((s) => [s, { description: text[s] ?? "Error", schema: problemSchema, contentType: "application/problem+json" }]));
 }

@@ -36,12 +36,7 @@ export function memoryRateLimitStores(logger: Logger): RateLimitStores {
  * the service: it starts, requests pass unlimited, and the client keeps reconnecting).
  * `keyPrefix` keeps apart services or test runs that share one Redis.
  */
-export async function connectRateLimitStores(options: {
-  url: string;
-  logger: Logger;
-  keyPrefix?: string;
-  connectWaitMs?: number;
-}): Promise<RateLimitStores> {
+export async function connectRateLimitStores(options: { url: string; logger: Logger; keyPrefix?: string; connectWaitMs?: number }): Promise<RateLimitStores> {
   const { url, logger, keyPrefix = DEFAULT_KEY_PREFIX, connectWaitMs = CONNECT_TIMEOUT_MS } = options;
   const outage = new OutageLog(logger);
   const redis = new RedisConnection(url, outage);

@@ -141,7 +141,8 @@ export class Jobs {
   /** Starts this process's workers (when `work`), after install(): a server does it once it listens. */
   startWorkers(): void {
     if (!this.options.work || !this.started) return;
-    for (const spec of this.specs.values()) if (!this.workers.has(spec.queue)) this.workers.set(spec.queue, new Worker(spec, this, this.options.pollingIntervalMs));
+    for (const spec of this.specs.values())
+      if (!this.workers.has(spec.queue)) this.workers.set(spec.queue, new Worker(spec, this, this.options.pollingIntervalMs));
   }
 
   private async setUpQueue(spec: JobSpec): Promise<void> {
@@ -180,7 +181,12 @@ export class Jobs {
     if (jobs.length === 0) return;
     if (!this.specs.has(queue)) throw new Error(`No job queue ${queue}`);
     await this.boss.insert(
-      jobs.map((j) => ({ name: queue, data: j.data, ...(j.id ? { id: j.id } : {}), ...(j.startAfterSeconds ? { startAfter: String(j.startAfterSeconds) } : {}) })) as PgBoss.JobInsert[],
+      jobs.map((j) => ({
+        name: queue,
+        data: j.data,
+        ...(j.id ? { id: j.id } : {}),
+        ...(j.startAfterSeconds ? { startAfter: String(j.startAfterSeconds) } : {}),
+      })) as PgBoss.JobInsert[],
       { db: inTransaction(tx) },
     );
   }
@@ -230,10 +236,14 @@ export class Jobs {
       this.logger.warn({ err, queue: spec.queue, jobs: ids }, "job failed; it is retried with backoff");
       // pg-boss keeps `data` as the job's output: the error is visible with the failed job.
       const fail = this.boss.fail.bind(this.boss) as (queue: string, ids: string[], data: object) => Promise<unknown>;
-      await fail(spec.queue, ids, { message: (err as Error).message }).catch((e) => this.logger.error({ err: e, queue: spec.queue }, "could not record a failed job; its lease hands it back"));
+      await fail(spec.queue, ids, { message: (err as Error).message }).catch((e) =>
+        this.logger.error({ err: e, queue: spec.queue }, "could not record a failed job; its lease hands it back"),
+      );
       return { ran: ids.length, failed: ids.length };
     }
-    await this.boss.complete(spec.queue, ids).catch((e) => this.logger.error({ err: e, queue: spec.queue }, "could not record a finished job; its lease hands it back and it runs again"));
+    await this.boss
+      .complete(spec.queue, ids)
+      .catch((e) => this.logger.error({ err: e, queue: spec.queue }, "could not record a finished job; its lease hands it back and it runs again"));
     return { ran: ids.length, failed: 0 };
   }
 

@@ -68,7 +68,13 @@ export class Ledger {
    * Runs one command on a bill: its creator's (`userId`; another user's bill is not found) or any
    * (`userId` null: the system). `changedBy` goes into the history rows.
    */
-  async run<C extends LedgerCommand>(billId: string, userId: string | null, changedBy: string, command: C, options: { byJob?: boolean } = {}): Promise<Committed<ResultOf<C>>> {
+  async run<C extends LedgerCommand>(
+    billId: string,
+    userId: string | null,
+    changedBy: string,
+    command: C,
+    options: { byJob?: boolean } = {},
+  ): Promise<Committed<ResultOf<C>>> {
     const decision = await this.deps.sql.transaction(async (tx) => {
       if (!(await lockBill(tx, billId, userId))) throw billNotFound();
       return this.decideAndWrite(tx, billId, changedBy, command, { byJob: options.byJob });
@@ -86,7 +92,11 @@ export class Ledger {
     billId: string,
     changedBy: string,
     command: C,
-    options: { event?: { id: string; outcome: (result: ResultOf<C>) => { outcome: string; detail: string | null } }; state?: LedgerState; byJob?: boolean } = {},
+    options: {
+      event?: { id: string; outcome: (result: ResultOf<C>) => { outcome: string; detail: string | null } };
+      state?: LedgerState;
+      byJob?: boolean;
+    } = {},
   ): Promise<Written<ResultOf<C>>> {
     const { event } = options;
     const named = command.kind === "payment_event" ? [command.requestId] : command.kind === "handed_over" ? command.outcomes.map((o) => o.requestId) : [];
@@ -109,27 +119,51 @@ export class Ledger {
       await jobs.enqueueMany(
         tx,
         QUEUES.paymentHandOver,
-        effects.handOver.map((requestId) => ({ id: requestId, data: { requestId } satisfies HandOverJob, startAfterSeconds: this.deps.options.handOverRetryAfterSeconds })),
+        effects.handOver.map((requestId) => ({
+          id: requestId,
+          data: { requestId } satisfies HandOverJob,
+          startAfterSeconds: this.deps.options.handOverRetryAfterSeconds,
+        })),
       );
       // A keyed cancel job per payment the payment system must no longer collect.
       await jobs.enqueueMany(
         tx,
         QUEUES.paymentCancel,
-        effects.cancelAtPaymentSystem.map((c) => ({ id: paymentCancelJobId(c.paymentId), data: { requestId: c.requestId, paymentId: c.paymentId } satisfies PaymentCancelJob })),
+        effects.cancelAtPaymentSystem.map((c) => ({
+          id: paymentCancelJobId(c.paymentId),
+          data: { requestId: c.requestId, paymentId: c.paymentId } satisfies PaymentCancelJob,
+        })),
       );
     }
     // Handed over by the committing process: the safety-net jobs have nothing left to do. (A job
     // that is itself handing over ends as completed.)
-    if (command.kind === "handed_over" && !options.byJob) await this.deps.jobs.cancel(tx, QUEUES.paymentHandOver, command.outcomes.map((o) => o.requestId));
+    if (command.kind === "handed_over" && !options.byJob)
+      await this.deps.jobs.cancel(
+        tx,
+        QUEUES.paymentHandOver,
+        command.outcomes.map((o) => o.requestId),
+      );
     return { ...decision, notices };
   }
 
   /** The split a request would give the people on the bill now; writes nothing (no lock). */
-  async previewSplit(billId: string, userId: string, request: SplitInput): Promise<{ bill: LedgerState["bill"]; participants: LedgerParticipant[]; plan: Allocation[] }> {
+  async previewSplit(
+    billId: string,
+    userId: string,
+    request: SplitInput,
+  ): Promise<{ bill: LedgerState["bill"]; participants: LedgerParticipant[]; plan: Allocation[] }> {
     const state = await findState(this.deps.sql, billId);
     if (!state || state.bill.creatorUserId !== userId) throw billNotFound();
     const participants = state.participants.filter(isPresent);
-    return { bill: state.bill, participants, plan: planFor(state.bill, participants.map((p) => p.id), request) };
+    return {
+      bill: state.bill,
+      participants,
+      plan: planFor(
+        state.bill,
+        participants.map((p) => p.id),
+        request,
+      ),
+    };
   }
 
   /** After the commit: wake the jobs written with it, and hand this command's new requests over now. */
@@ -177,10 +211,25 @@ export class Ledger {
     const requested = effects.sent.flatMap((id) => {
       const r = after.requests.find((x) => x.id === id)!;
       const p = after.participants.find((x) => x.id === r.participantId)!;
-      return paymentRequestNotices(ctx, { billId: bill.id, merchantName: after.bill.merchantName, amount: r.amount, currency: r.currency, channel: r.channel, paymentLink: r.paymentLink, participant: p });
+      return paymentRequestNotices(ctx, {
+        billId: bill.id,
+        merchantName: after.bill.merchantName,
+        amount: r.amount,
+        currency: r.currency,
+        channel: r.channel,
+        paymentLink: r.paymentLink,
+        participant: p,
+      });
     });
     const received = effects.received.flatMap((r) =>
-      paymentReceivedNotices(ctx, { billId: bill.id, creatorUserId: bill.creatorUserId, merchantName: bill.merchantName, participantName: r.participantName, amount: r.amount, currency }),
+      paymentReceivedNotices(ctx, {
+        billId: bill.id,
+        creatorUserId: bill.creatorUserId,
+        merchantName: bill.merchantName,
+        participantName: r.participantName,
+        amount: r.amount,
+        currency,
+      }),
     );
     const noticeBill = { id: bill.id, creatorUserId: bill.creatorUserId, merchantName: after.bill.merchantName, currency: after.bill.currency };
     return [
@@ -188,7 +237,13 @@ export class Ledger {
       ...received,
       ...(effects.completed ? billCompletedNotices(ctx, noticeBill, after.participants.filter(isPresent)) : []),
       // Everyone on the bill, and anyone removed who is still owed money back.
-      ...(effects.cancelled ? billCancelledNotices(ctx, noticeBill, after.participants.filter((p) => isPresent(p) || p.refundDue.gt(0))) : []),
+      ...(effects.cancelled
+        ? billCancelledNotices(
+            ctx,
+            noticeBill,
+            after.participants.filter((p) => isPresent(p) || p.refundDue.gt(0)),
+          )
+        : []),
     ];
   }
 

@@ -156,7 +156,12 @@ export type LedgerCommand =
   /** `from: "ai"`: the AI's late reading never changes the money of a bill whose requests are out. */
   | { kind: "update_bill"; details: BillDetails; from?: "user" | "ai" }
   | { kind: "add_participants"; people: NewPerson[]; reason: string; from?: "user" | "ai" }
-  | { kind: "update_participant"; participantId: string; changes: { name?: string; phone?: string | null; email?: string | null }; bankLink?: { userId: string | null; isBankCustomer: boolean } }
+  | {
+      kind: "update_participant";
+      participantId: string;
+      changes: { name?: string; phone?: string | null; email?: string | null };
+      bankLink?: { userId: string | null; isBankCustomer: boolean };
+    }
   | { kind: "remove_participant"; participantId: string }
   | { kind: "split"; request: SplitInput }
   | { kind: "request_payments"; participantId?: string }

@@ -50,7 +50,14 @@ export function merchant(bill: { merchantName: string | null }): string {
   return bill.merchantName ?? "Your bill";
 }
 
-export function asRecipient(p: { id: string; userId: string | null; name: string; phone: string | null; email: string | null; isBankCustomer: boolean }): Recipient {
+export function asRecipient(p: {
+  id: string;
+  userId: string | null;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  isBankCustomer: boolean;
+}): Recipient {
   return { participantId: p.id, userId: p.userId, name: p.name, phone: p.phone, email: p.email, isBankCustomer: p.isBankCustomer };
 }
 
@@ -95,11 +102,16 @@ export function billCompletedNotices(ctx: NoticeContext, bill: NoticeBill, parti
 }
 
 /** The rows that tell every participant the bill was cancelled, and whoever paid what is owed back. */
-export function billCancelledNotices(ctx: NoticeContext, bill: NoticeBill, participants: readonly (Person & { refundDue: DecimalLike })[]): PlannedNotification[] {
+export function billCancelledNotices(
+  ctx: NoticeContext,
+  bill: NoticeBill,
+  participants: readonly (Person & { refundDue: DecimalLike })[],
+): PlannedNotification[] {
   return participants
     .filter((p) => !p.isCreator)
     .flatMap((p) => {
-      const refund = bill.currency && !toDecimal(p.refundDue).isZero() ? ` ${formatAmount(p.refundDue, bill.currency)} ${bill.currency} you paid is owed back to you.` : "";
+      const refund =
+        bill.currency && !toDecimal(p.refundDue).isZero() ? ` ${formatAmount(p.refundDue, bill.currency)} ${bill.currency} you paid is owed back to you.` : "";
       return planNotice(ctx, bill.id, "bill_cancelled", asRecipient(p), `${merchant(bill)}: the bill was cancelled. You owe nothing for it.${refund}`);
     });
 }

@@ -7,9 +7,25 @@ import { toDecimal } from "../domain/money";
  * participants on the bill who are paid (the creator included), unpaidCount those who still owe something.
  */
 export function totalsOf(
-  participants: readonly { paymentStatus: string; isCreator: boolean; amountToPay: string | null; paidAmount: string; outstandingAmount: string; refundDue: string; removedAt?: Date | string | null }[],
+  participants: readonly {
+    paymentStatus: string;
+    isCreator: boolean;
+    amountToPay: string | null;
+    paidAmount: string;
+    outstandingAmount: string;
+    refundDue: string;
+    removedAt?: Date | string | null;
+  }[],
 ) {
-  const t = { received: new Decimal(0), applied: new Decimal(0), outstanding: new Decimal(0), refundDue: new Decimal(0), creatorShare: new Decimal(0), paidCount: 0, unpaidCount: 0 };
+  const t = {
+    received: new Decimal(0),
+    applied: new Decimal(0),
+    outstanding: new Decimal(0),
+    refundDue: new Decimal(0),
+    creatorShare: new Decimal(0),
+    paidCount: 0,
+    unpaidCount: 0,
+  };
   for (const p of participants) {
     if (p.isCreator && p.amountToPay !== null) t.creatorShare = t.creatorShare.plus(toDecimal(p.amountToPay));
     const received = toDecimal(p.paidAmount);
@@ -25,4 +41,3 @@ export function totalsOf(
   }
   return t;
 }
-

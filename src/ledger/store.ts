@@ -62,7 +62,17 @@ interface StateRow {
   unpaid_counts: unknown;
 }
 
-type Json<T> = { [K in keyof T]: T[K] extends Decimal ? string : T[K] extends Decimal | null ? string | null : T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] };
+type Json<T> = {
+  [K in keyof T]: T[K] extends Decimal
+    ? string
+    : T[K] extends Decimal | null
+      ? string | null
+      : T[K] extends Date
+        ? string
+        : T[K] extends Date | null
+          ? string | null
+          : T[K];
+};
 
 const dec = (v: string | null) => (v === null ? null : new Decimal(v));
 const date = (v: string | null) => (v === null ? null : new Date(v));
@@ -240,20 +250,22 @@ export async function writeChanges(
   const values = [
     JSON.stringify(
       b
-        ? [{
-            id: b.id,
-            status: b.status,
-            total_amount: s(b.total),
-            currency: b.currency,
-            split_method: b.splitMethod,
-            needs_resplit: b.needsResplit,
-            merchant_name: b.merchantName,
-            bill_date: b.billDate ? b.billDate.toISOString().slice(0, 10) : null,
-            note: b.note,
-            user_set_fields: b.userSetFields,
-            completed_at: b.completedAt,
-            cancelled_at: b.cancelledAt,
-          }]
+        ? [
+            {
+              id: b.id,
+              status: b.status,
+              total_amount: s(b.total),
+              currency: b.currency,
+              split_method: b.splitMethod,
+              needs_resplit: b.needsResplit,
+              merchant_name: b.merchantName,
+              bill_date: b.billDate ? b.billDate.toISOString().slice(0, 10) : null,
+              note: b.note,
+              user_set_fields: b.userSetFields,
+              completed_at: b.completedAt,
+              cancelled_at: b.cancelledAt,
+            },
+          ]
         : [],
     ),
     JSON.stringify(changes.insertParticipants.map(participantRow)),

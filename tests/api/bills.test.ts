@@ -17,8 +17,7 @@ async function user(prefix = "user") {
   return { id, token: await t.tokenFor(id) };
 }
 
-const history = (billId: string) =>
-  t.db.prisma.statusHistory.findMany({ where: { billId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+const history = (billId: string) => t.db.prisma.statusHistory.findMany({ where: { billId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
 
 describe("POST /bills", () => {
   it("creates a bill with the caller as creator and answers 201 with its id", async () => {
@@ -85,9 +84,13 @@ describe("POST /bills", () => {
     [{ totalAmount: "10.00" }, "currency", "is required when totalAmount is given"],
     [{ totalAmount: "10.001", currency: "USD" }, "totalAmount", "has more than 2 decimal places, the most USD allows"],
     [{ totalAmount: "10.5", currency: "VND" }, "totalAmount", "must be a whole number in VND, which has no minor unit"],
-    [{ totalAmount: "0", currency: "USD" }, "totalAmount", "must be a decimal string greater than zero, such as \"12.50\""],
+    [{ totalAmount: "0", currency: "USD" }, "totalAmount", 'must be a decimal string greater than zero, such as "12.50"'],
     [{ totalAmount: "-5", currency: "USD" }, "totalAmount", expect.stringContaining("decimal string")],
-    [{ totalAmount: 120.5, currency: "USD" }, "totalAmount", 'totalAmount must be a decimal string, not a number: send amounts as decimal strings, e.g. "120.50"'],
+    [
+      { totalAmount: 120.5, currency: "USD" },
+      "totalAmount",
+      'totalAmount must be a decimal string, not a number: send amounts as decimal strings, e.g. "120.50"',
+    ],
     [{ totalAmount: "1000000000000000", currency: "USD" }, "totalAmount", "is too large: at most 15 digits before the point"],
     [{ totalAmount: "1000000000000000.0000", currency: "CLF" }, "totalAmount", "is too large: at most 15 digits before the point"],
     [{ totalAmount: "9".repeat(40), currency: "VND" }, "totalAmount", "is too large: at most 15 digits before the point"],
@@ -160,9 +163,7 @@ describe("Idempotency-Key on POST /bills", () => {
 
   it("creates one bill when the same request races itself", async () => {
     const alice = await user();
-    const results = await Promise.all(
-      Array.from({ length: 5 }, () => as(t, alice.token).post("/bills").set("Idempotency-Key", "race").send({ note: "once" })),
-    );
+    const results = await Promise.all(Array.from({ length: 5 }, () => as(t, alice.token).post("/bills").set("Idempotency-Key", "race").send({ note: "once" })));
     // Every request gets the one bill (replayed), or 409 if it asked while the first was in flight.
     for (const r of results) expect([201, 409]).toContain(r.status);
     const created = results.filter((r) => r.status === 201);
@@ -255,7 +256,14 @@ describe("GET /bills/:billId", () => {
       ["Alice", "30.00"],
       ["Bob", "60.00"],
     ]);
-    expect(res.body.totals).toEqual({ participantCount: 2, assignedAmount: "90.00", paidAmount: "30.00", unpaidAmount: "60.00", receivedAmount: "30.00", refundDueAmount: "0.00" });
+    expect(res.body.totals).toEqual({
+      participantCount: 2,
+      assignedAmount: "90.00",
+      paidAmount: "30.00",
+      unpaidAmount: "60.00",
+      receivedAmount: "30.00",
+      refundDueAmount: "0.00",
+    });
   });
 
   it("answers 404 to another user, never the bill", async () => {

@@ -30,7 +30,9 @@ describe("the spec's ERD columns", () => {
 
   it("are each mapped in docs/data-model.md", () => {
     const doc = readFileSync(path.join(__dirname, "../../docs/data-model.md"), "utf8");
-    const unmapped = Object.entries(ERD_COLUMNS).flatMap(([table, columns]) => columns.filter((c) => !doc.includes(`| \`${table}.${c}\``)).map((c) => `${table}.${c}`));
+    const unmapped = Object.entries(ERD_COLUMNS).flatMap(([table, columns]) =>
+      columns.filter((c) => !doc.includes(`| \`${table}.${c}\``)).map((c) => `${table}.${c}`),
+    );
     expect(unmapped).toEqual([]);
   });
 });
@@ -89,7 +91,11 @@ describe("the migrations that took the ERD's names", () => {
     await apply(names.filter((n) => n < FIRST));
 
     const BILL = "0190a000-0000-7000-8000-000000000001";
-    const [OLD_JOB, BILL_JOB, GROUP_JOB] = ["0190a000-0000-7000-8000-00000000000a", "0190a000-0000-7000-8000-00000000000b", "0190a000-0000-7000-8000-00000000000c"];
+    const [OLD_JOB, BILL_JOB, GROUP_JOB] = [
+      "0190a000-0000-7000-8000-00000000000a",
+      "0190a000-0000-7000-8000-00000000000b",
+      "0190a000-0000-7000-8000-00000000000c",
+    ];
     const [CUSTOMER, GUEST] = ["0190a000-0000-7000-8000-000000000021", "0190a000-0000-7000-8000-000000000022"];
     const [LINK, IN_APP, PENDING] = ["0190a000-0000-7000-8000-000000000031", "0190a000-0000-7000-8000-000000000032", "0190a000-0000-7000-8000-000000000033"];
     const [QUEUED, SENT, READ] = ["0190a000-0000-7000-8000-000000000041", "0190a000-0000-7000-8000-000000000042", "0190a000-0000-7000-8000-000000000043"];
@@ -124,21 +130,32 @@ describe("the migrations that took the ERD's names", () => {
       [BILL],
     );
     // The bill's current jobs give the AI ids (not the replaced one; none while the AI gave none).
-    expect(bill).toEqual({ creator_id: "bank-user-alice", total_amount: "90", bill_image_path: "receipt-file", group_image_path: "group-file", ai_bill_id: "ai-receipt", ai_group_id: null });
+    expect(bill).toEqual({
+      creator_id: "bank-user-alice",
+      total_amount: "90",
+      bill_image_path: "receipt-file",
+      group_image_path: "group-file",
+      ai_bill_id: "ai-receipt",
+      ai_group_id: null,
+    });
     expect(await scratch.sql.query("SELECT name, is_cake_user FROM participants WHERE bill_id = $1::uuid ORDER BY name", [BILL])).toEqual([
       { name: "Bob", is_cake_user: true },
       { name: "Carol", is_cake_user: false },
     ]);
     // Only a payment-link request the payment system took has a QR image; qr_code keeps the payload.
-    expect(await scratch.sql.query("SELECT reference, qr_code, qr_code_url FROM payment_requests WHERE bill_id = $1::uuid ORDER BY reference", [BILL])).toEqual([
-      { reference: "REF1", qr_code: "EMV-PAYLOAD", qr_code_url: `/pay/${TOKEN}/qr.png` },
-      { reference: "REF2", qr_code: null, qr_code_url: null },
-      { reference: "REF3", qr_code: null, qr_code_url: null },
-    ]);
+    expect(await scratch.sql.query("SELECT reference, qr_code, qr_code_url FROM payment_requests WHERE bill_id = $1::uuid ORDER BY reference", [BILL])).toEqual(
+      [
+        { reference: "REF1", qr_code: "EMV-PAYLOAD", qr_code_url: `/pay/${TOKEN}/qr.png` },
+        { reference: "REF2", qr_code: null, qr_code_url: null },
+        { reference: "REF3", qr_code: null, qr_code_url: null },
+      ],
+    );
     const notices = await scratch.sql.query<{ id: string; updated_at: Date }>("SELECT id, updated_at FROM notifications WHERE bill_id = $1::uuid", [BILL]);
     const updatedAt = Object.fromEntries(notices.map((n) => [n.id, new Date(n.updated_at).toISOString()]));
     expect(updatedAt).toEqual({ [QUEUED]: "2026-11-01T10:00:00.000Z", [SENT]: "2026-11-01T10:05:00.000Z", [READ]: "2026-11-02T08:00:00.000Z" });
-    const [nullable] = await scratch.sql.query("SELECT is_nullable FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'notifications' AND column_name = 'updated_at'");
+    const [nullable] = await scratch.sql.query(
+      "SELECT is_nullable FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'notifications' AND column_name = 'updated_at'",
+    );
     expect(nullable).toEqual({ is_nullable: "NO" });
   }, 120_000); // every migration, applied to an empty database
 });
@@ -176,7 +193,11 @@ describe("the migration that gave money four decimals", () => {
 
     const one = async (text: string) => (await scratch.sql.query(text))[0];
     expect(await one("SELECT total_amount::text AS v FROM bills")).toEqual({ v: "999999999999999.9990" });
-    expect(await one("SELECT amount_to_pay::text AS share, share_weight::text AS weight, paid_amount::text AS paid, outstanding_amount::text AS outstanding, refund_due::text AS refund FROM participants")).toEqual({
+    expect(
+      await one(
+        "SELECT amount_to_pay::text AS share, share_weight::text AS weight, paid_amount::text AS paid, outstanding_amount::text AS outstanding, refund_due::text AS refund FROM participants",
+      ),
+    ).toEqual({
       share: "999999999999999.9990",
       weight: "999999999999.999999",
       paid: "10.1250",
@@ -187,8 +208,13 @@ describe("the migration that gave money four decimals", () => {
     expect(await one("SELECT amount::text AS v FROM payment_events")).toEqual({ v: "999999999999999.9990" });
     expect(await one("SELECT amount::text AS v FROM payments")).toEqual({ v: "10.1250" });
     // What the columns hold now: CLF's fourth decimal, the largest amount the API accepts, and a weight as large.
-    await scratch.exec(`UPDATE bills SET total_amount = 10.0001, currency = 'CLF'; UPDATE participants SET amount_to_pay = 999999999999999.9999, share_weight = 999999999999999.9999`);
+    await scratch.exec(
+      `UPDATE bills SET total_amount = 10.0001, currency = 'CLF'; UPDATE participants SET amount_to_pay = 999999999999999.9999, share_weight = 999999999999999.9999`,
+    );
     expect(await one("SELECT total_amount::text AS v FROM bills")).toEqual({ v: "10.0001" });
-    expect(await one("SELECT amount_to_pay::text AS share, share_weight::text AS weight FROM participants")).toEqual({ share: "999999999999999.9999", weight: "999999999999999.999900" });
+    expect(await one("SELECT amount_to_pay::text AS share, share_weight::text AS weight FROM participants")).toEqual({
+      share: "999999999999999.9999",
+      weight: "999999999999999.999900",
+    });
   }, 120_000); // every migration, applied to an empty database
 });

@@ -44,7 +44,13 @@ describe("GET /bills/:billId/events (Server-Sent Events)", () => {
     for (const r of requests) expect((await postWebhook(a, paymentEvent(r))).status).toBe(200);
     await stream.until("the bill completed", (s) => s.kinds.includes("bill.status:completed"));
     expect(stream.kinds).toEqual(["payment.received", "payment.received", "bill.status:completed"]);
-    expect(stream.events[0]).toEqual({ id: expect.any(Number), type: "payment.received", billId, at: expect.any(String), data: { participantId: requests[0].participantId, method: "payment_system" } });
+    expect(stream.events[0]).toEqual({
+      id: expect.any(Number),
+      type: "payment.received",
+      billId,
+      at: expect.any(String),
+      data: { participantId: requests[0].participantId, method: "payment_system" },
+    });
     const ids = stream.events.map((e) => e.id);
     expect(ids).toEqual((await tableIds(billId)).slice(-3));
     stream.close();
@@ -62,7 +68,10 @@ describe("GET /bills/:billId/events (Server-Sent Events)", () => {
     ]);
     const job = await as(a, token).post(`/bills/${billId}/bill-image`).attach("image", pngBytes(), { filename: "receipt.png", contentType: "image/png" });
     expect(job.status).toBe(202);
-    expect((await signedCallback(a, `/internal/bills/${billId}/bill-result`, { jobId: job.body.jobId, status: "completed", result: { merchant_name: "Pho 24" } })).status).toBe(200);
+    expect(
+      (await signedCallback(a, `/internal/bills/${billId}/bill-result`, { jobId: job.body.jobId, status: "completed", result: { merchant_name: "Pho 24" } }))
+        .status,
+    ).toBe(200);
     const events = await stream.untilCount(3);
     expect(events[2]).toMatchObject({ type: "ai.result", data: { kind: "bill", jobId: job.body.jobId, state: "completed" } });
     expect(events.map((e) => e.id)).toEqual((await tableIds(billId)).slice(-3));
@@ -201,7 +210,9 @@ describeOnPostgres("the listening connection (PostgreSQL)", () => {
   });
 
   const listeners = async () =>
-    (await c.db.sql.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", [name])).map((r) => r.pid);
+    (await c.db.sql.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", [name])).map(
+      (r) => r.pid,
+    );
 
   async function waitFor(what: string, check: () => Promise<boolean>) {
     const deadline = Date.now() + 10_000;
@@ -214,7 +225,11 @@ describeOnPostgres("the listening connection (PostgreSQL)", () => {
   it("is one connection per process, however many streams are open", async () => {
     const one = await billWithRequests(c, ["me", "Alice"]);
     const two = await billWithRequests(c, ["me", "Bob"]);
-    const streams = await Promise.all([openEvents(C.base, one.billId, one.token), openEvents(C.base, one.billId, one.token), openEvents(C.base, two.billId, two.token)]);
+    const streams = await Promise.all([
+      openEvents(C.base, one.billId, one.token),
+      openEvents(C.base, one.billId, one.token),
+      openEvents(C.base, two.billId, two.token),
+    ]);
     expect(await listeners()).toHaveLength(1);
     for (const s of streams) s.close();
   });

@@ -31,7 +31,12 @@ describe("health", () => {
   it("GET /ready counts the failed background jobs, for operators", async () => {
     const before = (await request(t.app).get("/ready")).body.jobs.failed as number;
     const realCleanup = t.app.locals.jobs.spec("idempotency-cleanup")!;
-    t.app.locals.jobs.define({ ...realCleanup, run: async () => { throw new Error("boom"); } });
+    t.app.locals.jobs.define({
+      ...realCleanup,
+      run: async () => {
+        throw new Error("boom");
+      },
+    });
     try {
       await t.app.locals.jobs.enqueue(undefined, "idempotency-cleanup", {});
       // Tried three times in all (the queue's retry limit is 2; retries run at once here), then left failed.
@@ -77,7 +82,7 @@ describe("errors share one problem shape", () => {
     expect(anonymous.headers.allow).toBe("GET, HEAD, POST");
   });
 
-  it("a literal segment wins over a parameter: PUT .../participants/unpaid is 405 Allow GET, not a rename of participant \"unpaid\"", async () => {
+  it('a literal segment wins over a parameter: PUT .../participants/unpaid is 405 Allow GET, not a rename of participant "unpaid"', async () => {
     const bill = await createBill(t, token);
     const res = await as(t, token).put(`/bills/${bill.id}/participants/unpaid`).send({ name: "x" });
     expectProblem(res, 405, "method_not_allowed");
@@ -100,7 +105,13 @@ describe("errors share one problem shape", () => {
     ];
     for (const [method, path, allow] of cases) {
       const res = await request(t.app)[method](path);
-      expect({ method, path, status: res.status, allow: res.headers.allow, code: res.body.code }).toEqual({ method, path, status: 405, allow, code: "method_not_allowed" });
+      expect({ method, path, status: res.status, allow: res.headers.allow, code: res.body.code }).toEqual({
+        method,
+        path,
+        status: 405,
+        allow,
+        code: "method_not_allowed",
+      });
     }
     expect((await request(t.app).head("/health")).status).toBe(200);
     expect((await request(t.app).get("/openapi.json")).status).toBe(200);
@@ -117,7 +128,10 @@ describe("errors share one problem shape", () => {
   });
 
   it("a body over the limit is a 413 problem", async () => {
-    const res = await as(t, token).post("/bills").set("Content-Type", "application/json").send(JSON.stringify({ note: "x".repeat(200_000) }));
+    const res = await as(t, token)
+      .post("/bills")
+      .set("Content-Type", "application/json")
+      .send(JSON.stringify({ note: "x".repeat(200_000) }));
     expectProblem(res, 413, "body_too_large");
   });
 
@@ -131,7 +145,11 @@ describe("errors share one problem shape", () => {
       config: testConfig(),
       db: t.db,
       logger: pino({ level: "silent" }),
-      tokenVerifier: { verify: async () => { throw new Error("boom at /srv/secret.ts:1"); } },
+      tokenVerifier: {
+        verify: async () => {
+          throw new Error("boom at /srv/secret.ts:1");
+        },
+      },
     });
     const res = await request(broken).get(`${API}/bills`).set("Authorization", "Bearer a.b.c");
     expectProblem(res, 500, "internal_error");
@@ -161,9 +179,7 @@ describe("API documentation", () => {
     const res = await request(t.app).get("/openapi.json");
     expect(res.status).toBe(200);
     expect(res.body.openapi).toMatch(/^3\./);
-    const documented = Object.entries(res.body.paths as Record<string, object>).flatMap(([path, ops]) =>
-      Object.keys(ops).map((method) => `${method} ${path}`),
-    );
+    const documented = Object.entries(res.body.paths as Record<string, object>).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`));
     const served = t.app.locals.declaredRoutes.filter((r) => r.audience === "public").map((r) => `${r.method} ${openApiPath(r.path)}`);
     expect(served.length).toBeGreaterThanOrEqual(5);
     expect(documented.sort()).toEqual(served.sort());

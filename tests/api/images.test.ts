@@ -105,21 +105,27 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
       expect(res.body.issues[0].path).toBe("image");
     });
 
-    it.each([["status", "completed"], ["paymentStatus", "paid"], ["billId", "01a207c9-a789-71bc-bab2-18da81c8123d"], ["__proto__", "x"]])(
-      "a form field beside the image (%s): 400 naming it, no job",
-      async (field, value) => {
-        const alice = await user();
-        const b = await createBill(t, alice.token);
-        const res = await as(t, alice.token).post(`/bills/${b.id}/bill-image`).field(field, value).attach("image", pngBytes(), "a.png");
-        expectProblem(res, 400, "validation_failed");
-        expect(res.body.issues.map((i: { path: string }) => i.path)).toEqual([field]);
-        expect(await bill(b.id)).toMatchObject({ billImageJobId: null, billImagePath: null, status: "created" });
-      },
-    );
+    it.each([
+      ["status", "completed"],
+      ["paymentStatus", "paid"],
+      ["billId", "01a207c9-a789-71bc-bab2-18da81c8123d"],
+      ["__proto__", "x"],
+    ])("a form field beside the image (%s): 400 naming it, no job", async (field, value) => {
+      const alice = await user();
+      const b = await createBill(t, alice.token);
+      const res = await as(t, alice.token).post(`/bills/${b.id}/bill-image`).field(field, value).attach("image", pngBytes(), "a.png");
+      expectProblem(res, 400, "validation_failed");
+      expect(res.body.issues.map((i: { path: string }) => i.path)).toEqual([field]);
+      expect(await bill(b.id)).toMatchObject({ billImageJobId: null, billImagePath: null, status: "created" });
+    });
 
     it.each([
       ["no boundary", "multipart/form-data", "--x\r\n"],
-      ["a body cut short", "multipart/form-data; boundary=xyz", '--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG'],
+      [
+        "a body cut short",
+        "multipart/form-data; boundary=xyz",
+        '--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG',
+      ],
       ["a broken part header", "multipart/form-data; boundary=xyz", "--xyz\r\nno colon here\r\n\r\nx\r\n--xyz--\r\n"],
     ])("a malformed multipart body (%s): 400", async (_kind, type, body) => {
       const alice = await user();
@@ -260,7 +266,9 @@ describe("POST /bills/:billId/bill-image and group-image", () => {
     const alice = await user();
     const b = await createBill(t, alice.token);
     const aiIds = async () =>
-      (await t.db.sql.query<{ ai_bill_id: string | null; ai_group_id: string | null }>("SELECT ai_bill_id, ai_group_id FROM bills WHERE id = $1::uuid", [b.id]))[0];
+      (
+        await t.db.sql.query<{ ai_bill_id: string | null; ai_group_id: string | null }>("SELECT ai_bill_id, ai_group_id FROM bills WHERE id = $1::uuid", [b.id])
+      )[0];
     const aiJobIdOf = async (jobId: string) => (await t.db.prisma.imageJob.findUniqueOrThrow({ where: { id: jobId } })).aiJobId;
 
     const first = await uploaded(alice.token, b.id, "bill");
@@ -298,7 +306,13 @@ describe("GET /bills/:billId/processing-status", () => {
 
     const job = await uploaded(alice.token, b.id);
     const processing = await as(t, alice.token).get(`/bills/${b.id}/processing-status`);
-    expect(processing.body.billImage).toMatchObject({ jobId: job.jobId, state: "processing", aiJobId: expect.any(String), uploadedAt: expect.any(String), completedAt: null });
+    expect(processing.body.billImage).toMatchObject({
+      jobId: job.jobId,
+      state: "processing",
+      aiJobId: expect.any(String),
+      uploadedAt: expect.any(String),
+      completedAt: null,
+    });
 
     await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: job.jobId, status: "completed", result: { merchant_name: "X" } });
     const done = await as(t, alice.token).get(`/bills/${b.id}/processing-status`);
@@ -381,7 +395,11 @@ describe("POST /internal/bills/:billId/bill-result", () => {
 
     const empty = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined });
     const job = await uploaded(alice.token, empty.id);
-    await signedCallback(t, `/internal/bills/${empty.id}/bill-result`, { jobId: job.jobId, status: "completed", result: { total_amount: "10.5", currency: "JPY" } });
+    await signedCallback(t, `/internal/bills/${empty.id}/bill-result`, {
+      jobId: job.jobId,
+      status: "completed",
+      result: { total_amount: "10.5", currency: "JPY" },
+    });
     expect(await bill(empty.id)).toMatchObject({ totalAmount: null, currency: null, aiProcessed: true });
   });
 
@@ -389,7 +407,11 @@ describe("POST /internal/bills/:billId/bill-result", () => {
     const alice = await user();
     const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined });
     const job = await uploaded(alice.token, b.id);
-    await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: job.jobId, status: "completed", result: { total_amount: "10.0001", currency: "CLF" } });
+    await signedCallback(t, `/internal/bills/${b.id}/bill-result`, {
+      jobId: job.jobId,
+      status: "completed",
+      result: { total_amount: "10.0001", currency: "CLF" },
+    });
     expect((await as(t, alice.token).get(`/bills/${b.id}`)).body).toMatchObject({ totalAmount: "10.0001", currency: "CLF" });
   });
 
@@ -402,7 +424,11 @@ describe("POST /internal/bills/:billId/bill-result", () => {
     const alice = await user();
     const b = await createBill(t, alice.token, { totalAmount: undefined, currency: undefined, merchantName: undefined });
     const job = await uploaded(alice.token, b.id);
-    const res = await signedCallback(t, `/internal/bills/${b.id}/bill-result`, { jobId: job.jobId, status: "completed", result: { merchant_name: "X", ...aiResult } });
+    const res = await signedCallback(t, `/internal/bills/${b.id}/bill-result`, {
+      jobId: job.jobId,
+      status: "completed",
+      result: { merchant_name: "X", ...aiResult },
+    });
     expectProblem(res, 400, "validation_failed");
     expect(res.body.detail).toBe(`${field}: is too large: at most 15 digits before the point`);
     expect(await bill(b.id)).toMatchObject({ totalAmount: null, merchantName: null, aiProcessed: false });
@@ -485,10 +511,7 @@ describe("POST /internal/bills/:billId/bill-result", () => {
 
     it("refuses a user's bearer token in place of a signature", async () => {
       const alice = await user();
-      const res = await request(t.app)
-        .post(`${API}/internal/bills/${billId}/bill-result`)
-        .set("Authorization", `Bearer ${alice.token}`)
-        .send(body);
+      const res = await request(t.app).post(`${API}/internal/bills/${billId}/bill-result`).set("Authorization", `Bearer ${alice.token}`).send(body);
       expectProblem(res, 401, "signature_missing");
     });
   });
@@ -551,7 +574,11 @@ describe("POST /internal/bills/:billId/group-result", () => {
       expect.objectContaining({ name: "Alice", userId: alice.userId, isBankCustomer: true, phone: alice.phone, email: alice.email, paymentStatus: "pending" }),
       expect.objectContaining({ name: "Bob", userId: null, isBankCustomer: false, phone: null }),
     ]);
-    const faces = await t.db.prisma.participant.findMany({ where: { billId: b.id }, select: { aiFaceId: true }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+    const faces = await t.db.prisma.participant.findMany({
+      where: { billId: b.id },
+      select: { aiFaceId: true },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
     expect(faces.map((f) => f.aiFaceId).sort()).toEqual(["face-alice", "face-bob"]);
     const history = await t.db.prisma.statusHistory.findMany({ where: { billId: b.id, entityType: "participant" } });
     expect(history).toHaveLength(2);
@@ -624,13 +651,21 @@ describe("POST /internal/bills/:billId/group-result with the spec's dummy shape 
     ]);
   });
 
-  it("a second photo naming \"alice\" matches the participant named Alice (case-insensitive, face id or not) and adds only the new names", async () => {
+  it('a second photo naming "alice" matches the participant named Alice (case-insensitive, face id or not) and adds only the new names', async () => {
     const creator = await user();
     const b = await createBill(t, creator.token);
     const first = await uploaded(creator.token, b.id, "group");
-    await signedCallback(t, `/internal/bills/${b.id}/group-result`, { jobId: first.jobId, status: "completed", result: { participants: ["Alice", { face_id: "face-bob", name: "Bob" }] } });
+    await signedCallback(t, `/internal/bills/${b.id}/group-result`, {
+      jobId: first.jobId,
+      status: "completed",
+      result: { participants: ["Alice", { face_id: "face-bob", name: "Bob" }] },
+    });
     const second = await uploaded(creator.token, b.id, "group");
-    const res = await signedCallback(t, `/internal/bills/${b.id}/group-result`, { jobId: second.jobId, status: "completed", result: { participants: ["alice", "BOB", "Carol"] } });
+    const res = await signedCallback(t, `/internal/bills/${b.id}/group-result`, {
+      jobId: second.jobId,
+      status: "completed",
+      result: { participants: ["alice", "BOB", "Carol"] },
+    });
     expect(res.body.applied).toBe(true);
     const rows = await t.db.prisma.participant.findMany({ where: { billId: b.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
     expect(rows.map((p) => [p.name, p.aiFaceId])).toEqual([

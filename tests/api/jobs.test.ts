@@ -65,8 +65,19 @@ describe("starting", () => {
     };
     const seen: number[] = [];
     // A schema of its own, so that the second install really has to create it.
-    const jobs = new Jobs(flaky, pino({ level: "silent" }), { schema: `${t.config.jobs.schema}_restart`, work: false, pollingIntervalMs: 60_000, maintenanceIntervalSeconds: 60 });
-    jobs.define<{ n: number }>({ queue: QUEUES.idempotencyCleanup, run: async (batch) => void seen.push(...batch.map((j) => j.data.n)), retryLimit: 0, retryDelaySeconds: 1, leaseSeconds: 30 });
+    const jobs = new Jobs(flaky, pino({ level: "silent" }), {
+      schema: `${t.config.jobs.schema}_restart`,
+      work: false,
+      pollingIntervalMs: 60_000,
+      maintenanceIntervalSeconds: 60,
+    });
+    jobs.define<{ n: number }>({
+      queue: QUEUES.idempotencyCleanup,
+      run: async (batch) => void seen.push(...batch.map((j) => j.data.n)),
+      retryLimit: 0,
+      retryDelaySeconds: 1,
+      leaseSeconds: 30,
+    });
     try {
       await expect(jobs.install()).rejects.toThrow("Connection terminated unexpectedly");
       await jobs.install();
@@ -127,7 +138,10 @@ describe("workers", () => {
 describe("reminders called at the same time", () => {
   it("remind each participant once: the bill's row is locked while deciding and writing", async () => {
     const bill = await splitBill(t, ["me", "Alice", "Bob"]);
-    for (const [name, phone] of [["Alice", "+84911111111"], ["Bob", "+84933333333"]]) {
+    for (const [name, phone] of [
+      ["Alice", "+84911111111"],
+      ["Bob", "+84933333333"],
+    ]) {
       await t.db.prisma.participant.update({ where: { id: bill.byName[name] }, data: { phone, isBankCustomer: false } });
     }
     const { requests } = (await as(t, bill.token).post(`/bills/${bill.billId}/request-payments`)).body;

@@ -14,7 +14,16 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-type Req = { id: string; participantId: string; amount: string; currency: string; paymentId: string; reference: string; paymentLink: string; qrCodeSvgUrl: string };
+type Req = {
+  id: string;
+  participantId: string;
+  amount: string;
+  currency: string;
+  paymentId: string;
+  reference: string;
+  paymentLink: string;
+  qrCodeSvgUrl: string;
+};
 
 async function requestAll(token: string, billId: string): Promise<Req[]> {
   const res = await as(t, token).post(`/bills/${billId}/request-payments`);
@@ -57,7 +66,11 @@ describe("the 133.33 walk", () => {
     expect((await request(t.app).get(path(r1.qrCodeSvgUrl))).status).toBe(410);
     const paid = await request(t.app).post(`${path(r1.paymentLink)}/pay`);
     expect(paid.status).toBe(303); // back to the page that refuses it: nothing is collected
-    const open = await t.db.prisma.paymentRequest.findMany({ where: { billId, status: { in: ["pending", "sent"] } }, include: { participant: true }, orderBy: { createdAt: "asc" } });
+    const open = await t.db.prisma.paymentRequest.findMany({
+      where: { billId, status: { in: ["pending", "sent"] } },
+      include: { participant: true },
+      orderBy: { createdAt: "asc" },
+    });
     expect(open.map((r) => [r.participant.name, r.amount.toFixed(2), r.participant.amountToPay!.toFixed(2)]).sort()).toEqual([
       ["P1", expect.stringMatching(/^33\.3[34]$/), expect.stringMatching(/^33\.3[34]$/)],
       ["P2", expect.stringMatching(/^33\.3[34]$/), expect.stringMatching(/^33\.3[34]$/)],
@@ -77,15 +90,35 @@ describe("the 133.33 walk", () => {
 
     const received = new Decimal("100").plus(p3.amount).toFixed(2);
     const refund = new Decimal(received).minus("100").toFixed(2);
-    expect(await sums(billId)).toEqual({ received: `${received}00`, applied: "100.0000", refund: `${refund}00`, outstanding: "0.0000", payments: `${received}00` });
+    expect(await sums(billId)).toEqual({
+      received: `${received}00`,
+      applied: "100.0000",
+      refund: `${refund}00`,
+      outstanding: "0.0000",
+      payments: `${received}00`,
+    });
     const status = (await as(t, token).get(`/bills/${billId}/status`)).body;
     expect(status.status).toBe("completed");
-    expect(status.totals).toMatchObject({ paidAmount: "100.00", unpaidAmount: "0.00", receivedAmount: received, appliedAmount: "100.00", refundDueAmount: refund });
+    expect(status.totals).toMatchObject({
+      paidAmount: "100.00",
+      unpaidAmount: "0.00",
+      receivedAmount: received,
+      appliedAmount: "100.00",
+      refundDueAmount: refund,
+    });
     const summary = (await as(t, token).get("/reports/summary")).body.currencies;
     expect(summary).toEqual([expect.objectContaining({ currency: "USD", collected: "100.00", received, refundDue: refund, outstanding: "0.00" })]);
-    const csv = (await as(t, token).get(`/bills/${billId}/export.csv`)).text.trim().split("\r\n").map((l) => l.split(","));
+    const csv = (await as(t, token).get(`/bills/${billId}/export.csv`)).text
+      .trim()
+      .split("\r\n")
+      .map((l) => l.split(","));
     const refundColumn = csv[0].indexOf("refund_due");
-    expect(csv.slice(1).reduce((sum, row) => sum.plus(row[refundColumn]), new Decimal(0)).toFixed(2)).toBe(refund);
+    expect(
+      csv
+        .slice(1)
+        .reduce((sum, row) => sum.plus(row[refundColumn]), new Decimal(0))
+        .toFixed(2),
+    ).toBe(refund);
     expect((await as(t, token).get(`/bills/${billId}/participants/unpaid`)).body).toMatchObject({ unpaidAmount: "0.00", items: [] });
   });
 });
@@ -99,7 +132,9 @@ describe("cancelling a bill", () => {
     expect((await postWebhook(t, paymentEvent(a))).body.outcome).toBe("applied");
     const res = await as(t, token).delete(`/bills/${billId}`).send({ reason: "wrong table" });
     expect(res.status).toBe(200);
-    expect(res.body.participants.map((p: { name: string; outstandingAmount: string; refundDue: string }) => [p.name, p.outstandingAmount, p.refundDue])).toEqual([
+    expect(
+      res.body.participants.map((p: { name: string; outstandingAmount: string; refundDue: string }) => [p.name, p.outstandingAmount, p.refundDue]),
+    ).toEqual([
       ["Alice", "0.00", a.amount],
       ["B", "0.00", "0.00"],
     ]);
@@ -107,19 +142,30 @@ describe("cancelling a bill", () => {
     expect((await t.runJobs(["payment-cancel"])).failed).toBe(0);
     expect(mock().isCancelled(b.paymentId)).toBe(true);
     expect((await as(t, token).get(`/bills/${billId}/participants/unpaid`)).body).toMatchObject({ unpaidAmount: "0.00", items: [] });
-    expect((await as(t, token).get(`/bills/${billId}/status`)).body.totals).toMatchObject({ outstandingAmount: "0.00", refundDueAmount: a.amount, appliedAmount: "0.00" });
+    expect((await as(t, token).get(`/bills/${billId}/status`)).body.totals).toMatchObject({
+      outstandingAmount: "0.00",
+      refundDueAmount: a.amount,
+      appliedAmount: "0.00",
+    });
     // A payment that still arrives for the cancelled bill is money received: refund due, never lost.
     expect((await postWebhook(t, paymentEvent(b))).body.outcome).toBe("applied");
     expect(await sums(billId)).toMatchObject({ received: "90.5000", refund: "90.5000", outstanding: "0.0000" });
     const notices = await t.db.prisma.notification.findMany({ where: { billId, type: "bill_cancelled" } });
-    expect(notices.map((n) => n.message)).toEqual([`Test Restaurant: the bill was cancelled. You owe nothing for it. ${a.amount} USD you paid is owed back to you.`]);
+    expect(notices.map((n) => n.message)).toEqual([
+      `Test Restaurant: the bill was cancelled. You owe nothing for it. ${a.amount} USD you paid is owed back to you.`,
+    ]);
   });
 });
 
 describe("asking people to pay", () => {
   it("says who could not be told: a participant with no phone, email or banking app is unreachable", async () => {
     const { token, billId, byName } = await splitBill(t, ["Alice", "B"]);
-    const requests = (await as(t, token).post(`/bills/${billId}/request-payments`)).body.requests as { participantId: string; status: string; notification: string; notifiedBy: string[] }[];
+    const requests = (await as(t, token).post(`/bills/${billId}/request-payments`)).body.requests as {
+      participantId: string;
+      status: string;
+      notification: string;
+      notifiedBy: string[];
+    }[];
     expect(requests.find((r) => r.participantId === byName.Alice)).toMatchObject({ status: "sent", notification: "sent", notifiedBy: ["in_app"] });
     expect(requests.find((r) => r.participantId === byName.B)).toMatchObject({ status: "sent", notification: "unreachable", notifiedBy: [] });
   });
@@ -132,7 +178,12 @@ describe("regressions found by the model", () => {
     const [r] = await requestAll(token, billId);
     const split = await as(t, token)
       .post(`/bills/${billId}/split/custom-amount`)
-      .send({ amounts: [{ participantId: byName.me, amount: "100.00" }, { participantId: byName.P2, amount: "0.00" }] });
+      .send({
+        amounts: [
+          { participantId: byName.me, amount: "100.00" },
+          { participantId: byName.P2, amount: "0.00" },
+        ],
+      });
     expect(split.status).toBe(200);
     expect((await postWebhook(t, paymentEvent(r))).body.outcome).toBe("applied");
     expect((await postWebhook(t, paymentEvent(r))).body.outcome).toBe("ignored");
@@ -163,7 +214,13 @@ describe("regressions found by the model", () => {
   it("the creator's own share counts as settled in paidAmount, never as money received", async () => {
     const { token, billId } = await splitBill(t, ["me"]);
     const status = (await as(t, token).get(`/bills/${billId}/status`)).body;
-    expect(status.totals).toMatchObject({ paidAmount: "100.00", creatorShareAmount: "100.00", receivedAmount: "0.00", appliedAmount: "0.00", unpaidAmount: "0.00" });
+    expect(status.totals).toMatchObject({
+      paidAmount: "100.00",
+      creatorShareAmount: "100.00",
+      receivedAmount: "0.00",
+      appliedAmount: "0.00",
+      unpaidAmount: "0.00",
+    });
     expect(status.status).toBe("completed");
   });
 });

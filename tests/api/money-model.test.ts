@@ -96,7 +96,10 @@ const REPLAY_PATH = process.env.MONEY_MODEL_REPLAY_PATH || undefined;
 const SURVEY = process.env.MONEY_MODEL_SURVEY === "1";
 const IGNORE = SURVEY
   ? ["schema", "1", "2", "3", "4", "5", "6", "7", "events", "money", "cmd"]
-  : (process.env.MONEY_MODEL_IGNORE ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  : (process.env.MONEY_MODEL_IGNORE ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
 const MAX_COMMANDS = 30;
 /** Read the bill's details and its status history through the API after every step, not only at the end. */
 const EVERY_REPORT = process.env.MONEY_MODEL_EVERY_REPORT === "1";
@@ -188,9 +191,18 @@ function reportStats() {
     `money model: ${stats.sequences} sequences, ${stats.steps} steps, ${(stats.ms / 1000).toFixed(1)} s in sequences ` +
       `(commands ${(stats.time.send / 1000).toFixed(1)} s, state reads ${(stats.time.state / 1000).toFixed(1)} s, reports ${(stats.time.reports / 1000).toFixed(1)} s)`,
     `  commands (answered / refused): ${[...stats.commands].map(([k, v]) => `${k} ${v.ok}/${v.refused}`).join(", ")}`,
-    `  webhook outcomes (type on request status -> outcome): ${[...stats.outcomes].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(", ")}`,
-    `  sequences that reached: ${[...stats.reached].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(", ")}`,
-    `  refusals: ${[...stats.refusals].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(", ")}`,
+    `  webhook outcomes (type on request status -> outcome): ${[...stats.outcomes]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    `  sequences that reached: ${[...stats.reached]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    `  refusals: ${[...stats.refusals]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
   ];
   if (stats.violations.size) {
     lines.push("  rules broken (in how many checks, first example):");
@@ -285,7 +297,8 @@ function situations(state: MoneyState): string[] {
   if (bill.status !== "cancelled" && participants.some((p) => n(p.refund_due).greaterThan(0))) out.push("overpaid");
   if (participants.some((p) => n(p.paid_amount).greaterThan(0) && n(p.outstanding_amount).greaterThan(0))) out.push("partly-paid");
   if (bill.status !== "cancelled" && requests.some((r) => r.status === "cancelled")) out.push("superseded");
-  if (payments.some((x) => ["cancelled", "expired", "failed"].includes(requests.find((r) => r.id === x.payment_request_id)?.status ?? ""))) out.push("paid-a-closed-request");
+  if (payments.some((x) => ["cancelled", "expired", "failed"].includes(requests.find((r) => r.id === x.payment_request_id)?.status ?? "")))
+    out.push("paid-a-closed-request");
   if (payments.some((x) => x.source === "offline")) out.push("offline-payment");
   if (bill.needs_resplit) out.push("needs-resplit");
   if (participants.some((p) => p.is_creator && p.amount_to_pay !== null)) out.push("creator-share");
@@ -310,7 +323,15 @@ function paymentSystemView(state: MoneyState): PaymentSystemPayment[] {
   const ours = new Set(state.requests.map((x) => x.id));
   return [...paymentSystem.payments.values()]
     .filter((p) => ours.has(p.requestId))
-    .map((p) => ({ id: p.id, requestId: p.requestId, amount: p.amount, currency: p.currency, status: p.status, collectable: paymentSystem.collectable(p), collected: p.collected?.amount }));
+    .map((p) => ({
+      id: p.id,
+      requestId: p.requestId,
+      amount: p.amount,
+      currency: p.currency,
+      status: p.status,
+      collectable: paymentSystem.collectable(p),
+      collected: p.collected?.amount,
+    }));
 }
 
 /**
@@ -339,7 +360,13 @@ async function queuedWork(r: Real): Promise<PaymentSystemWork> {
  * `jobsRan`: the hand-over and payment-cancel jobs have just run, so no work is left that could
  * excuse a payment the payment system can still collect.
  */
-async function verify(m: Model, r: Real, context: string, extra: (after: MoneyState) => Violation[] = () => [], options: { final?: boolean; jobsRan?: boolean } = {}) {
+async function verify(
+  m: Model,
+  r: Real,
+  context: string,
+  extra: (after: MoneyState) => Violation[] = () => [],
+  options: { final?: boolean; jobsRan?: boolean } = {},
+) {
   const { final = false, jobsRan = false } = options;
   const state = await readState(r);
   const snapshot = moneySnapshot(state);
@@ -351,7 +378,9 @@ async function verify(m: Model, r: Real, context: string, extra: (after: MoneySt
     let against = checkPaymentSystem(state, there);
     if (!jobsRan && against.some((v) => v.code === "9.collectable")) against = checkPaymentSystem(state, there, await queuedWork(r));
     violations.push(...against);
-    const reports = await timed("reports", () => fetchReports(r.t, r.token, r.billId, { summaryCoversOnlyThisBill: true, detailsAndHistory: final || EVERY_REPORT, baseUrl }));
+    const reports = await timed("reports", () =>
+      fetchReports(r.t, r.token, r.billId, { summaryCoversOnlyThisBill: true, detailsAndHistory: final || EVERY_REPORT, baseUrl }),
+    );
     violations.push(...compareReports(state, reports));
     r.verified = snapshot;
   }
@@ -391,7 +420,10 @@ async function step(
     const after = await readState(r);
     const violations: Violation[] = [];
     if (moneySnapshot(before) !== moneySnapshot(after)) {
-      violations.push({ code: "cmd.refused-changed", message: `${label} was refused (${res.status} ${res.body?.code ?? ""}) but changed the money state:\n${describeChange(before, after)}` });
+      violations.push({
+        code: "cmd.refused-changed",
+        message: `${label} was refused (${res.status} ${res.body?.code ?? ""}) but changed the money state:\n${describeChange(before, after)}`,
+      });
     }
     r.state = after;
     judge(r, context, violations, after);
@@ -474,7 +506,8 @@ class UpdateParticipant implements Cmd {
     m.counter += 1;
     const n = m.counter;
     const name = `${p.names[0]}r${n}`;
-    const body = this.o.field === "name" ? { name } : this.o.field === "phone" ? { phone: `+1555${String(1_000_000 + n).slice(-7)}` } : { email: `u${n}@example.org` };
+    const body =
+      this.o.field === "name" ? { name } : this.o.field === "phone" ? { phone: `+1555${String(1_000_000 + n).slice(-7)}` } : { email: `u${n}@example.org` };
     await step(m, r, "update", `update ${p.names.at(-1)} ${JSON.stringify(body)}`, () => api(r).put(`/bills/${r.billId}/participants/${p.id}`).send(body), {
       model: () => {
         if (this.o.field === "name") p.names.push(name);
@@ -492,14 +525,27 @@ class RemoveParticipant implements Cmd {
     const row = r.state.participants.find((x) => x.id === p.id);
     const paid = row && new Decimal(row.paid_amount ?? 0).greaterThan(0) ? ` (paid ${row.paid_amount})` : "";
     const open = ["created", "active"].includes(r.state.bill.status);
-    const res = await step(m, r, "remove", `remove ${p.names.at(-1)}${p.removed ? " (already removed)" : paid}`, () => api(r).delete(`/bills/${r.billId}/participants/${p.id}`), {
-      model: () => {
-        p.removed = true;
+    const res = await step(
+      m,
+      r,
+      "remove",
+      `remove ${p.names.at(-1)}${p.removed ? " (already removed)" : paid}`,
+      () => api(r).delete(`/bills/${r.billId}/participants/${p.id}`),
+      {
+        model: () => {
+          p.removed = true;
+        },
+        // Anyone on an open bill can be removed, whatever they paid (docs/money.md: tombstones).
+        check: (answer) => (answer.status === 204 ? [] : [{ code: "cmd.remove", message: `removing ${p.names.at(-1)} answered ${answer.status}` }]),
       },
-      // Anyone on an open bill can be removed, whatever they paid (docs/money.md: tombstones).
-      check: (answer) => (answer.status === 204 ? [] : [{ code: "cmd.remove", message: `removing ${p.names.at(-1)} answered ${answer.status}` }]),
-    });
-    if (!res && !p.removed && open) judge(r, `remove ${p.names.at(-1)}${paid}`, [{ code: "cmd.remove", message: `removing ${p.names.at(-1)}${paid} from a ${r.state.bill.status} bill was refused: ${r.log.at(-1)}` }], r.state);
+    );
+    if (!res && !p.removed && open)
+      judge(
+        r,
+        `remove ${p.names.at(-1)}${paid}`,
+        [{ code: "cmd.remove", message: `removing ${p.names.at(-1)}${paid} from a ${r.state.bill.status} bill was refused: ${r.log.at(-1)}` }],
+        r.state,
+      );
   }
   toString = () => `remove(${JSON.stringify(this.o)})`;
 }
@@ -540,10 +586,18 @@ class Split implements Cmd {
         return { percentages: people.map((participantId, i) => ({ participantId, percentage: fromUnits(units[i], 4) })) };
       }
       case "shares":
-        return { shares: people.map((participantId, i) => ({ participantId, weight: this.o.valid ? String(weights.every((w) => w === 0) && i === 0 ? 1 : weights[i]) : "0" })) };
+        return {
+          shares: people.map((participantId, i) => ({
+            participantId,
+            weight: this.o.valid ? String(weights.every((w) => w === 0) && i === 0 ? 1 : weights[i]) : "0",
+          })),
+        };
       case "itemized": {
         const base = !this.o.valid ? total + 1n : this.o.underTotal ? total - total / 10n : total;
-        const amounts = distribute(base, this.o.items.map((i) => i.weight));
+        const amounts = distribute(
+          base,
+          this.o.items.map((i) => i.weight),
+        );
         return {
           items: this.o.items.map((item, j) => {
             const ids = people.filter((_, k) => (item.mask >> k) & 1);
@@ -577,7 +631,9 @@ async function handingOver(m: Model, r: Real, name: string, label: string, path:
     return;
   }
   paymentSystem.answer = "held";
-  const answered = api(r).post(path).then((res) => res);
+  const answered = api(r)
+    .post(path)
+    .then((res) => res);
   answered.catch(() => undefined); // awaited later; a failure is reported there
   let held: boolean;
   try {
@@ -633,8 +689,14 @@ class MarkPaid implements Cmd {
         if (before.missing.includes("table payments") || !owed) return out;
         const known = new Set(before.payments.map((x) => x.id));
         const added = after.payments.filter((x) => !known.has(x.id) && x.participant_id === p.id);
-        if (owed.greaterThan(0) && !(added.length === 1 && new Decimal(added[0].amount).equals(owed) && (added[0].source === null || added[0].source === "offline"))) {
-          out.push({ code: "cmd.mark-as-paid", message: `${p.names.at(-1)} owed ${owed.toFixed()}; mark-as-paid recorded ${added.length ? added.map((x) => `${x.amount} ${x.source}`).join(", ") : "no payment"}` });
+        if (
+          owed.greaterThan(0) &&
+          !(added.length === 1 && new Decimal(added[0].amount).equals(owed) && (added[0].source === null || added[0].source === "offline"))
+        ) {
+          out.push({
+            code: "cmd.mark-as-paid",
+            message: `${p.names.at(-1)} owed ${owed.toFixed()}; mark-as-paid recorded ${added.length ? added.map((x) => `${x.amount} ${x.source}`).join(", ") : "no payment"}`,
+          });
         }
         const now = after.participants.find((x) => x.id === p.id);
         if (now?.outstanding_amount && !new Decimal(now.outstanding_amount).isZero()) {
@@ -680,22 +742,38 @@ function payAmount(amount: string, currency: string, how: "exact" | "partial" | 
  * participant; a second success for a request already counted is the same money (ignored); a
  * request made before the bill's currency changed is a mismatch (docs/money.md).
  */
-function moneyChecks(event: PaymentEventBody, req: ModelRequest, owner: ModelParticipant | undefined, counts: boolean, outcome: string, was: MoneyState, after: MoneyState): Violation[] {
+function moneyChecks(
+  event: PaymentEventBody,
+  req: ModelRequest,
+  owner: ModelParticipant | undefined,
+  counts: boolean,
+  outcome: string,
+  was: MoneyState,
+  after: MoneyState,
+): Violation[] {
   const out: Violation[] = [];
   if (after.missing.includes("table payments")) return out;
   const recorded = after.payments.filter((x) => x.event_id === event.id);
   const before = was.requests.find((x) => x.id === req.id);
   if (counts && req.currency !== was.bill.currency) {
-    if (outcome !== "mismatch" || recorded.length > 0) out.push({ code: "money.wrong", message: `${event.data.amount} ${req.currency} for a request made before the bill became ${was.bill.currency} answered "${outcome}" and recorded ${recorded.length}` });
+    if (outcome !== "mismatch" || recorded.length > 0)
+      out.push({
+        code: "money.wrong",
+        message: `${event.data.amount} ${req.currency} for a request made before the bill became ${was.bill.currency} answered "${outcome}" and recorded ${recorded.length}`,
+      });
   } else if (counts && (before?.status === "paid" || was.payments.some((x) => x.payment_request_id === req.id))) {
     // One request is one payment at the payment system: reported again under another event id,
     // it is the same money, counted once (ignored, nothing recorded).
     if (outcome !== "ignored" || recorded.length > 0) {
-      out.push({ code: "money.double", message: `a second success for request ${short(req.id)}, already counted, answered "${outcome}" and recorded ${recorded.length}` });
+      out.push({
+        code: "money.double",
+        message: `a second success for request ${short(req.id)}, already counted, answered "${outcome}" and recorded ${recorded.length}`,
+      });
     }
   } else if (counts) {
     // Money that arrives is never lost: superseded, expired, failed, cancelled requests and removed people included.
-    const ok = recorded.length === 1 && new Decimal(recorded[0].amount).equals(new Decimal(event.data.amount)) && recorded[0].participant_id === req.participantId;
+    const ok =
+      recorded.length === 1 && new Decimal(recorded[0].amount).equals(new Decimal(event.data.amount)) && recorded[0].participant_id === req.participantId;
     if (!ok) {
       out.push({
         code: owner?.removed ? "money.lost-removed" : "money.lost",
@@ -703,7 +781,10 @@ function moneyChecks(event: PaymentEventBody, req: ModelRequest, owner: ModelPar
       });
     }
   } else if (recorded.length > 0) {
-    out.push({ code: "money.wrong", message: `a ${event.type} event in ${event.data.currency} recorded a payment of ${recorded.map((x) => x.amount).join(", ")}` });
+    out.push({
+      code: "money.wrong",
+      message: `a ${event.type} event in ${event.data.currency} recorded a payment of ${recorded.map((x) => x.amount).join(", ")}`,
+    });
   }
   return out;
 }
@@ -760,7 +841,10 @@ class PayAtPaymentSystem implements Cmd {
   constructor(readonly o: { pick: number; amount: "exact" | "partial" | "excess" }) {}
   check = (m: Readonly<Model>) => m.requests.length > 0;
   async run(m: Model, r: Real) {
-    const payment = pickOf(paymentSystemView(r.state).filter((p) => p.collectable), this.o.pick);
+    const payment = pickOf(
+      paymentSystemView(r.state).filter((p) => p.collectable),
+      this.o.pick,
+    );
     if (!payment) return;
     const req = m.requests.find((x) => x.id === payment.requestId)!;
     const row = r.state.requests.find((x) => x.id === req.id)!;
@@ -798,7 +882,11 @@ async function runHandOverJobs(r: Real, release: boolean): Promise<{ context: st
     for (const { label, answer } of answers) {
       const res = await answer;
       r.log.push(`  the held answer of "${label}" -> ${res.status}${res.body?.code ? ` ${res.body.code}` : ""}`);
-      if (res.status >= 500) violations.push({ code: "cmd.5xx", message: `${label} answered ${res.status} once the payment system answered: ${JSON.stringify(res.body).slice(0, 500)}` });
+      if (res.status >= 500)
+        violations.push({
+          code: "cmd.5xx",
+          message: `${label} answered ${res.status} once the payment system answered: ${JSON.stringify(res.body).slice(0, 500)}`,
+        });
     }
   }
   const jobs = await r.t.runJobs([QUEUES.paymentHandOver, QUEUES.paymentCancel], { ignoreStartAfter: true });
@@ -836,8 +924,13 @@ class ReplayEvent implements Cmd {
     const after = await readState(r);
     r.state = after;
     const violations: Violation[] = [];
-    if (res.status !== 200 || res.body.outcome !== "duplicate") violations.push({ code: "events.duplicate", message: `the same event again answered ${res.status} ${JSON.stringify(res.body)}, not outcome "duplicate"` });
-    if (moneySnapshot(before) !== moneySnapshot(after)) violations.push({ code: "events.duplicate", message: `the same event again changed the state:\n${describeChange(before, after)}` });
+    if (res.status !== 200 || res.body.outcome !== "duplicate")
+      violations.push({
+        code: "events.duplicate",
+        message: `the same event again answered ${res.status} ${JSON.stringify(res.body)}, not outcome "duplicate"`,
+      });
+    if (moneySnapshot(before) !== moneySnapshot(after))
+      violations.push({ code: "events.duplicate", message: `the same event again changed the state:\n${describeChange(before, after)}` });
     judge(r, context, violations, after);
   }
   toString = () => `replay(${JSON.stringify(this.o)})`;
@@ -868,12 +961,25 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
   weighted(
     4,
     fc
-      .record({ creator: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 5, arbitrary: fc.constant(false) }), phone: fc.boolean(), email: fc.boolean() })
+      .record({
+        creator: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 5, arbitrary: fc.constant(false) }),
+        phone: fc.boolean(),
+        email: fc.boolean(),
+      })
       .map((o) => new AddParticipant(o)),
   ),
-  weighted(2, fc.record({ pick, field: fc.constantFrom("name" as const, "phone" as const, "email" as const) }).map((o) => new UpdateParticipant(o))),
-  weighted(2, fc.record({ pick }).map((o) => new RemoveParticipant(o))),
-  weighted(2, fc.record({ pick, euro: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) }).map((o) => new SetTotal(o))),
+  weighted(
+    2,
+    fc.record({ pick, field: fc.constantFrom("name" as const, "phone" as const, "email" as const) }).map((o) => new UpdateParticipant(o)),
+  ),
+  weighted(
+    2,
+    fc.record({ pick }).map((o) => new RemoveParticipant(o)),
+  ),
+  weighted(
+    2,
+    fc.record({ pick, euro: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) }).map((o) => new SetTotal(o)),
+  ),
   weighted(
     6,
     fc
@@ -886,10 +992,22 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
       })
       .map((o) => new Split(o)),
   ),
-  weighted(4, fc.record({ answer }).map((o) => new RequestPayments(o))),
-  weighted(2, fc.record({ pick, answer }).map((o) => new RequestOne(o))),
-  weighted(3, fc.record({ pick, method: fc.constantFrom("cash" as const, "bank_transfer" as const, undefined) }).map((o) => new MarkPaid(o))),
-  weighted(1, fc.record({ reason: fc.boolean() }).map((o) => new Cancel(o))),
+  weighted(
+    4,
+    fc.record({ answer }).map((o) => new RequestPayments(o)),
+  ),
+  weighted(
+    2,
+    fc.record({ pick, answer }).map((o) => new RequestOne(o)),
+  ),
+  weighted(
+    3,
+    fc.record({ pick, method: fc.constantFrom("cash" as const, "bank_transfer" as const, undefined) }).map((o) => new MarkPaid(o)),
+  ),
+  weighted(
+    1,
+    fc.record({ reason: fc.boolean() }).map((o) => new Cancel(o)),
+  ),
   weighted(
     9,
     fc
@@ -900,10 +1018,24 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
       })
       .map((o) => new Webhook(o)),
   ),
-  weighted(2, fc.record({ pick }).map((o) => new ReplayEvent(o))),
-  weighted(2, fc.constant(null).map(() => new Expire())),
-  weighted(5, fc.record({ pick, amount: fc.constantFrom("exact" as const, "exact" as const, "partial" as const, "excess" as const) }).map((o) => new PayAtPaymentSystem(o))),
-  weighted(3, fc.record({ release: fc.boolean() }).map((o) => new HandOverJobs(o))),
+  weighted(
+    2,
+    fc.record({ pick }).map((o) => new ReplayEvent(o)),
+  ),
+  weighted(
+    2,
+    fc.constant(null).map(() => new Expire()),
+  ),
+  weighted(
+    5,
+    fc
+      .record({ pick, amount: fc.constantFrom("exact" as const, "exact" as const, "partial" as const, "excess" as const) })
+      .map((o) => new PayAtPaymentSystem(o)),
+  ),
+  weighted(
+    3,
+    fc.record({ release: fc.boolean() }).map((o) => new HandOverJobs(o)),
+  ),
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -931,17 +1063,19 @@ interface Start {
   request: boolean;
 }
 
-const startArb: fc.Arbitrary<Start> = fc.record({
-  bill: fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...BILLS[0].totals).map((total) => ({ currency: "USD", total })) },
-    { weight: 1, arbitrary: fc.constantFrom(...BILLS[1].totals).map((total) => ({ currency: "VND", total })) },
-    { weight: 1, arbitrary: fc.constantFrom(...BILLS[2].totals).map((total) => ({ currency: "CLF", total })) },
-  ),
-  people: fc.nat({ max: 4 }),
-  creator: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 3, arbitrary: fc.constant(false) }),
-  split: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-  request: fc.boolean(),
-}).map(({ bill, ...rest }) => ({ ...bill, ...rest }));
+const startArb: fc.Arbitrary<Start> = fc
+  .record({
+    bill: fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...BILLS[0].totals).map((total) => ({ currency: "USD", total })) },
+      { weight: 1, arbitrary: fc.constantFrom(...BILLS[1].totals).map((total) => ({ currency: "VND", total })) },
+      { weight: 1, arbitrary: fc.constantFrom(...BILLS[2].totals).map((total) => ({ currency: "CLF", total })) },
+    ),
+    people: fc.nat({ max: 4 }),
+    creator: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 3, arbitrary: fc.constant(false) }),
+    split: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    request: fc.boolean(),
+  })
+  .map(({ bill, ...rest }) => ({ ...bill, ...rest }));
 
 /** The bill and the prefix, through the API; checked once at the end (the commands check every step). */
 async function start(spec: Start): Promise<{ model: Model; real: Real }> {
@@ -1002,7 +1136,10 @@ describe("money: model-based property test", () => {
               if (run) {
                 const { context, violations } = await runHandOverJobs(run.real, true);
                 run.real.log.push(`the end: ${context}`);
-                await verify(run.model, run.real, `after step ${run.real.step}, the end of the sequence (${context})`, () => violations, { final: true, jobsRan: true });
+                await verify(run.model, run.real, `after step ${run.real.step}, the end of the sequence (${context})`, () => violations, {
+                  final: true,
+                  jobsRan: true,
+                });
               }
             } finally {
               for (const s of run?.real.reached ?? []) stats.reached.set(s, (stats.reached.get(s) ?? 0) + 1);
@@ -1083,7 +1220,12 @@ describe("regressions", () => {
     const b = await setup();
     const pct = await as(t, b.token)
       .post(`/bills/${b.billId}/split/percentage`)
-      .send({ percentages: [{ participantId: b.ids[0], percentage: "30" }, { participantId: b.ids[1], percentage: "70" }] });
+      .send({
+        percentages: [
+          { participantId: b.ids[0], percentage: "30" },
+          { participantId: b.ids[1], percentage: "70" },
+        ],
+      });
     expect(pct.status).toBe(200);
     const first = await requestAll(b);
     expect(first.map((r) => r.amount).sort()).toEqual(["30.00", "70.00"]);
@@ -1154,12 +1296,39 @@ describe("the invariant checker", () => {
       missing: [],
       bill: { id: BILL, status: "active", total_amount: "100.000", currency: "USD", split_method: "equal", needs_resplit: false, creator_id: "me" },
       participants: [
-        { id: A, name: "A", is_creator: false, payment_status: "paid", amount_to_pay: "50.000", paid_amount: "50.000", outstanding_amount: "0.000", refund_due: "0.000" },
-        { id: B, name: "B", is_creator: false, payment_status: "requested", amount_to_pay: "50.000", paid_amount: "20.000", outstanding_amount: "30.000", refund_due: "0.000" },
+        {
+          id: A,
+          name: "A",
+          is_creator: false,
+          payment_status: "paid",
+          amount_to_pay: "50.000",
+          paid_amount: "50.000",
+          outstanding_amount: "0.000",
+          refund_due: "0.000",
+        },
+        {
+          id: B,
+          name: "B",
+          is_creator: false,
+          payment_status: "requested",
+          amount_to_pay: "50.000",
+          paid_amount: "20.000",
+          outstanding_amount: "30.000",
+          refund_due: "0.000",
+        },
       ],
       requests: [
         { id: U(10), participant_id: A, amount: "50.000", currency: "USD", status: "paid", payment_id: "pay_a", reference: "CBA", status_reason: null },
-        { id: U(11), participant_id: B, amount: "50.000", currency: "USD", status: "cancelled", payment_id: "pay_b", reference: "CBB", status_reason: "superseded: partial payment" },
+        {
+          id: U(11),
+          participant_id: B,
+          amount: "50.000",
+          currency: "USD",
+          status: "cancelled",
+          payment_id: "pay_b",
+          reference: "CBB",
+          status_reason: "superseded: partial payment",
+        },
         { id: U(12), participant_id: B, amount: "30.000", currency: "USD", status: "sent", payment_id: "pay_c", reference: "CBC", status_reason: null },
       ],
       payments: [
@@ -1194,19 +1363,39 @@ describe("the invariant checker", () => {
     ["an open request for more than is owed", "3.request-amount", (s) => void (s.requests[2].amount = "50.000")],
     ["two open requests for one person", "3.one-open", (s) => void (s.requests[1].status = "sent")],
     ["an open request on a cancelled bill", "3.closed-bill", (s) => void (s.bill.status = "cancelled")],
-    ["a payment for someone not on the bill", "4.balance", (s) => void s.payments.push({ ...s.payments[0], id: U(22), participant_id: U(99), event_id: "evt_x" })],
-    ["one event applied twice", "events.once", (s) => {
-      s.payments.push({ ...s.payments[1], id: U(23) });
-      s.participants[1].paid_amount = "40.000";
-      s.participants[1].outstanding_amount = "10.000";
-    }],
+    [
+      "a payment for someone not on the bill",
+      "4.balance",
+      (s) => void s.payments.push({ ...s.payments[0], id: U(22), participant_id: U(99), event_id: "evt_x" }),
+    ],
+    [
+      "one event applied twice",
+      "events.once",
+      (s) => {
+        s.payments.push({ ...s.payments[1], id: U(23) });
+        s.participants[1].paid_amount = "40.000";
+        s.participants[1].outstanding_amount = "10.000";
+      },
+    ],
     ["a completed bill with money still owed", "5.completed", (s) => void (s.bill.status = "completed")],
-    ["an active bill nobody owes anything on", "5.completed", (s) => {
-      s.payments.push({ id: U(24), participant_id: B, payment_request_id: U(12), amount: "30.000", currency: "USD", source: "payment_system", event_id: "evt_c" });
-      Object.assign(s.participants[1], { paid_amount: "50.000", outstanding_amount: "0.000", payment_status: "paid" });
-      s.requests[2].status = "paid";
-      s.history.push(row(B, "B", "participant", "requested", "paid"));
-    }],
+    [
+      "an active bill nobody owes anything on",
+      "5.completed",
+      (s) => {
+        s.payments.push({
+          id: U(24),
+          participant_id: B,
+          payment_request_id: U(12),
+          amount: "30.000",
+          currency: "USD",
+          source: "payment_system",
+          event_id: "evt_c",
+        });
+        Object.assign(s.participants[1], { paid_amount: "50.000", outstanding_amount: "0.000", payment_status: "paid" });
+        s.requests[2].status = "paid";
+        s.history.push(row(B, "B", "participant", "requested", "paid"));
+      },
+    ],
     ["a missing history row", "6.chain", (s) => void s.history.splice(4, 1)],
     ["a status its history does not end in", "6.current", (s) => void (s.participants[0].payment_status = "requested")],
     ["the same transition twice", "6.repeat", (s) => void s.history.push({ ...s.history[8], id: U(199) })],
@@ -1238,9 +1427,9 @@ describe("the invariant checker", () => {
     expect(codesOf(closed, held(), { cancels: new Set(["pay_c"]), handOvers: new Set() })).toEqual([]);
     expect(codesOf(closed, held(), { cancels: new Set(), handOvers: new Set([U(12)]) })).toEqual([]);
     const broken: [string, (h: PaymentSystemPayment[]) => PaymentSystemPayment[]][] = [
-      ["collectable for another amount than its open request asks", (h) => (h[2].amount = "50.00", h)],
-      ["collectable, but not the payment its open request records", (h) => (h[2].id = "pay_other", h)],
-      ["collected more than is counted", (h) => (h[1].collected = "25.00", h)],
+      ["collectable for another amount than its open request asks", (h) => ((h[2].amount = "50.00"), h)],
+      ["collectable, but not the payment its open request records", (h) => ((h[2].id = "pay_other"), h)],
+      ["collected more than is counted", (h) => ((h[1].collected = "25.00"), h)],
       ["collected, and nothing counted", (h) => (Object.assign(h[2], { status: "succeeded", collectable: false, collected: "30.00" }), h)],
       ["cancelled there, and counted here", (h) => (Object.assign(h[0], { status: "cancelled", collected: undefined }), h)],
       ["counted here, never at the payment system", (h) => h.slice(1)],
@@ -1270,7 +1459,17 @@ describe("the invariant checker", () => {
   function healthyReports(state: MoneyState) {
     const ok = (body: unknown, text?: string) => ({ status: 200, body, text }) as unknown as Response;
     return {
-      status: ok({ status: "active", totals: { receivedAmount: "70.00", appliedAmount: "70.00", outstandingAmount: "30.00", refundDueAmount: "0.00", paidAmount: "70.00", unpaidAmount: "30.00" } }),
+      status: ok({
+        status: "active",
+        totals: {
+          receivedAmount: "70.00",
+          appliedAmount: "70.00",
+          outstandingAmount: "30.00",
+          refundDueAmount: "0.00",
+          paidAmount: "70.00",
+          unpaidAmount: "30.00",
+        },
+      }),
       unpaid: ok({ unpaidAmount: "30.00", items: [{ id: B, name: "B", amountOwed: "30.00" }] }),
       csv: ok(undefined, "participant,amount_to_pay,paid_amount,outstanding,refund_due\r\nA,50.00,50.00,0.00,0.00\r\nB,50.00,20.00,30.00,0.00\r\n"),
       details: ok({
@@ -1281,7 +1480,13 @@ describe("the invariant checker", () => {
         ],
       }),
       history: ok({
-        items: state.history.map((h) => ({ entity: h.entity_type, participantId: h.participant_id, participantName: h.participant_name, previousStatus: h.previous_status, newStatus: h.new_status })),
+        items: state.history.map((h) => ({
+          entity: h.entity_type,
+          participantId: h.participant_id,
+          participantName: h.participant_name,
+          previousStatus: h.previous_status,
+          newStatus: h.new_status,
+        })),
       }),
       summary: ok({ currencies: [{ currency: "USD", collected: "70.00", outstanding: "30.00", refundDue: "0.00" }] }),
     };

@@ -11,7 +11,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const channels = () => t.app.locals.adapters.channels as unknown as Record<"in_app" | "sms" | "email", { failWith?: Error; sent: { to: string; text: string }[] }>;
+const channels = () =>
+  t.app.locals.adapters.channels as unknown as Record<"in_app" | "sms" | "email", { failWith?: Error; sent: { to: string; text: string }[] }>;
 
 async function activeBill() {
   const bill = await splitBill(t, ["me", "Alice", "Bob"], { merchantName: "Pho 24" });
@@ -93,7 +94,8 @@ describe("failed sends", () => {
   it("are recorded, do not fail the request, and are retried by their job a bounded number of times", async () => {
     const { token, billId } = await activeBill();
     await t.runJobs([QUEUES.notification]);
-    const latestEmail = () => t.db.prisma.notification.findFirstOrThrow({ where: { billId, channel: "email" }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+    const latestEmail = () =>
+      t.db.prisma.notification.findFirstOrThrow({ where: { billId, channel: "email" }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
     // Retries wait with backoff; ignoreStartAfter runs them now.
     const retryAll = async () => {
       for (let i = 0; i < 4; i += 1) await t.runJobs([QUEUES.notification], { ignoreStartAfter: true });
@@ -122,7 +124,10 @@ describe("failed sends", () => {
     await retryAll();
     expect(await t.db.prisma.notification.findUniqueOrThrow({ where: { id: second.id } })).toMatchObject({ status: "sent", attempts: 2, error: null });
     // The SMS of the same job went out once: a retry sends only what is still unsent.
-    expect(await t.db.prisma.notification.findFirstOrThrow({ where: { billId, channel: "sms", createdAt: second.createdAt } })).toMatchObject({ status: "sent", attempts: 1 });
+    expect(await t.db.prisma.notification.findFirstOrThrow({ where: { billId, channel: "sms", createdAt: second.createdAt } })).toMatchObject({
+      status: "sent",
+      attempts: 1,
+    });
   });
 });
 
@@ -168,7 +173,12 @@ describe("payment-received notices (written with the webhook's transaction)", ()
     expect((await postWebhook(t, paymentEvent(requests[0]))).body.outcome).toBe("applied");
     // Committed with the payment: the process could die now and any instance would still send it.
     const [notice] = await t.db.prisma.notification.findMany({ where: { billId, type: "payment_received" } });
-    expect(notice).toMatchObject({ status: "pending", attempts: 0, channel: "in_app", recipientUserId: (await as(t, token).get(`/bills/${billId}`)).body.creatorUserId });
+    expect(notice).toMatchObject({
+      status: "pending",
+      attempts: 0,
+      channel: "in_app",
+      recipientUserId: (await as(t, token).get(`/bills/${billId}`)).body.creatorUserId,
+    });
     expect(await t.runJobs([QUEUES.notification])).toEqual({ ran: 1, failed: 0 });
     expect(await t.db.prisma.notification.findUniqueOrThrow({ where: { id: notice.id } })).toMatchObject({ status: "sent", attempts: 1 });
     expect(inApp.sent.slice(before).map((m) => m.text)).toEqual([notice.message]);

@@ -136,7 +136,10 @@ function send(e: Endpoint, sample: Sample, f: Fixture, random: () => number) {
     const raw = JSON.stringify(body);
     const secret = scheme === "aiSignature" ? TEST_AI_SECRET : TEST_PAYMENT_SECRET;
     const header = scheme === "aiSignature" ? AI_SIGNATURE_HEADER : PAYMENT_SIGNATURE_HEADER;
-    return req.set("Content-Type", "application/json").set(header, signPayload(secret, raw, Math.floor(Date.now() / 1000))).send(raw);
+    return req
+      .set("Content-Type", "application/json")
+      .set(header, signPayload(secret, raw, Math.floor(Date.now() / 1000)))
+      .send(raw);
   }
   return req.send(body as object);
 }
@@ -182,26 +185,23 @@ async function walk(list: Endpoint[], samples: Map<Endpoint, Sample[]>): Promise
 }
 
 describe("the API document says exactly what the service does", () => {
-  it(
-    "no schema-valid request is refused with 400 (but for the rules listed by name), and every status answered is documented",
-    async () => {
-      const list = endpoints();
-      expect(list.length).toBeGreaterThan(30);
-      const { findings, answered } = await walk(list, samplesFor(list, SAMPLES, SEED));
-      expect(findings).toEqual([]);
-      // Each path parameter is a real id: marking a real notification read answers its documented 200.
-      expect(answered["post /api/chillbill/notifications/{notificationId}/read"]).toContain(200);
-      expect(answered["get /api/chillbill/notifications"]).toContain(200);
-      // The generated requests get through: most operations answer 2xx to some of them.
-      const succeeded = Object.values(answered).filter((statuses) => statuses.some((s) => s < 300)).length;
-      expect(succeeded).toBeGreaterThan(list.length / 2);
-    },
-    180_000,
-  );
+  it("no schema-valid request is refused with 400 (but for the rules listed by name), and every status answered is documented", async () => {
+    const list = endpoints();
+    expect(list.length).toBeGreaterThan(30);
+    const { findings, answered } = await walk(list, samplesFor(list, SAMPLES, SEED));
+    expect(findings).toEqual([]);
+    // Each path parameter is a real id: marking a real notification read answers its documented 200.
+    expect(answered["post /api/chillbill/notifications/{notificationId}/read"]).toContain(200);
+    expect(answered["get /api/chillbill/notifications"]).toContain(200);
+    // The generated requests get through: most operations answer 2xx to some of them.
+    const succeeded = Object.values(answered).filter((statuses) => statuses.some((s) => s < 300)).length;
+    expect(succeeded).toBeGreaterThan(list.length / 2);
+  }, 180_000);
 
   it("names each rule a schema cannot express in the operation's description", () => {
     for (const e of endpoints()) {
-      for (const rule of e.op["x-cross-field-rules"] ?? []) expect({ operation: e.key, description: e.op.description }).toEqual({ operation: e.key, description: expect.stringContaining(`\`${rule}\``) });
+      for (const rule of e.op["x-cross-field-rules"] ?? [])
+        expect({ operation: e.key, description: e.op.description }).toEqual({ operation: e.key, description: expect.stringContaining(`\`${rule}\``) });
     }
   });
 
@@ -209,7 +209,10 @@ describe("the API document says exactly what the service does", () => {
     const e = endpoints().find((x) => x.key === "post /api/chillbill/bills/{billId}/split/custom-amount")!;
     const loosened = JSON.parse(JSON.stringify(toJsonSchema(jsonBodySchema(e.op), e.doc)));
     delete loosened.properties.amounts.items.properties.amount.pattern;
-    const { findings } = await walk([e], samplesFor([e], SAMPLES, SEED, () => loosened));
+    const { findings } = await walk(
+      [e],
+      samplesFor([e], SAMPLES, SEED, () => loosened),
+    );
     expect(findings.length).toBeGreaterThan(0);
     expect(findings[0].why).toMatch(/refused with 400/);
   });

@@ -72,7 +72,9 @@ describe("POST /bills/:billId/participants", () => {
     const bill = await createBill(t, me.token);
     const res = await as(t, me.token).post(`/bills/${bill.id}/participants`).send({ name: "X", email });
     expectProblem(res, 400, "validation_failed");
-    expect(res.body.issues).toEqual([expect.objectContaining({ path: "email", message: expect.stringMatching(/internationalised addresses \(RFC 6531\) are not accepted/) })]);
+    expect(res.body.issues).toEqual([
+      expect.objectContaining({ path: "email", message: expect.stringMatching(/internationalised addresses \(RFC 6531\) are not accepted/) }),
+    ]);
   });
 
   it.each([
@@ -85,7 +87,9 @@ describe("POST /bills/:billId/participants", () => {
   ])("refuses %j with 400 naming %s", async (body, field) => {
     const me = await user();
     const bill = await createBill(t, me.token);
-    const res = await as(t, me.token).post(`/bills/${bill.id}/participants`).send({ name: "X", ...body });
+    const res = await as(t, me.token)
+      .post(`/bills/${bill.id}/participants`)
+      .send({ name: "X", ...body });
     expectProblem(res, 400);
     expect(res.body.issues.map((i: { path: string }) => i.path)).toContain(field);
   });
@@ -116,7 +120,7 @@ describe("POST /bills/:billId/participants", () => {
     expectProblem(await as(t, me.token).delete(`/bills/${bill.id}/participants/${p.id}`), 409, "bill_closed");
   });
 
-  it("names a missing required field in plain words: \"name is required\"", async () => {
+  it('names a missing required field in plain words: "name is required"', async () => {
     const me = await user();
     const bill = await createBill(t, me.token);
     const res = await as(t, me.token).post(`/bills/${bill.id}/participants`).send({ phone: "+15550001111" });
@@ -157,7 +161,14 @@ describe("keeping the split true", () => {
     const bill = await createBill(t, me.token, { totalAmount: "100.00" });
     const a = await add(me.token, bill.id, { name: "A" });
     const b = await add(me.token, bill.id, { name: "B" });
-    await as(t, me.token).post(`/bills/${bill.id}/split/percentage`).send({ percentages: [{ participantId: a.id, percentage: "60" }, { participantId: b.id, percentage: "40" }] });
+    await as(t, me.token)
+      .post(`/bills/${bill.id}/split/percentage`)
+      .send({
+        percentages: [
+          { participantId: a.id, percentage: "60" },
+          { participantId: b.id, percentage: "40" },
+        ],
+      });
     await add(me.token, bill.id, { name: "C" });
     expect((await as(t, me.token).get(`/bills/${bill.id}`)).body).toMatchObject({ splitMethod: "percentage", needsResplit: true });
   });
@@ -233,8 +244,15 @@ describe("PUT and DELETE /bills/:billId/participants/:participantId", () => {
       ["C", true, "0.00"],
     ]);
     const rows = await t.db.prisma.participant.findMany({ where: { billId: bill.id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
-    expect(rows.map((p) => [p.name, p.removedAt !== null, p.removedReason])).toEqual([["A", true, "removed_by_creator"], ["B", false, null], ["C", true, "removed_by_creator"]]);
-    const history = await t.db.prisma.statusHistory.findMany({ where: { billId: bill.id, entityType: "participant" }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+    expect(rows.map((p) => [p.name, p.removedAt !== null, p.removedReason])).toEqual([
+      ["A", true, "removed_by_creator"],
+      ["B", false, null],
+      ["C", true, "removed_by_creator"],
+    ]);
+    const history = await t.db.prisma.statusHistory.findMany({
+      where: { billId: bill.id, entityType: "participant" },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
     expect(history.map((h) => [h.participantName, h.newStatus, h.reasonCode])).toEqual([
       ["A", "pending", "added_by_creator"],
       ["B", "pending", "added_by_creator"],
@@ -291,7 +309,14 @@ describe("GET participants and unpaid", () => {
     expect(res.body).toMatchObject({ currency: "USD", unpaidAmount: "30.00" });
     expect(res.body.items.map((p: { name: string; amountOwed: string }) => [p.name, p.amountOwed])).toEqual([["B", "30.00"]]);
     const details = await as(t, me.token).get(`/bills/${bill.id}`);
-    expect(details.body.totals).toEqual({ participantCount: 3, assignedAmount: "90.00", paidAmount: "60.00", unpaidAmount: "30.00", receivedAmount: "30.00", refundDueAmount: "0.00" });
+    expect(details.body.totals).toEqual({
+      participantCount: 3,
+      assignedAmount: "90.00",
+      paidAmount: "60.00",
+      unpaidAmount: "30.00",
+      receivedAmount: "30.00",
+      refundDueAmount: "0.00",
+    });
   });
 
   it("lets a bank-customer participant read, and nobody else", async () => {

@@ -99,7 +99,12 @@ describe("a re-split that supersedes a link", () => {
     expect(old.amount).toBe("50.00");
     const split = await as(t, token)
       .post(`/bills/${billId}/split/custom-amount`)
-      .send({ amounts: [{ participantId: byName.P1, amount: "60.00" }, { participantId: byName.P2, amount: "40.00" }] });
+      .send({
+        amounts: [
+          { participantId: byName.P1, amount: "60.00" },
+          { participantId: byName.P2, amount: "40.00" },
+        ],
+      });
     expect(split.status).toBe(200);
     const stored = await t.db.prisma.paymentRequest.findUniqueOrThrow({ where: { id: old.id } });
     expect([stored.status, stored.statusReasonCode]).toEqual(["cancelled", "superseded"]);
@@ -115,7 +120,9 @@ describe("a re-split that supersedes a link", () => {
     expect(page.text).not.toMatch(CLAIMS_MONEY_RECEIVED);
 
     // P1 pays the new request: the old link stays superseded (410) and does not claim the 50.00.
-    expect((await postWebhook(t, paymentEvent({ paymentId: current.paymentId, reference: current.reference, amount: "60.00", currency: "USD" }))).body.outcome).toBe("applied");
+    expect(
+      (await postWebhook(t, paymentEvent({ paymentId: current.paymentId, reference: current.reference, amount: "60.00", currency: "USD" }))).body.outcome,
+    ).toBe("applied");
     expect(await balancesOf(byName.P1)).toEqual({ paid: "60.00", outstanding: "0.00", refundDue: "0.00" });
     page = await open(old);
     expect(page.status).toBe(410);

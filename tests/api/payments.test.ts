@@ -13,7 +13,21 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-type Req = { id: string; participantId: string; participantName: string; paymentId: string; reference: string; amount: string; currency: string; channel: string; status: string; paymentLink: string; qrCode: string | null; qrCodeSvgUrl: string | null; retryCount: number };
+type Req = {
+  id: string;
+  participantId: string;
+  participantName: string;
+  paymentId: string;
+  reference: string;
+  amount: string;
+  currency: string;
+  channel: string;
+  status: string;
+  paymentLink: string;
+  qrCode: string | null;
+  qrCodeSvgUrl: string | null;
+  retryCount: number;
+};
 
 async function requestAll(token: string, billId: string) {
   const res = await as(t, token).post(`/bills/${billId}/request-payments`);
@@ -24,7 +38,6 @@ async function requestAll(token: string, billId: string) {
 const participant = (id: string) => t.db.prisma.participant.findUniqueOrThrow({ where: { id } });
 const billRow = (id: string) => t.db.prisma.bill.findUniqueOrThrow({ where: { id } });
 const history = (billId: string) => t.db.prisma.statusHistory.findMany({ where: { billId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
-
 
 /** Runs `fn` while the payment system refuses every new payment (it is down), then brings it back. */
 async function whilePaymentSystemDown(fn: () => Promise<void>): Promise<void> {
@@ -46,7 +59,16 @@ describe("POST /bills/:billId/request-payments", () => {
     expect(result.billStatus).toBe("active");
     expect(result.skipped).toEqual([{ participantId: byName.me, name: "me", reason: "the creator's own share" }]);
     const [alice, bob] = result.requests;
-    expect(alice).toMatchObject({ participantName: "Alice", channel: "in_app", status: "sent", amount: "30000", currency: "VND", qrCode: null, qrCodeSvgUrl: null, retryCount: 0 });
+    expect(alice).toMatchObject({
+      participantName: "Alice",
+      channel: "in_app",
+      status: "sent",
+      amount: "30000",
+      currency: "VND",
+      qrCode: null,
+      qrCodeSvgUrl: null,
+      retryCount: 0,
+    });
     expect(bob).toMatchObject({ participantName: "Bob", channel: "payment_link", status: "sent", amount: "30000", paymentId: expect.stringMatching(/^pay_/) });
     expect(bob.paymentLink).toMatch(/\/pay\/[A-Za-z0-9_-]{32}$/);
     const qr = parseEmvFields(bob.qrCode!);
@@ -55,7 +77,10 @@ describe("POST /bills/:billId/request-payments", () => {
     expect(parseEmvFields(qr.get("62")!).get("05")).toBe(bob.reference);
     expect((await participant(byName.Bob)).paymentStatus).toBe("requested");
     const rows = await history(billId);
-    expect(rows.filter((h) => h.entityType === "bill").map((h) => [h.previousStatus, h.newStatus])).toEqual([[null, "created"], ["created", "active"]]);
+    expect(rows.filter((h) => h.entityType === "bill").map((h) => [h.previousStatus, h.newStatus])).toEqual([
+      [null, "created"],
+      ["created", "active"],
+    ]);
   });
 
   it("is safe to call twice: nobody is asked twice for the same amount", async () => {
@@ -67,21 +92,24 @@ describe("POST /bills/:billId/request-payments", () => {
     expect(await t.db.prisma.paymentRequest.count({ where: { billId } })).toBe(2);
   });
 
-  it.each(["CLF", "UYW"])("asks for %s shares to the fourth decimal: 10.0000 split among 3 sums exactly, nobody asked for a rounded amount", async (currency) => {
-    const { token, billId } = await splitBill(t, ["A", "B", "C"], { totalAmount: "10.0000", currency });
-    const result = await requestAll(token, billId);
-    expect(result.requests.map((r) => r.amount).sort()).toEqual(["3.3333", "3.3333", "3.3334"]);
-    const stored = await t.db.prisma.paymentRequest.findMany({ where: { billId } });
-    expect(stored.map((r) => r.amount.toFixed(4)).sort()).toEqual(["3.3333", "3.3333", "3.3334"]);
-    const shares = await t.db.prisma.participant.findMany({ where: { billId } });
-    expect(shares.reduce((sum, p) => sum + Number(p.amountToPay!.times(10_000)), 0)).toBe(100_000);
-    const qr = parseEmvFields(result.requests[0].qrCode!);
-    expect(qr.get("53")).toBe(currency === "CLF" ? "990" : "927");
-    expect(qr.get("54")).toBe(result.requests[0].amount);
-    // Paying each request applies it exactly, and the bill completes.
-    for (const r of result.requests) expect((await postWebhook(t, paymentEvent(r))).body.outcome).toBe("applied");
-    expect((await billRow(billId)).status).toBe("completed");
-  });
+  it.each(["CLF", "UYW"])(
+    "asks for %s shares to the fourth decimal: 10.0000 split among 3 sums exactly, nobody asked for a rounded amount",
+    async (currency) => {
+      const { token, billId } = await splitBill(t, ["A", "B", "C"], { totalAmount: "10.0000", currency });
+      const result = await requestAll(token, billId);
+      expect(result.requests.map((r) => r.amount).sort()).toEqual(["3.3333", "3.3333", "3.3334"]);
+      const stored = await t.db.prisma.paymentRequest.findMany({ where: { billId } });
+      expect(stored.map((r) => r.amount.toFixed(4)).sort()).toEqual(["3.3333", "3.3333", "3.3334"]);
+      const shares = await t.db.prisma.participant.findMany({ where: { billId } });
+      expect(shares.reduce((sum, p) => sum + Number(p.amountToPay!.times(10_000)), 0)).toBe(100_000);
+      const qr = parseEmvFields(result.requests[0].qrCode!);
+      expect(qr.get("53")).toBe(currency === "CLF" ? "990" : "927");
+      expect(qr.get("54")).toBe(result.requests[0].amount);
+      // Paying each request applies it exactly, and the bill completes.
+      for (const r of result.requests) expect((await postWebhook(t, paymentEvent(r))).body.outcome).toBe("applied");
+      expect((await billRow(billId)).status).toBe("completed");
+    },
+  );
 
   it("needs a split that covers the whole total (409)", async () => {
     const userId = newUserId();
@@ -205,7 +233,12 @@ describe("POST /webhook/payment-callback", () => {
     const { token, billId, byName } = await splitBill(t, ["A", "B"]);
     await as(t, token)
       .post(`/bills/${billId}/split/custom-amount`)
-      .send({ amounts: [{ participantId: byName.A, amount: "100.00" }, { participantId: byName.B, amount: "0" }] });
+      .send({
+        amounts: [
+          { participantId: byName.A, amount: "100.00" },
+          { participantId: byName.B, amount: "0" },
+        ],
+      });
     const { requests, skipped } = await requestAll(token, billId);
     expect(skipped).toEqual([{ participantId: byName.B, name: "B", reason: "owes nothing" }]);
     await postWebhook(t, paymentEvent(requests[0]));
@@ -238,7 +271,7 @@ describe("POST /webhook/payment-callback", () => {
     expect(again.body.requests[0]).toMatchObject({ amount: "0.01" });
   });
 
-  it("reads the amount as a decimal: \"050.00\" for a 50.00 request is applied as 50.00", async () => {
+  it('reads the amount as a decimal: "050.00" for a 50.00 request is applied as 50.00', async () => {
     const { token, billId } = await splitBill(t, ["A", "B"]);
     const { requests } = await requestAll(token, billId);
     const res = await postWebhook(t, paymentEvent(requests[0], "payment.succeeded", { amount: "050.00" }));
@@ -333,7 +366,12 @@ describe("PUT .../participants/:participantId/mark-as-paid", () => {
     const { token, billId, byName } = await splitBill(t, ["A", "B"]);
     await as(t, token).put(`/bills/${billId}/participants/${byName.A}/mark-as-paid`).send({});
     expectProblem(await as(t, token).put(`/bills/${billId}/participants/${byName.A}/mark-as-paid`).send({}), 409, "already_paid");
-    expectProblem(await as(t, await t.tokenFor(newUserId())).put(`/bills/${billId}/participants/${byName.B}/mark-as-paid`).send({}), 404);
+    expectProblem(
+      await as(t, await t.tokenFor(newUserId()))
+        .put(`/bills/${billId}/participants/${byName.B}/mark-as-paid`)
+        .send({}),
+      404,
+    );
     expectProblem(await as(t, token).put(`/bills/${billId}/participants/${byName.B}/mark-as-paid`).send({ paidAmount: "1" }), 400);
     expect((await participant(byName.B)).paymentStatus).toBe("pending");
   });
@@ -445,13 +483,21 @@ describe("requests that never reached the payment system", () => {
     const request = await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } });
     // The job was enqueued with the request, keyed by its id, to start after the retry delay.
     const jobState = async () =>
-      (await t.db.sql.query<{ state: string }>(`SELECT state FROM ${t.config.jobs.schema}.job WHERE name = $1 AND id = $2::uuid`, [QUEUES.paymentHandOver, request.id])).map((j) => j.state);
+      (
+        await t.db.sql.query<{ state: string }>(`SELECT state FROM ${t.config.jobs.schema}.job WHERE name = $1 AND id = $2::uuid`, [
+          QUEUES.paymentHandOver,
+          request.id,
+        ])
+      ).map((j) => j.state);
     expect(await jobState()).toEqual(["created"]);
     await t.runJobs([QUEUES.paymentHandOver]);
     expect(await jobState()).toEqual(["created"]); // not due yet
     expect(await t.runJobs([QUEUES.paymentHandOver], { ignoreStartAfter: true })).toMatchObject({ failed: 0 });
     expect(await jobState()).toEqual(["completed"]);
-    expect(await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } })).toMatchObject({ status: "sent", paymentLink: expect.stringContaining("/pay/") });
+    expect(await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId } })).toMatchObject({
+      status: "sent",
+      paymentLink: expect.stringContaining("/pay/"),
+    });
     expect(await t.db.prisma.notification.count({ where: { billId, type: "payment_request" } })).toBe(1);
     expect(await t.runJobs([QUEUES.paymentHandOver], { ignoreStartAfter: true })).toEqual({ ran: 0, failed: 0 });
   });
@@ -468,7 +514,10 @@ describe("notifications", () => {
     const { requests } = await requestAll(token, bill.id);
     await t.runJobs([QUEUES.notification]);
 
-    const asked = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "payment_request" }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+    const asked = await t.db.prisma.notification.findMany({
+      where: { billId: bill.id, type: "payment_request" },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
     expect(asked.map((n) => [n.participantId === alice.id ? "Alice" : "Bob", n.channel, n.status])).toEqual([
       ["Alice", "in_app", "sent"],
       ["Bob", "sms", "sent"],
@@ -482,7 +531,10 @@ describe("notifications", () => {
     await t.runJobs([QUEUES.notification]);
     const received = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "payment_received" } });
     expect(received.every((n) => n.status === "sent")).toBe(true);
-    expect(received.map((n) => [n.recipientUserId, n.channel])).toEqual([[userId, "in_app"], [userId, "in_app"]]);
+    expect(received.map((n) => [n.recipientUserId, n.channel])).toEqual([
+      [userId, "in_app"],
+      [userId, "in_app"],
+    ]);
     const completed = await t.db.prisma.notification.findMany({ where: { billId: bill.id, type: "bill_completed" } });
     expect(completed.map((n) => n.channel).sort()).toEqual(["email", "in_app", "in_app", "sms"]);
   });

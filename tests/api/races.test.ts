@@ -353,7 +353,23 @@ async function prepare(race: Race, index: number, offsetMs: number, choice: numb
       await sleep(500);
     }
   }
-  const r: Round = { race, index, offsetMs, choice, tag, token: bill.token, billId: bill.billId, byName: bill.byName, answers: [], removed: [], collections: [], problems: [], notes: [], raceAnswers: 0, checkedAnswers: 0 };
+  const r: Round = {
+    race,
+    index,
+    offsetMs,
+    choice,
+    tag,
+    token: bill.token,
+    billId: bill.billId,
+    byName: bill.byName,
+    answers: [],
+    removed: [],
+    collections: [],
+    problems: [],
+    notes: [],
+    raceAnswers: 0,
+    checkedAnswers: 0,
+  };
   await race.setup?.(r);
   return r;
 }
@@ -395,7 +411,8 @@ async function redeliver(r: Round): Promise<void> {
 /** The payers pay every payment of the round that the payment system still lets them pay. */
 async function payTheRest(r: Round): Promise<void> {
   for (const p of [...paymentSystem.payments.values()]) {
-    if (p.status === "pending" && tagOf(p.description) === r.tag) await payAndDeliver(r, p.id, undefined, `webhook paying ${p.description.slice(r.tag.length + 2)} of`);
+    if (p.status === "pending" && tagOf(p.description) === r.tag)
+      await payAndDeliver(r, p.id, undefined, `webhook paying ${p.description.slice(r.tag.length + 2)} of`);
   }
 }
 
@@ -422,12 +439,19 @@ async function checkRound(r: Round, phase?: string): Promise<void> {
   }
 
   // After the race the database alone; at the end of the round every report too.
-  const { state, violations } = await checkMoney(t, { billId: r.billId, token: phase ? r.token : undefined, removed: r.removed, summaryCoversOnlyThisBill: true, baseUrl });
+  const { state, violations } = await checkMoney(t, {
+    billId: r.billId,
+    token: phase ? r.token : undefined,
+    removed: r.removed,
+    summaryCoversOnlyThisBill: true,
+    baseUrl,
+  });
   r.state ??= state;
   if (phase) r.finalState = state;
   for (const v of violations) problem(`money.${v.code}`, v.message);
 
-  const nameOf = (participantId: string | null) => state.participants.find((p) => p.id === participantId)?.name ?? (participantId === r.byName.C ? "C (removed)" : `participant ${short(participantId)}`);
+  const nameOf = (participantId: string | null) =>
+    state.participants.find((p) => p.id === participantId)?.name ?? (participantId === r.byName.C ? "C (removed)" : `participant ${short(participantId)}`);
   const requests = new Map(state.requests.map((x) => [x.id, x]));
   const mine = [...paymentSystem.payments.values()].filter((p) => tagOf(p.description) === r.tag);
   const forWhom = (p: RecordedPayment) => p.description.slice(p.description.indexOf(":") + 2);
@@ -436,9 +460,15 @@ async function checkRound(r: Round, phase?: string): Promise<void> {
     const what = `payment ${p.id.slice(-8)} of ${p.amount} ${p.currency} (${forWhom(p)}, request ${short(p.requestId)})`;
     if (p.status === "pending") {
       if (!req) problem("edge.collectable", `${what} can still be collected at the payment system, but its request is gone here (its participant was removed)`);
-      else if (!OPEN.has(req.status)) problem("edge.collectable", `${what} can still be collected at the payment system, but its request here is ${req.status}${req.status_reason ? ` ("${req.status_reason}")` : ""}`);
-      else if (!new Decimal(req.amount).equals(p.amount)) problem("edge.collectable", `${what} can still be collected, but its open request here asks ${new Decimal(req.amount).toFixed(2)}`);
-      else if (req.payment_id !== p.id) problem("edge.collectable", `${what} can still be collected, but its open request here names payment ${req.payment_id ?? "none"}`);
+      else if (!OPEN.has(req.status))
+        problem(
+          "edge.collectable",
+          `${what} can still be collected at the payment system, but its request here is ${req.status}${req.status_reason ? ` ("${req.status_reason}")` : ""}`,
+        );
+      else if (!new Decimal(req.amount).equals(p.amount))
+        problem("edge.collectable", `${what} can still be collected, but its open request here asks ${new Decimal(req.amount).toFixed(2)}`);
+      else if (req.payment_id !== p.id)
+        problem("edge.collectable", `${what} can still be collected, but its open request here names payment ${req.payment_id ?? "none"}`);
     }
     if (p.status === "succeeded" && p.collected) {
       const answer = r.collections.find((c) => c.paymentId === p.id)?.answer;
@@ -448,7 +478,8 @@ async function checkRound(r: Round, phase?: string): Promise<void> {
       if (rows.length === 0) problem("edge.collected", `${counted} is counted nowhere on the bill (${answered})`);
       else if (rows.length > 1) problem("edge.collected", `${counted} is counted ${rows.length} times`);
       else if (!new Decimal(rows[0].amount).equals(p.collected.amount)) problem("edge.collected", `${counted} is counted as ${rows[0].amount}`);
-      else if (req && rows[0].participant_id !== req.participant_id) problem("edge.collected", `${counted} is counted for ${nameOf(rows[0].participant_id)}, not for ${nameOf(req.participant_id)}`);
+      else if (req && rows[0].participant_id !== req.participant_id)
+        problem("edge.collected", `${counted} is counted for ${nameOf(rows[0].participant_id)}, not for ${nameOf(req.participant_id)}`);
     }
   }
   for (const req of state.requests.filter((x) => OPEN.has(x.status))) {
@@ -459,7 +490,8 @@ async function checkRound(r: Round, phase?: string): Promise<void> {
     }
     const p = req.payment_id ? paymentSystem.payments.get(req.payment_id) : undefined;
     if (!p) problem("edge.open", `${what} is sent, but the payment system does not know its payment ${req.payment_id ?? "(none)"}`);
-    else if (p.status !== "pending") problem("edge.open", `${what} is open here, but its payment ${p.id.slice(-8)} is ${p.status} at the payment system: nobody can pay it`);
+    else if (p.status !== "pending")
+      problem("edge.open", `${what} is open here, but its payment ${p.id.slice(-8)} is ${p.status} at the payment system: nobody can pay it`);
     else if (!new Decimal(p.amount).equals(req.amount)) problem("edge.open", `${what} is open here, but its payment there asks ${p.amount}`);
   }
 }
@@ -476,7 +508,10 @@ function logProblems(rounds: Round[], from: number): string[] {
     const err = line.err as { message?: string; code?: string } | undefined;
     const url = (line.req as { url?: string } | undefined)?.url;
     const round = rounds.find((r) => text.includes(r.billId) || text.includes(r.tag));
-    const during = typeof line.testRequestId === "string" && round && line.testRequestId.startsWith(`${round.tag}-`) ? ` [during ${line.testRequestId.slice(round.tag.length + 1)}]` : "";
+    const during =
+      typeof line.testRequestId === "string" && round && line.testRequestId.startsWith(`${round.tag}-`)
+        ? ` [during ${line.testRequestId.slice(round.tag.length + 1)}]`
+        : "";
     const message = `[${pino.levels.labels[line.level] ?? line.level}]${during} ${line.msg}${err?.message ? `: ${err.message}` : ""}${err?.code ? ` (${err.code})` : ""}${url && !line.msg.includes(url) ? ` (${url})` : ""}`;
     if (round) round.problems.push({ code: "log.error", message });
     else unattributed.push(message);
@@ -539,7 +574,10 @@ async function runKind(race: Race): Promise<KindReport> {
     lap("checks");
     for (const message of logProblems(rounds, logsFrom)) report.batchProblems.push(`${label}: ${message}`);
     for (const r of rounds) {
-      const key = r.answers.slice(0, r.raceAnswers).map((a) => `${a.label.replace(/ \(.*\)$/, "")} ${a.status}${a.code ? ` ${a.code}` : ""}${a.body.outcome ? ` ${String(a.body.outcome)}` : ""}`).join(" + ");
+      const key = r.answers
+        .slice(0, r.raceAnswers)
+        .map((a) => `${a.label.replace(/ \(.*\)$/, "")} ${a.status}${a.code ? ` ${a.code}` : ""}${a.body.outcome ? ` ${String(a.body.outcome)}` : ""}`)
+        .join(" + ");
       report.tally.set(key, (report.tally.get(key) ?? 0) + 1);
       if (r.state?.requests.some((x) => x.status === "cancelled")) report.closedByOther += 1;
       if (r.problems.length) report.failedRounds.push(r);
@@ -573,7 +611,9 @@ function formatReport(race: Race, report: KindReport): string {
   for (const r of failed) if (shown.length < 8 && !shown.includes(r)) shown.push(r);
   shown.sort((a, b) => a.index - b.index);
   for (const r of shown.slice(0, 8)) {
-    lines.push(`  round ${r.index} (offset ${r.offsetMs} ms${race.key === "webhook" ? `, ${r.choice < 0.5 ? "partial" : "full"} payment` : ""}, bill ${r.billId}): ${r.answers.slice(0, r.raceAnswers).map(show).join("; ")}`);
+    lines.push(
+      `  round ${r.index} (offset ${r.offsetMs} ms${race.key === "webhook" ? `, ${r.choice < 0.5 ? "partial" : "full"} payment` : ""}, bill ${r.billId}): ${r.answers.slice(0, r.raceAnswers).map(show).join("; ")}`,
+    );
     if (r.answers.length > r.raceAnswers) lines.push(`    then: ${r.answers.slice(r.raceAnswers).map(show).join("; ")}`);
     for (const p of r.problems) lines.push(`    [${p.code}] ${p.message}`);
     for (const n of r.notes) lines.push(`    (note) ${n}`);
@@ -586,7 +626,10 @@ function formatReport(race: Race, report: KindReport): string {
     }
   }
   const rest = failed.filter((r) => !shown.slice(0, 8).includes(r));
-  if (rest.length) lines.push(`  ... and ${rest.length} more failed rounds: ${rest.map((r) => `${r.index} (${[...new Set(r.problems.map((p) => p.code))].join(", ")})`).join("; ")}`);
+  if (rest.length)
+    lines.push(
+      `  ... and ${rest.length} more failed rounds: ${rest.map((r) => `${r.index} (${[...new Set(r.problems.map((p) => p.code))].join(", ")})`).join("; ")}`,
+    );
   return lines.join("\n");
 }
 

@@ -19,7 +19,9 @@ let tokens = 0;
 async function refusedFrom(t: TestApp, forwardedFor: string | undefined, times = 1): Promise<number[]> {
   const statuses: number[] = [];
   for (let i = 0; i < times; i += 1) {
-    const req = request(t.app).get(`${API}/bills`).set("Authorization", madeUpToken((tokens += 1)));
+    const req = request(t.app)
+      .get(`${API}/bills`)
+      .set("Authorization", madeUpToken((tokens += 1)));
     if (forwardedFor !== undefined) req.set("X-Forwarded-For", forwardedFor);
     statuses.push((await req).status);
   }
@@ -37,11 +39,9 @@ describe("the client address of the refused-credential limit", () => {
 
   it("when TRUST_PROXY is unset, then X-Forwarded-For is ignored: every claimed client shares the connecting address's count", async () => {
     const t = await appWith({});
-    expect([
-      ...(await refusedFrom(t, "203.0.113.1")),
-      ...(await refusedFrom(t, "203.0.113.2")),
-      ...(await refusedFrom(t, "203.0.113.3")),
-    ]).toEqual([401, 401, 429]);
+    expect([...(await refusedFrom(t, "203.0.113.1")), ...(await refusedFrom(t, "203.0.113.2")), ...(await refusedFrom(t, "203.0.113.3"))]).toEqual([
+      401, 401, 429,
+    ]);
   });
 
   it("when TRUST_PROXY names the load balancer, then each client behind it has its own count", async () => {

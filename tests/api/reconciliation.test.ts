@@ -59,7 +59,10 @@ describe("a webhook that never came", () => {
         .sort((x, y) => x.paymentId.localeCompare(y.paymentId)),
     );
 
-    for (const [name, r] of [["A", a], ["B", b]] as const) {
+    for (const [name, r] of [
+      ["A", a],
+      ["B", b],
+    ] as const) {
       expect(await requestRow(r.id)).toMatchObject({ status: "paid", reconciledAt: clock.now() });
       expect(await participantRow(byName[name])).toMatchObject({ paymentStatus: "paid", outstandingAmount: expect.anything() });
       expect((await participantRow(byName[name])).outstandingAmount.toFixed(2)).toBe("0.00");
@@ -70,10 +73,10 @@ describe("a webhook that never came", () => {
     const state = await assertMoneyInvariants(t, { billId, token });
     expect(state.bill.status).toBe("completed");
     // Recorded as the webhook records its events, and the history says the payment system did it.
-    expect(state.events.map((e) => [e.id, e.outcome]).sort()).toEqual(
-      [a, b].map((r) => [reconcileEventId(r.paymentId, "succeeded"), "applied"]).sort(),
+    expect(state.events.map((e) => [e.id, e.outcome]).sort()).toEqual([a, b].map((r) => [reconcileEventId(r.paymentId, "succeeded"), "applied"]).sort());
+    const paidRows = state.history.filter(
+      (h) => h.entity_type === "participant" && h.new_status === "paid" && (h.participant_name === "A" || h.participant_name === "B"),
     );
-    const paidRows = state.history.filter((h) => h.entity_type === "participant" && h.new_status === "paid" && (h.participant_name === "A" || h.participant_name === "B"));
     expect(paidRows.map((h) => h.changed_by)).toEqual(["webhook", "webhook"]);
     // The creator is told, as after a webhook.
     expect(await t.db.prisma.notification.count({ where: { billId, type: "payment_received" } })).toBeGreaterThanOrEqual(2);
@@ -117,7 +120,10 @@ describe("exactly once", () => {
     clock.advance(AFTER_MS + 1_000);
     // B has not paid: asked about, nothing to apply.
     expect((await reconciliation().reconcileStale({ billId })).map((r) => [r.requestId, r.outcome]).sort()).toEqual(
-      [[a.id, "applied"], [requestOf("B").id, "unchanged"]].sort(),
+      [
+        [a.id, "applied"],
+        [requestOf("B").id, "unchanged"],
+      ].sort(),
     );
 
     const late = await lostEvent(a);
@@ -131,8 +137,16 @@ describe("exactly once", () => {
     expect(await paymentsOf(a.id)).toHaveLength(1);
     expect((await participantRow(byName.A)).paidAmount.toFixed(2)).toBe(a.amount);
     const state = await assertMoneyInvariants(t, { billId, token });
-    expect(state.events.filter((e) => e.payment_request_id === a.id).map((e) => [e.id, e.outcome]).sort()).toEqual(
-      [[late.id, "ignored"], [reconcileEventId(a.paymentId, "succeeded"), "applied"]].sort(),
+    expect(
+      state.events
+        .filter((e) => e.payment_request_id === a.id)
+        .map((e) => [e.id, e.outcome])
+        .sort(),
+    ).toEqual(
+      [
+        [late.id, "ignored"],
+        [reconcileEventId(a.paymentId, "succeeded"), "applied"],
+      ].sort(),
     );
   });
 
@@ -159,7 +173,9 @@ describe("other answers", () => {
       request: [request.status, request.statusReason],
       participant: [participant.paymentStatus, participant.outstandingAmount.toFixed(2)],
       // What the outcome wrote (the rows before it name the bill's own creator and reference).
-      outcome: history.filter((h) => h.changedBy === "webhook").map((h) => [h.entityType, h.previousStatus, h.newStatus, h.reason?.replace(request.reference, "<reference>")]),
+      outcome: history
+        .filter((h) => h.changedBy === "webhook")
+        .map((h) => [h.entityType, h.previousStatus, h.newStatus, h.reason?.replace(request.reference, "<reference>")]),
     };
   }
 

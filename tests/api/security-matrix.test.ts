@@ -148,8 +148,14 @@ describe("authorization matrix", () => {
     const all = ["get", "post", "put", "patch", "delete"] as const;
     for (const path of new Set(routes.map((r) => r.path))) {
       const has = routes.filter((r) => r.path === path).map((r) => r.method);
-      const allow = ["get", "head", "post", "put", "patch", "delete"].filter((m) => has.includes(m as never) || (m === "head" && has.includes("get"))).map((m) => m.toUpperCase()).join(", ");
-      const url = pathFor(routes.find((r) => r.path === path)!, owner.target);
+      const allow = ["get", "head", "post", "put", "patch", "delete"]
+        .filter((m) => has.includes(m as never) || (m === "head" && has.includes("get")))
+        .map((m) => m.toUpperCase())
+        .join(", ");
+      const url = pathFor(
+        routes.find((r) => r.path === path)!,
+        owner.target,
+      );
       for (const method of all.filter((m) => !has.includes(m))) {
         const res = await request(t.app)[method](url).set("Authorization", `Bearer ${owner.token}`);
         expect({ path, method, status: res.status, allow: res.headers.allow }).toEqual({ path, method, status: 405, allow });
@@ -197,13 +203,38 @@ describe("bearer tokens", () => {
       ["no Authorization header", null, "missing_token"],
       ["a bearer value that is not a JWT", "Bearer not-a-jwt", "invalid_token"],
       ["a JWT whose header is not JSON", "Bearer e30x.e30.e30", "invalid_token"],
-      ["an expired token", `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setIssuedAt(now() - 7200).setExpirationTime(now() - 3600).sign(key)}`, "token_expired"],
-      ["a token signed with another secret", `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime("1h").sign(new TextEncoder().encode("another-secret-that-is-also-long-enough-for-hs256"))}`, "invalid_token"],
+      [
+        "an expired token",
+        `Bearer ${await new SignJWT({})
+          .setProtectedHeader({ alg: "HS256" })
+          .setSubject("alice")
+          .setIssuedAt(now() - 7200)
+          .setExpirationTime(now() - 3600)
+          .sign(key)}`,
+        "token_expired",
+      ],
+      [
+        "a token signed with another secret",
+        `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime("1h").sign(new TextEncoder().encode("another-secret-that-is-also-long-enough-for-hs256"))}`,
+        "invalid_token",
+      ],
       ["a valid signature over another payload", `Bearer ${h}.${b64({ sub: "mallory", exp: now() + 3600 })}.${s}`, "invalid_token"],
       ['alg "none"', `Bearer ${b64({ alg: "none", typ: "JWT" })}.${b64({ sub: "alice", exp: now() + 3600 })}.`, "invalid_token"],
-      ["an RS256 token from a key the service does not trust", `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("alice").setExpirationTime("1h").sign(rsa.privateKey)}`, "invalid_token"],
-      ["an RS256 header over an HMAC made with the shared secret (HS/RS confusion)", `Bearer ${hmacOver({ alg: "RS256", typ: "JWT" }, { sub: "alice", exp: now() + 3600 })}`, "invalid_token"],
-      ["HS512 with the right secret (the algorithm is pinned)", `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: "HS512" }).setSubject("alice").setExpirationTime("1h").sign(key)}`, "invalid_token"],
+      [
+        "an RS256 token from a key the service does not trust",
+        `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("alice").setExpirationTime("1h").sign(rsa.privateKey)}`,
+        "invalid_token",
+      ],
+      [
+        "an RS256 header over an HMAC made with the shared secret (HS/RS confusion)",
+        `Bearer ${hmacOver({ alg: "RS256", typ: "JWT" }, { sub: "alice", exp: now() + 3600 })}`,
+        "invalid_token",
+      ],
+      [
+        "HS512 with the right secret (the algorithm is pinned)",
+        `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: "HS512" }).setSubject("alice").setExpirationTime("1h").sign(key)}`,
+        "invalid_token",
+      ],
       ["a token without an expiry", `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").sign(key)}`, "invalid_token"],
       ["a token without a subject", `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(key)}`, "invalid_token"],
       ["the Basic scheme", `Basic ${Buffer.from("alice:secret").toString("base64")}`, "invalid_token"],
@@ -294,7 +325,13 @@ describe("mass assignment", () => {
     const owner = await activeBill();
     const before = await billSnapshot(t, owner.billId);
     for (const route of routes.filter(isUpload)) {
-      for (const [field, value] of [...Object.entries(FORBIDDEN), ["kind", "group"], ["fileName", "../../etc/passwd"], ["constructor", "x"], ["__proto__", "x"]]) {
+      for (const [field, value] of [
+        ...Object.entries(FORBIDDEN),
+        ["kind", "group"],
+        ["fileName", "../../etc/passwd"],
+        ["constructor", "x"],
+        ["__proto__", "x"],
+      ]) {
         const res = await sendAs(t, route, owner.target, owner.token, { fields: { [field]: String(value) } });
         expect({ route: routeKey(route), field, status: res.status }).toEqual({ route: routeKey(route), field, status: 400 });
         expectProblem(res, 400, "validation_failed");
@@ -341,7 +378,10 @@ describe("mass assignment", () => {
     for (const route of bodiless.filter((r) => routeKey(r) !== removal)) await send(route, owner.byName.B);
     expect(await people()).toEqual(peopleBefore);
     // Removing C recomputes the equal split (its job); nothing sent in the body counts.
-    await send(bodiless.find((r) => routeKey(r) === removal)!, owner.byName.C);
+    await send(
+      bodiless.find((r) => routeKey(r) === removal)!,
+      owner.byName.C,
+    );
     expect((await people()).map(({ id, paid, paidAmount, amountToPay }) => ({ id, paid, paidAmount, amountToPay }))).toEqual(
       peopleBefore
         .filter((p) => p.id !== owner.byName.C)
@@ -404,7 +444,10 @@ describe("generated requests", () => {
     .array(
       fc.tuple(
         fc.constantFrom("limit", "cursor", "status", "from", "to", "x", "limit[]", "status[0]", "__proto__", "constructor"),
-        fc.oneof(fc.string({ maxLength: 30 }).map(encodeURIComponent), fc.constantFrom("%", "%00", "-1", "1e3", "created,active", "2026-02-30", "", "a".repeat(300))),
+        fc.oneof(
+          fc.string({ maxLength: 30 }).map(encodeURIComponent),
+          fc.constantFrom("%", "%00", "-1", "1e3", "created,active", "2026-02-30", "", "a".repeat(300)),
+        ),
       ),
       { maxLength: 4 },
     )
@@ -429,7 +472,10 @@ describe("generated requests", () => {
     for (const route of routes.filter(takesAnId)) {
       for (const raw of RAW_SEGMENTS) {
         const path = pathFor(route, { billId: raw, participantId: owner.byName.B, notificationId: raw });
-        expectWellRefused(await request(t.app)[route.method](path).set("Authorization", `Bearer ${owner.token}`), { route: routeKey(route), raw: raw.slice(0, 20) });
+        expectWellRefused(await request(t.app)[route.method](path).set("Authorization", `Bearer ${owner.token}`), {
+          route: routeKey(route),
+          raw: raw.slice(0, 20),
+        });
       }
     }
     for (const path of ["/pay/%", "/pay/%E0%A4%A/qr.png", `/pay/${"%".repeat(32)}/pay`]) {
@@ -446,158 +492,192 @@ describe("generated requests", () => {
     for (const [route, token] of bodies) {
       const path = pathFor(route, owner.target);
       for (const type of CONTENT_TYPES) {
-        const cutForm = "--xyz\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n\x89PNG";
+        const cutForm = '--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n\x89PNG';
         for (const payload of isUpload(route) ? ["{}", cutForm] : ["{}"]) {
           const res = await request(t.app)[route.method](path).set("Authorization", `Bearer ${token}`).set("Content-Type", type).send(payload);
           expectWellRefused(res, { route: routeKey(route), type, payload: payload.slice(0, 5) });
         }
       }
       for (const encoding of ["gzip", "deflate", "br", "x-unknown"]) {
-        const res = await request(t.app)[route.method](path).set("Authorization", `Bearer ${token}`).set("Content-Type", "application/json").set("Content-Encoding", encoding).send("{}");
+        const res = await request(t.app)
+          [route.method](path)
+          .set("Authorization", `Bearer ${token}`)
+          .set("Content-Type", "application/json")
+          .set("Content-Encoding", encoding)
+          .send("{}");
         expectWellRefused(res, { route: routeKey(route), encoding });
       }
     }
   });
 
-  it("never answers a generated user request with a 5xx, and always with the problem shape on errors", async () => {
-    const owner = await activeBill();
-    const userRoutes = routes.filter((r) => r.audience === "public");
-    const id = segment([owner.billId, owner.byName.B, owner.target.notificationId!]);
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...userRoutes),
-        id,
-        id,
-        query,
-        body,
-        contentType,
-        contentEncoding,
-        async (route, billId, participantId, q, payload, type, encoding) => {
-          const path = `${pathFor(route, { billId, participantId, notificationId: participantId })}${q ? `?${q}` : ""}`;
-          let req = request(t.app)[route.method](path).set("Authorization", `Bearer ${owner.token}`).buffer(true).parse(readAnswer as never);
-          if (route.method !== "get") {
-            req = req.set("Content-Type", type);
-            if (encoding) req = req.set("Content-Encoding", encoding);
-            req = req.send(payload);
-          }
-          expectWellRefused(await req, { method: route.method, path: path.slice(0, 200), type, encoding });
-        },
-      ),
-      { numRuns: 250 },
-    );
-  }, GENERATED_TIMEOUT_MS);
+  it(
+    "never answers a generated user request with a 5xx, and always with the problem shape on errors",
+    async () => {
+      const owner = await activeBill();
+      const userRoutes = routes.filter((r) => r.audience === "public");
+      const id = segment([owner.billId, owner.byName.B, owner.target.notificationId!]);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...userRoutes),
+          id,
+          id,
+          query,
+          body,
+          contentType,
+          contentEncoding,
+          async (route, billId, participantId, q, payload, type, encoding) => {
+            const path = `${pathFor(route, { billId, participantId, notificationId: participantId })}${q ? `?${q}` : ""}`;
+            let req = request(t.app)
+              [route.method](path)
+              .set("Authorization", `Bearer ${owner.token}`)
+              .buffer(true)
+              .parse(readAnswer as never);
+            if (route.method !== "get") {
+              req = req.set("Content-Type", type);
+              if (encoding) req = req.set("Content-Encoding", encoding);
+              req = req.send(payload);
+            }
+            expectWellRefused(await req, { method: route.method, path: path.slice(0, 200), type, encoding });
+          },
+        ),
+        { numRuns: 250 },
+      );
+    },
+    GENERATED_TIMEOUT_MS,
+  );
 
-  it("never answers a correctly signed callback or webhook with a 5xx, whatever its body", async () => {
-    const owner = await activeBill();
-    for (const kind of ["bill", "group"]) {
-      expect((await as(t, owner.token).post(`/bills/${owner.billId}/${kind}-image`).attach("image", pngBytes(), "a.png")).status).toBe(202);
-    }
-    const bill = await t.db.prisma.bill.findUniqueOrThrow({ where: { id: owner.billId }, include: { paymentRequests: true } });
-    const jobIds = [bill.billImageJobId!, bill.groupImageJobId!];
-    const requests = bill.paymentRequests;
-    // Amounts of every size: within the bound, and beyond what a money column holds (a 400, never a 500).
-    const money = fc.oneof(fc.double(), fc.integer(), fc.string({ maxLength: 12 }), fc.stringMatching(/^\d{1,15}(\.\d{1,4})?$/), fc.stringMatching(/^\d{14,20}(\.\d{1,5})?$/));
-    const aiCallback = fc.record(
-      {
-        jobId: fc.oneof(fc.constantFrom(...jobIds), fc.uuid(), fc.string({ maxLength: 10 })),
-        status: fc.constantFrom("completed", "failed", "processing"),
-        error: fc.string({ maxLength: 30 }),
-        result: fc.record(
-          {
-            total_amount: money,
-            currency: fc.constantFrom("USD", "VND", "KWD", "CLF", "UYW", "XXX", "usd", ""),
-            merchant_name: fc.string({ maxLength: 30 }),
-            bill_date: fc.constantFrom("2026-11-20", "2026-02-30", "yesterday"),
-            line_items: fc.array(fc.record({ name: fc.string({ maxLength: 10 }), amount: money, quantity: fc.double(), unit_price: money }, { requiredKeys: [] }), { maxLength: 3 }),
-            participants: fc.array(
-              fc.record(
-                {
-                  face_id: fc.string({ maxLength: 10 }),
-                  name: fc.string({ maxLength: 10 }),
-                  phone: fc.constantFrom("+84901234567", "+84907654321", "+1", "x"),
-                  email: fc.constantFrom("carol@example.com", "not-an-email"),
-                  bank_user_id: fc.constantFrom(ALICE.userId, "bank-user-dave", "nobody", ""),
-                  confidence: fc.double(),
-                },
-                { requiredKeys: [] },
+  it(
+    "never answers a correctly signed callback or webhook with a 5xx, whatever its body",
+    async () => {
+      const owner = await activeBill();
+      for (const kind of ["bill", "group"]) {
+        expect((await as(t, owner.token).post(`/bills/${owner.billId}/${kind}-image`).attach("image", pngBytes(), "a.png")).status).toBe(202);
+      }
+      const bill = await t.db.prisma.bill.findUniqueOrThrow({ where: { id: owner.billId }, include: { paymentRequests: true } });
+      const jobIds = [bill.billImageJobId!, bill.groupImageJobId!];
+      const requests = bill.paymentRequests;
+      // Amounts of every size: within the bound, and beyond what a money column holds (a 400, never a 500).
+      const money = fc.oneof(
+        fc.double(),
+        fc.integer(),
+        fc.string({ maxLength: 12 }),
+        fc.stringMatching(/^\d{1,15}(\.\d{1,4})?$/),
+        fc.stringMatching(/^\d{14,20}(\.\d{1,5})?$/),
+      );
+      const aiCallback = fc.record(
+        {
+          jobId: fc.oneof(fc.constantFrom(...jobIds), fc.uuid(), fc.string({ maxLength: 10 })),
+          status: fc.constantFrom("completed", "failed", "processing"),
+          error: fc.string({ maxLength: 30 }),
+          result: fc.record(
+            {
+              total_amount: money,
+              currency: fc.constantFrom("USD", "VND", "KWD", "CLF", "UYW", "XXX", "usd", ""),
+              merchant_name: fc.string({ maxLength: 30 }),
+              bill_date: fc.constantFrom("2026-11-20", "2026-02-30", "yesterday"),
+              line_items: fc.array(
+                fc.record({ name: fc.string({ maxLength: 10 }), amount: money, quantity: fc.double(), unit_price: money }, { requiredKeys: [] }),
+                { maxLength: 3 },
               ),
-              { maxLength: 3 },
-            ),
-          },
-          { requiredKeys: [] },
-        ),
-      },
-      { requiredKeys: ["status"] },
-    );
-    const paymentEvent = fc.record(
-      {
-        id: fc.oneof(fc.uuid(), fc.string({ maxLength: 10 })),
-        type: fc.constantFrom("payment.succeeded", "payment.failed", "payment.expired", "payment.refunded"),
-        created: fc.oneof(fc.integer(), fc.double()),
-        data: fc.record(
-          {
-            paymentId: fc.oneof(fc.constantFrom(...requests.map((r) => r.paymentId ?? "")), fc.string({ maxLength: 10 })),
-            reference: fc.oneof(fc.constantFrom(...requests.map((r) => r.reference)), fc.string({ maxLength: 30 })),
-            amount: fc.oneof(fc.constantFrom(...requests.map((r) => r.amount.toFixed(2))), money),
-            currency: fc.constantFrom("USD", "VND", "XXX", "usd"),
-            reason: fc.string({ maxLength: 30 }),
-          },
-          { requiredKeys: [] },
-        ),
-      },
-      { requiredKeys: [] },
-    );
-    const signedBody = fc.oneof(
-      aiCallback.map((v) => JSON.stringify(v)),
-      paymentEvent.map((v) => JSON.stringify(v)),
-      fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? "null"),
-      fc.string({ maxLength: 100 }),
-    );
-    const internal = routes.filter((r) => r.audience === "internal");
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...internal), segment([owner.billId]), signedBody, async (route, billId, raw) => {
-        const path = pathFor(route, { billId }).slice(API.length);
-        const res = path.startsWith("/webhook/") ? await postWebhook(t, raw) : await signedCallback(t, path, raw);
-        expectWellRefused(res, { path: path.slice(0, 200), raw: raw.slice(0, 300) });
-        expect(res.body?.code ?? "").not.toMatch(/^signature_/); // the signature was right: the body decided
-      }),
-      { numRuns: 150 },
-    );
-  }, GENERATED_TIMEOUT_MS);
+              participants: fc.array(
+                fc.record(
+                  {
+                    face_id: fc.string({ maxLength: 10 }),
+                    name: fc.string({ maxLength: 10 }),
+                    phone: fc.constantFrom("+84901234567", "+84907654321", "+1", "x"),
+                    email: fc.constantFrom("carol@example.com", "not-an-email"),
+                    bank_user_id: fc.constantFrom(ALICE.userId, "bank-user-dave", "nobody", ""),
+                    confidence: fc.double(),
+                  },
+                  { requiredKeys: [] },
+                ),
+                { maxLength: 3 },
+              ),
+            },
+            { requiredKeys: [] },
+          ),
+        },
+        { requiredKeys: ["status"] },
+      );
+      const paymentEvent = fc.record(
+        {
+          id: fc.oneof(fc.uuid(), fc.string({ maxLength: 10 })),
+          type: fc.constantFrom("payment.succeeded", "payment.failed", "payment.expired", "payment.refunded"),
+          created: fc.oneof(fc.integer(), fc.double()),
+          data: fc.record(
+            {
+              paymentId: fc.oneof(fc.constantFrom(...requests.map((r) => r.paymentId ?? "")), fc.string({ maxLength: 10 })),
+              reference: fc.oneof(fc.constantFrom(...requests.map((r) => r.reference)), fc.string({ maxLength: 30 })),
+              amount: fc.oneof(fc.constantFrom(...requests.map((r) => r.amount.toFixed(2))), money),
+              currency: fc.constantFrom("USD", "VND", "XXX", "usd"),
+              reason: fc.string({ maxLength: 30 }),
+            },
+            { requiredKeys: [] },
+          ),
+        },
+        { requiredKeys: [] },
+      );
+      const signedBody = fc.oneof(
+        aiCallback.map((v) => JSON.stringify(v)),
+        paymentEvent.map((v) => JSON.stringify(v)),
+        fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? "null"),
+        fc.string({ maxLength: 100 }),
+      );
+      const internal = routes.filter((r) => r.audience === "internal");
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...internal), segment([owner.billId]), signedBody, async (route, billId, raw) => {
+          const path = pathFor(route, { billId }).slice(API.length);
+          const res = path.startsWith("/webhook/") ? await postWebhook(t, raw) : await signedCallback(t, path, raw);
+          expectWellRefused(res, { path: path.slice(0, 200), raw: raw.slice(0, 300) });
+          expect(res.body?.code ?? "").not.toMatch(/^signature_/); // the signature was right: the body decided
+        }),
+        { numRuns: 150 },
+      );
+    },
+    GENERATED_TIMEOUT_MS,
+  );
 
-  it("never answers a generated request to the pay page, /health, /ready or an undeclared method with a 5xx", async () => {
-    const owner = await activeBill();
-    const sent = await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId: owner.billId, status: "sent", payToken: { not: null } } });
-    const token = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{32}$/), segment([sent.payToken!]));
-    const pageTarget = fc.oneof(
-      fc.constantFrom({ method: "get" as const, path: "/health" }, { method: "get" as const, path: "/ready" }),
-      token.map((s) => ({ method: "get" as const, path: `/pay/${s}` })),
-      token.map((s) => ({ method: "get" as const, path: `/pay/${s}/qr.png` })),
-      token.map((s) => ({ method: "get" as const, path: `/pay/${s}/qr.svg` })),
-      // Pressing "Pay now" on a real link would make the mock pay: only random tokens here.
-      fc.stringMatching(/^[A-Za-z0-9_-]{32}$/).map((s) => ({ method: "post" as const, path: `/pay/${s}/pay` })),
-      fc.record({
-        method: fc.constantFrom("get" as const, "post" as const, "put" as const, "patch" as const, "delete" as const),
-        path: fc.constantFrom(...routes.map((r) => pathFor(r, owner.target)), "/", "/api", API, `${API}/`, "/pay", "/docs/../openapi.json"),
-      }),
-    );
-    await fc.assert(
-      fc.asyncProperty(pageTarget, query, async ({ method, path }, q) => {
-        const url = `${path}${q ? `?${q}` : ""}`;
-        const res = await request(t.app)[method](url).set("Authorization", `Bearer ${owner.token}`).buffer(true).parse(readAnswer as never);
-        const type = res.headers["content-type"] ?? "";
-        if (path.startsWith("/pay/") && !/problem\+json/.test(type)) {
-          // The pay page answers people in a browser: HTML (or the QR image, or plain text where an
-          // image was asked for), with its own strict policy, never a 5xx.
-          expect({ url: url.slice(0, 200), status: res.status }).toEqual({ url: url.slice(0, 200), status: expect.any(Number) });
-          expect([200, 303, 404, 410]).toContain(res.status);
-          expect(res.headers["x-content-type-options"]).toBe("nosniff");
-          if (res.status >= 400) expect(type).toMatch(/^text\/(html|plain)/);
-        } else {
-          expectWellRefused(res, { method, url: url.slice(0, 200) });
-        }
-      }),
-      { numRuns: 120 },
-    );
-  }, GENERATED_TIMEOUT_MS);
+  it(
+    "never answers a generated request to the pay page, /health, /ready or an undeclared method with a 5xx",
+    async () => {
+      const owner = await activeBill();
+      const sent = await t.db.prisma.paymentRequest.findFirstOrThrow({ where: { billId: owner.billId, status: "sent", payToken: { not: null } } });
+      const token = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{32}$/), segment([sent.payToken!]));
+      const pageTarget = fc.oneof(
+        fc.constantFrom({ method: "get" as const, path: "/health" }, { method: "get" as const, path: "/ready" }),
+        token.map((s) => ({ method: "get" as const, path: `/pay/${s}` })),
+        token.map((s) => ({ method: "get" as const, path: `/pay/${s}/qr.png` })),
+        token.map((s) => ({ method: "get" as const, path: `/pay/${s}/qr.svg` })),
+        // Pressing "Pay now" on a real link would make the mock pay: only random tokens here.
+        fc.stringMatching(/^[A-Za-z0-9_-]{32}$/).map((s) => ({ method: "post" as const, path: `/pay/${s}/pay` })),
+        fc.record({
+          method: fc.constantFrom("get" as const, "post" as const, "put" as const, "patch" as const, "delete" as const),
+          path: fc.constantFrom(...routes.map((r) => pathFor(r, owner.target)), "/", "/api", API, `${API}/`, "/pay", "/docs/../openapi.json"),
+        }),
+      );
+      await fc.assert(
+        fc.asyncProperty(pageTarget, query, async ({ method, path }, q) => {
+          const url = `${path}${q ? `?${q}` : ""}`;
+          const res = await request(t.app)
+            [method](url)
+            .set("Authorization", `Bearer ${owner.token}`)
+            .buffer(true)
+            .parse(readAnswer as never);
+          const type = res.headers["content-type"] ?? "";
+          if (path.startsWith("/pay/") && !/problem\+json/.test(type)) {
+            // The pay page answers people in a browser: HTML (or the QR image, or plain text where an
+            // image was asked for), with its own strict policy, never a 5xx.
+            expect({ url: url.slice(0, 200), status: res.status }).toEqual({ url: url.slice(0, 200), status: expect.any(Number) });
+            expect([200, 303, 404, 410]).toContain(res.status);
+            expect(res.headers["x-content-type-options"]).toBe("nosniff");
+            if (res.status >= 400) expect(type).toMatch(/^text\/(html|plain)/);
+          } else {
+            expectWellRefused(res, { method, url: url.slice(0, 200) });
+          }
+        }),
+        { numRuns: 120 },
+      );
+    },
+    GENERATED_TIMEOUT_MS,
+  );
 });

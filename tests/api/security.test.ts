@@ -28,10 +28,33 @@ it("sends the same headers on error answers, whichever layer refuses", async () 
     [await request(t.app).get(`${API}/bills`), 401], // auth
     [await as(t, await token()).get("/nowhere"), 404], // no route
     [await as(t, await token()).get(`/bills/${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}`), 404], // not yours
-    [await as(t, await token()).post("/bills").send({ status: "completed" }), 400], // validation
-    [await as(t, await token()).post("/bills").set("Content-Type", "application/json").send("{"), 400], // body parser
-    [await as(t, await token()).post("/bills").set("Content-Type", "application/json").send(JSON.stringify({ note: "x".repeat(200_000) })), 413],
-    [await as(t, await token()).post("/bills").set("Content-Type", "text/plain").send("x"), 415],
+    [
+      await as(t, await token())
+        .post("/bills")
+        .send({ status: "completed" }),
+      400,
+    ], // validation
+    [
+      await as(t, await token())
+        .post("/bills")
+        .set("Content-Type", "application/json")
+        .send("{"),
+      400,
+    ], // body parser
+    [
+      await as(t, await token())
+        .post("/bills")
+        .set("Content-Type", "application/json")
+        .send(JSON.stringify({ note: "x".repeat(200_000) })),
+      413,
+    ],
+    [
+      await as(t, await token())
+        .post("/bills")
+        .set("Content-Type", "text/plain")
+        .send("x"),
+      415,
+    ],
     [await signedCallback(t, `/internal/bills/${newUserId()}/bill-result`, "{}", { header: null }), 401], // signature
   ];
   for (const [res, status] of answers) {
@@ -45,7 +68,11 @@ it("refuses a body over 1 MB on the signed routes with 413 in the problem shape,
   const padded = (size: number) => `{"pad":"${"x".repeat(size - 10)}"}`;
   expect(Buffer.byteLength(padded(MB))).toBe(MB);
   const billPath = "/internal/bills/01a207c9-a789-71bc-bab2-18da81c8123d/bill-result";
-  for (const res of [await signedCallback(t, billPath, padded(MB + 1)), await postWebhook(t, padded(MB + 1)), await postWebhook(t, padded(MB + 1), { header: null })]) {
+  for (const res of [
+    await signedCallback(t, billPath, padded(MB + 1)),
+    await postWebhook(t, padded(MB + 1)),
+    await postWebhook(t, padded(MB + 1), { header: null }),
+  ]) {
     expectProblem(res, 413, "body_too_large");
     expectSecurityHeaders(res);
   }
@@ -98,10 +125,20 @@ describe("made-up tokens from one address", () => {
 it("reads no request body before the caller is authenticated: a stranger's malformed or oversized JSON gets 401, not 400 or 413", async () => {
   const malformed = await request(t.app).post(`${API}/bills`).set("Content-Type", "application/json").send("{");
   expectProblem(malformed, 401, "missing_token");
-  const oversized = await request(t.app).post(`${API}/bills`).set("Content-Type", "application/json").send(JSON.stringify({ note: "x".repeat(200_000) }));
+  const oversized = await request(t.app)
+    .post(`${API}/bills`)
+    .set("Content-Type", "application/json")
+    .send(JSON.stringify({ note: "x".repeat(200_000) }));
   expectProblem(oversized, 401, "missing_token");
   // The same bodies from a user are read and judged.
-  expectProblem(await as(t, await t.tokenFor(newUserId())).post("/bills").set("Content-Type", "application/json").send("{"), 400, "malformed_json");
+  expectProblem(
+    await as(t, await t.tokenFor(newUserId()))
+      .post("/bills")
+      .set("Content-Type", "application/json")
+      .send("{"),
+    400,
+    "malformed_json",
+  );
 });
 
 it("does not limit the signed callbacks", async () => {

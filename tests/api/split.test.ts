@@ -15,7 +15,9 @@ async function billWith(names: string[], bill: Record<string, unknown> = {}) {
   const b = await createBill(t, token, bill);
   const people: { id: string; name: string }[] = [];
   for (const name of names) {
-    const res = await as(t, token).post(`/bills/${b.id}/participants`).send(name === "me" ? { name, userId: id } : { name });
+    const res = await as(t, token)
+      .post(`/bills/${b.id}/participants`)
+      .send(name === "me" ? { name, userId: id } : { name });
     people.push(res.body);
   }
   return { token, billId: b.id, people, userId: id };
@@ -51,22 +53,46 @@ describe("POST /bills/:billId/split/*", () => {
     const { token, billId, people } = await billWith(["A", "B"]);
     const bad = await as(t, token)
       .post(`/bills/${billId}/split/custom-amount`)
-      .send({ amounts: [{ participantId: people[0].id, amount: "60.00" }, { participantId: people[1].id, amount: "39.99" }] });
+      .send({
+        amounts: [
+          { participantId: people[0].id, amount: "60.00" },
+          { participantId: people[1].id, amount: "39.99" },
+        ],
+      });
     expectProblem(bad, 422, "split_sum_mismatch");
     expect(bad.body).toMatchObject({ detail: "The amounts sum to 99.99 USD, 0.01 short of the total of 100.00", difference: "-0.01" });
-    expect(await stored(billId)).toEqual([["A", null], ["B", null]]);
+    expect(await stored(billId)).toEqual([
+      ["A", null],
+      ["B", null],
+    ]);
     const ok = await as(t, token)
       .post(`/bills/${billId}/split/custom-amount`)
-      .send({ amounts: [{ participantId: people[0].id, amount: "60.00" }, { participantId: people[1].id, amount: "40" }] });
+      .send({
+        amounts: [
+          { participantId: people[0].id, amount: "60.00" },
+          { participantId: people[1].id, amount: "40" },
+        ],
+      });
     expect(ok.status).toBe(200);
-    expect(await stored(billId)).toEqual([["A", "60"], ["B", "40"]]);
+    expect(await stored(billId)).toEqual([
+      ["A", "60"],
+      ["B", "40"],
+    ]);
   });
 
   it("percentage: stores each percentage; 422 unless they sum to 100", async () => {
     const { token, billId, people } = await billWith(["A", "B", "C"]);
     const pct = (values: string[]) => ({ percentages: people.map((p, i) => ({ participantId: p.id, percentage: values[i] })) });
-    expectProblem(await as(t, token).post(`/bills/${billId}/split/percentage`).send(pct(["33.33", "33.33", "33.33"])), 422, "split_sum_mismatch");
-    const ok = await as(t, token).post(`/bills/${billId}/split/percentage`).send(pct(["50", "25.5", "24.5"]));
+    expectProblem(
+      await as(t, token)
+        .post(`/bills/${billId}/split/percentage`)
+        .send(pct(["33.33", "33.33", "33.33"])),
+      422,
+      "split_sum_mismatch",
+    );
+    const ok = await as(t, token)
+      .post(`/bills/${billId}/split/percentage`)
+      .send(pct(["50", "25.5", "24.5"]));
     expect(ok.body.allocations.map((a: { amountToPay: string; percentage: string }) => [a.amountToPay, a.percentage])).toEqual([
       ["50.00", "50"],
       ["25.50", "25.5"],
@@ -114,7 +140,12 @@ describe("POST /bills/:billId/split/*", () => {
     const { token, billId, people } = await billWith(["A", "B"]);
     const res = await as(t, token)
       .post(`/bills/${billId}/split/shares`)
-      .send({ shares: [{ participantId: people[0].id, weight: "999999999999999.9999" }, { participantId: people[1].id, weight: "0.0001" }] });
+      .send({
+        shares: [
+          { participantId: people[0].id, weight: "999999999999999.9999" },
+          { participantId: people[1].id, weight: "0.0001" },
+        ],
+      });
     expect(res.status).toBe(200);
     const row = await t.db.prisma.participant.findUniqueOrThrow({ where: { id: people[0].id } });
     expect(row.shareWeight?.toFixed(4)).toBe("999999999999999.9999");
@@ -124,15 +155,27 @@ describe("POST /bills/:billId/split/*", () => {
     const { token, billId, people } = await billWith(["A", "B"]);
     await t.db.prisma.bill.update({
       where: { id: billId },
-      data: { lineItems: [{ name: "Pho", amount: "60.00" }, { name: "Tea", amount: "20.00" }] },
+      data: {
+        lineItems: [
+          { name: "Pho", amount: "60.00" },
+          { name: "Tea", amount: "20.00" },
+        ],
+      },
     });
     const res = await as(t, token)
       .post(`/bills/${billId}/split/itemized`)
-      .send({ items: [{ lineItem: 0, participantIds: [people[0].id] }, { lineItem: 1, participantIds: [people[0].id, people[1].id] }] });
+      .send({
+        items: [
+          { lineItem: 0, participantIds: [people[0].id] },
+          { lineItem: 1, participantIds: [people[0].id, people[1].id] },
+        ],
+      });
     expect(res.status).toBe(200);
     // A: 60 + 10 = 70 of 80 items; B: 10. The other 20.00 splits 70:10 -> 17.50 and 2.50.
     expect(res.body.allocations.map((a: { amountToPay: string }) => a.amountToPay)).toEqual(["87.50", "12.50"]);
-    const missing = await as(t, token).post(`/bills/${billId}/split/itemized`).send({ items: [{ lineItem: 5, participantIds: [people[0].id] }] });
+    const missing = await as(t, token)
+      .post(`/bills/${billId}/split/itemized`)
+      .send({ items: [{ lineItem: 5, participantIds: [people[0].id] }] });
     expectProblem(missing, 422, "unknown_line_item");
   });
 
@@ -140,7 +183,14 @@ describe("POST /bills/:billId/split/*", () => {
     const { token, billId } = await billWith(["me", "B"]);
     await as(t, token).post(`/bills/${billId}/split/equal`).send({});
     const details = await as(t, token).get(`/bills/${billId}`);
-    expect(details.body.totals).toEqual({ participantCount: 2, assignedAmount: "100.00", paidAmount: "50.00", unpaidAmount: "50.00", receivedAmount: "0.00", refundDueAmount: "0.00" });
+    expect(details.body.totals).toEqual({
+      participantCount: 2,
+      assignedAmount: "100.00",
+      paidAmount: "50.00",
+      unpaidAmount: "50.00",
+      receivedAmount: "0.00",
+      refundDueAmount: "0.00",
+    });
     // The creator's "paid" does not lock the split.
     expect((await as(t, token).post(`/bills/${billId}/split/equal`).send({})).status).toBe(200);
   });
@@ -160,9 +210,13 @@ describe("POST /bills/:billId/split/*", () => {
 
     it("a malformed body on a bill without participants: 400 about the body, before the bill's state", async () => {
       const { token, billId } = await billWith([]);
-      const malformed = await as(t, token).post(`/bills/${billId}/split/shares`).send({ shares: [{ participantId: "0190a6c4-8f3e-7000-8000-000000000000", weight: "abc" }] });
+      const malformed = await as(t, token)
+        .post(`/bills/${billId}/split/shares`)
+        .send({ shares: [{ participantId: "0190a6c4-8f3e-7000-8000-000000000000", weight: "abc" }] });
       expectProblem(malformed, 400, "validation_failed");
-      const tooPrecise = await as(t, token).post(`/bills/${billId}/split/custom-amount`).send({ amounts: [{ participantId: "0190a6c4-8f3e-7000-8000-000000000000", amount: "1.234" }] });
+      const tooPrecise = await as(t, token)
+        .post(`/bills/${billId}/split/custom-amount`)
+        .send({ amounts: [{ participantId: "0190a6c4-8f3e-7000-8000-000000000000", amount: "1.234" }] });
       expectProblem(tooPrecise, 400, "validation_failed");
       expect(tooPrecise.body.issues).toEqual([expect.objectContaining({ path: "amounts.0.amount", code: "minor_units" })]);
     });
@@ -173,9 +227,17 @@ describe("POST /bills/:billId/split/*", () => {
       expect((await as(t, token).put(`/bills/${billId}/participants/${people[0].id}/mark-as-paid`).send({ method: "cash" })).status).toBe(200);
       const res = await as(t, token)
         .post(`/bills/${billId}/split/custom-amount`)
-        .send({ amounts: [{ participantId: people[0].id, amount: "10" }, { participantId: people[1].id, amount: "90" }] });
+        .send({
+          amounts: [
+            { participantId: people[0].id, amount: "10" },
+            { participantId: people[1].id, amount: "90" },
+          ],
+        });
       expect(res.status).toBe(200);
-      expect(await stored(billId)).toEqual([["A", "10"], ["B", "90"]]);
+      expect(await stored(billId)).toEqual([
+        ["A", "10"],
+        ["B", "90"],
+      ]);
       const a = (await as(t, token).get(`/bills/${billId}/status`)).body.participants.find((p: { name: string }) => p.name === "A");
       expect(a).toMatchObject({ paidAmount: "50.00", outstandingAmount: "0.00", refundDue: "40.00", paymentStatus: "paid" });
     });
@@ -185,13 +247,40 @@ describe("POST /bills/:billId/split/*", () => {
       const [a, b] = people.map((p) => p.id);
       const stranger = "01a207c9-a789-71bc-bab2-18da81c8123d";
       const post = (amounts: { participantId: string; amount: string }[]) => as(t, token).post(`/bills/${billId}/split/custom-amount`).send({ amounts });
-      expectProblem(await post([{ participantId: a, amount: "50" }, { participantId: b, amount: "40" }, { participantId: stranger, amount: "10" }]), 422, "unknown_participant");
+      expectProblem(
+        await post([
+          { participantId: a, amount: "50" },
+          { participantId: b, amount: "40" },
+          { participantId: stranger, amount: "10" },
+        ]),
+        422,
+        "unknown_participant",
+      );
       expectProblem(await post([{ participantId: a, amount: "100" }]), 422, "missing_participant");
-      expectProblem(await post([{ participantId: a, amount: "50" }, { participantId: a, amount: "50" }]), 400);
-      expectProblem(await post([{ participantId: a, amount: "-50" }, { participantId: b, amount: "150" }]), 400);
-      const decimals = await post([{ participantId: a, amount: "50.005" }, { participantId: b, amount: "49.995" }]);
+      expectProblem(
+        await post([
+          { participantId: a, amount: "50" },
+          { participantId: a, amount: "50" },
+        ]),
+        400,
+      );
+      expectProblem(
+        await post([
+          { participantId: a, amount: "-50" },
+          { participantId: b, amount: "150" },
+        ]),
+        400,
+      );
+      const decimals = await post([
+        { participantId: a, amount: "50.005" },
+        { participantId: b, amount: "49.995" },
+      ]);
       expectProblem(decimals, 400);
-      expect(decimals.body.issues[0]).toEqual({ path: "amounts.0.amount", message: "has more than 2 decimal places, the most USD allows", code: "minor_units" });
+      expect(decimals.body.issues[0]).toEqual({
+        path: "amounts.0.amount",
+        message: "has more than 2 decimal places, the most USD allows",
+        code: "minor_units",
+      });
       expectProblem(await post([]), 422, "empty_split");
     });
 
@@ -222,12 +311,17 @@ describe("amounts sent as JSON numbers", () => {
       expect({ path, issue: res.body.issues[0] }).toEqual({ path, issue: expect.objectContaining({ path: field, message: `${field} ${advice}` }) });
       expect(res.body.detail).toContain(`${field} ${advice}`);
     }
-    expect(await stored(billId)).toEqual([["A", null], ["B", null]]);
+    expect(await stored(billId)).toEqual([
+      ["A", null],
+      ["B", null],
+    ]);
   });
 
-  it("a missing amount reads \"<field> is required\"", async () => {
+  it('a missing amount reads "<field> is required"', async () => {
     const { token, billId, people } = await billWith(["A", "B"]);
-    const res = await as(t, token).post(`/bills/${billId}/split/custom-amount`).send({ amounts: people.map((p) => ({ participantId: p.id })) });
+    const res = await as(t, token)
+      .post(`/bills/${billId}/split/custom-amount`)
+      .send({ amounts: people.map((p) => ({ participantId: p.id })) });
     expectProblem(res, 400, "validation_failed");
     expect(res.body.issues[0]).toMatchObject({ path: "amounts.0.amount", message: "amounts.0.amount is required" });
   });
@@ -247,10 +341,16 @@ describe("amounts too large to store", () => {
     for (const [path, body, field] of cases) {
       const res = await as(t, token).post(`/bills/${billId}/${path}`).send(body);
       expectProblem(res, 400, "validation_failed");
-      expect({ path, issue: res.body.issues[0] }).toEqual({ path, issue: expect.objectContaining({ path: field, message: "is too large: at most 15 digits before the point" }) });
+      expect({ path, issue: res.body.issues[0] }).toEqual({
+        path,
+        issue: expect.objectContaining({ path: field, message: "is too large: at most 15 digits before the point" }),
+      });
       expect(res.body.detail).toContain(`${field}: is too large`);
     }
-    expect(await stored(billId)).toEqual([["A", null], ["B", null]]);
+    expect(await stored(billId)).toEqual([
+      ["A", null],
+      ["B", null],
+    ]);
   });
 });
 
@@ -274,10 +374,16 @@ describe("POST /bills/:billId/calculate", () => {
   it("returns the plan the same input would apply, and saves nothing", async () => {
     const { token, billId, people } = await billWith(["A", "B", "C"]);
     const body = { shares: people.map((p, i) => ({ participantId: p.id, weight: String(i + 1) })) };
-    const preview = await as(t, token).post(`/bills/${billId}/calculate`).send({ method: "shares", ...body });
+    const preview = await as(t, token)
+      .post(`/bills/${billId}/calculate`)
+      .send({ method: "shares", ...body });
     expect(preview.status).toBe(200);
     expect(preview.body.saved).toBe(false);
-    expect(await stored(billId)).toEqual([["A", null], ["B", null], ["C", null]]);
+    expect(await stored(billId)).toEqual([
+      ["A", null],
+      ["B", null],
+      ["C", null],
+    ]);
     expect((await t.db.prisma.bill.findUniqueOrThrow({ where: { id: billId } })).splitMethod).toBeNull();
     const applied = await as(t, token).post(`/bills/${billId}/split/shares`).send(body);
     expect(applied.body.allocations).toEqual(preview.body.allocations);

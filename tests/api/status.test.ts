@@ -54,7 +54,14 @@ describe("GET /bills/:billId/status-history", () => {
   it("lists every transition oldest first, with who and why", async () => {
     const { token, billId, userId } = await paidOne();
     const res = await as(t, token).get(`/bills/${billId}/status-history`);
-    const items = res.body.items as { entity: string; participantName: string | null; previousStatus: string | null; newStatus: string; changedBy: string; at: string }[];
+    const items = res.body.items as {
+      entity: string;
+      participantName: string | null;
+      previousStatus: string | null;
+      newStatus: string;
+      changedBy: string;
+      at: string;
+    }[];
     expect(items[0]).toMatchObject({ entity: "bill", previousStatus: null, newStatus: "created", changedBy: userId });
     expect(items.map((i) => i.at)).toEqual([...items.map((i) => i.at)].sort());
     expect(items.filter((i) => i.entity === "bill").map((i) => i.newStatus)).toEqual(["created", "active"]);
@@ -87,7 +94,10 @@ describe("GET /reports/summary", () => {
     const token = await t.tokenFor(userId);
     const make = async (total: string, currency: string, names: string[]) => {
       const b = await createBill(t, token, { totalAmount: total, currency });
-      for (const name of names) await as(t, token).post(`/bills/${b.id}/participants`).send(name === "me" ? { name, userId } : { name });
+      for (const name of names)
+        await as(t, token)
+          .post(`/bills/${b.id}/participants`)
+          .send(name === "me" ? { name, userId } : { name });
       await as(t, token).post(`/bills/${b.id}/split/equal`).send({});
       return b.id;
     };
@@ -101,7 +111,16 @@ describe("GET /reports/summary", () => {
     const res = await as(t, token).get("/reports/summary");
     expect(res.status).toBe(200);
     expect(res.body.currencies).toEqual([
-      { currency: "USD", billCount: 1, totalAmount: "90.00", owedToYou: "60.00", collected: "30.00", outstanding: "30.00", received: "30.00", refundDue: "0.00" },
+      {
+        currency: "USD",
+        billCount: 1,
+        totalAmount: "90.00",
+        owedToYou: "60.00",
+        collected: "30.00",
+        outstanding: "30.00",
+        received: "30.00",
+        refundDue: "0.00",
+      },
       { currency: "VND", billCount: 1, totalAmount: "100000", owedToYou: "100000", collected: "0", outstanding: "100000", received: "0", refundDue: "0" },
     ]);
     const future = await as(t, token).get("/reports/summary?from=2999-01-01");
@@ -113,13 +132,15 @@ describe("GET /reports/summary", () => {
 
 describe("GET /bills/:billId/export.csv", () => {
   it("exports participants, amounts, status and paid at, safe to open in a spreadsheet", async () => {
-    const { token, billId } = await splitBill(t, ["=HYPERLINK(\"x\")", "Bob, Jr."], { totalAmount: "10.00" });
+    const { token, billId } = await splitBill(t, ['=HYPERLINK("x")', "Bob, Jr."], { totalAmount: "10.00" });
     const res = await as(t, token).get(`/bills/${billId}/export.csv`);
     expect(res.status).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^text\/csv/);
     expect(res.headers["content-disposition"]).toContain(`bill-${billId}.csv`);
     const lines = res.text.trim().split("\r\n");
-    expect(lines[0]).toBe("participant,phone,email,bank_customer,amount_to_pay,currency,payment_status,paid_at,payment_method,paid_amount,outstanding,refund_due,removed_at");
+    expect(lines[0]).toBe(
+      "participant,phone,email,bank_customer,amount_to_pay,currency,payment_status,paid_at,payment_method,paid_amount,outstanding,refund_due,removed_at",
+    );
     expect(lines[1]).toBe(`"'=HYPERLINK(""x"")",,,no,5.00,USD,pending,,,0.00,5.00,0.00,`);
     expect(lines[2]).toBe(`"Bob, Jr.",,,no,5.00,USD,pending,,,0.00,5.00,0.00,`);
   });

@@ -4,7 +4,6 @@ import type { Browser } from "playwright-core";
 import { launchChromium } from "../support/chromium";
 import { startIsolatedServer } from "../support/server-process";
 
-
 let server: Awaited<ReturnType<typeof startIsolatedServer>>;
 let browser: Browser;
 

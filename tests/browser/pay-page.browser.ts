@@ -103,7 +103,10 @@ it("opens the payment link, sees the amount and the QR, pays, and the API shows 
   await screenshot(page, "payable");
 
   await page.getByRole("button", { name: "Pay now" }).click();
-  await page.getByText(/Paid, thank you|Payment submitted/).first().waitFor();
+  await page
+    .getByText(/Paid, thank you|Payment submitted/)
+    .first()
+    .waitFor();
 
   let status = "";
   const deadline = Date.now() + 15_000;
@@ -157,7 +160,11 @@ it("partly paid: 20.00 of 50.00 received, 30.00 owed; the rest is asked by a new
   await screenshot(page, "partly-paid-here");
 
   await page.getByRole("button", { name: "Pay now" }).click();
-  await page.getByRole("status").or(page.getByRole("heading", { name: "Paid, thank you" })).first().waitFor();
+  await page
+    .getByRole("status")
+    .or(page.getByRole("heading", { name: "Paid, thank you" }))
+    .first()
+    .waitFor();
   // The page refreshes itself every 2 s after "Pay now" until the payment is confirmed.
   await page.getByRole("heading", { name: "Paid, thank you" }).waitFor({ timeout: 30_000 });
   expect(await mainText(page)).toContain("Received50.00 USD");

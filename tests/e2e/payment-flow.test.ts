@@ -63,12 +63,21 @@ it("splits, asks everyone to pay, and the mock's webhooks complete the bill", as
   expect(status).toBe("completed");
   const details = await call("GET", `/bills/${id}`);
   // Received: the two others' shares (who gets the extra cent depends on the bill id); the creator pays nothing.
-  expect(details.body.totals).toEqual({ participantCount: 3, assignedAmount: "100.00", paidAmount: "100.00", unpaidAmount: "0.00", receivedAmount: expect.stringMatching(/^66\.6[67]$/), refundDueAmount: "0.00" });
+  expect(details.body.totals).toEqual({
+    participantCount: 3,
+    assignedAmount: "100.00",
+    paidAmount: "100.00",
+    unpaidAmount: "0.00",
+    receivedAmount: expect.stringMatching(/^66\.6[67]$/),
+    refundDueAmount: "0.00",
+  });
 
   const events = await stream;
   abort.abort();
   expect(events).toMatch(/^retry: 3000\n\nevent: snapshot\n/);
-  const order = [...events.matchAll(/event: ([a-z.]+)\ndata: (.*)\n/g)].map((m) => (m[1] === "bill.status" ? `bill.status:${JSON.parse(m[2]).data.status}` : m[1]));
+  const order = [...events.matchAll(/event: ([a-z.]+)\ndata: (.*)\n/g)].map((m) =>
+    m[1] === "bill.status" ? `bill.status:${JSON.parse(m[2]).data.status}` : m[1],
+  );
   expect(order).toEqual(["snapshot", "bill.status:active", "payment.received", "payment.received", "bill.status:completed"]);
 
   const history = (await call("GET", `/bills/${id}/status-history`)).body.items as { entity: string; newStatus: string; changedBy: string }[];

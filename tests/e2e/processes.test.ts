@@ -98,9 +98,9 @@ onPostgresServer("on a PostgreSQL server", () => {
   });
   const start = async (env: Record<string, string> = {}) => track(await startServer({ DATABASE_URL: database.url, JWT_SECRET: secret, ...env }));
   const recordedMigrations = async () =>
-    (await admin.query<{ migration_name: string }>("SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name")).rows.map(
-      (r) => r.migration_name,
-    );
+    (
+      await admin.query<{ migration_name: string }>("SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name")
+    ).rows.map((r) => r.migration_name);
 
   it("a start waits for another process's migration for as long as it takes (longer than Prisma's own 10 s), then finds the schema up to date", async () => {
     const migrator = track(runEntry("tests/support/slow-migrator.ts", {}, [database.url, "12000"]));
@@ -157,11 +157,20 @@ onPostgresServer("on a PostgreSQL server", () => {
 
   describe("with WEB_CONCURRENCY=2", () => {
     const workersListening = (server: ServerProcess) =>
-      server.logs().filter((l) => String(l.msg).startsWith("ChillBill listening on")).map((l) => l.pid as number);
+      server
+        .logs()
+        .filter((l) => String(l.msg).startsWith("ChillBill listening on"))
+        .map((l) => l.pid as number);
     // A new connection per request, so that the primary hands each to the next worker.
     const get = (url: string) =>
       new Promise<number>((resolve, reject) => http.get(url, { agent: false }, (res) => resolve(res.resume().statusCode!)).on("error", reject));
-    const answeredBy = (server: ServerProcess) => new Set(server.logs().filter((l) => l.req).map((l) => l.pid as number));
+    const answeredBy = (server: ServerProcess) =>
+      new Set(
+        server
+          .logs()
+          .filter((l) => l.req)
+          .map((l) => l.pid as number),
+      );
     const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1]);
     const alive = (pid: number) => {
       try {
@@ -185,7 +194,14 @@ onPostgresServer("on a PostgreSQL server", () => {
       expect(primaryLogs.find((l) => Array.isArray(l.applied))?.applied).toEqual(shipped);
       expect(server.logs().filter((l) => workers.includes(l.pid as number) && "applied" in l)).toHaveLength(0);
       expect(messages(server).filter((m) => /^Worker \d started \(pid \d+\)$/.test(m))).toHaveLength(2);
-      expect(new Set(server.logs().map((l) => String(l.msg).match(/listening on (\S+)/)?.[1]).filter(Boolean)).size).toBe(1);
+      expect(
+        new Set(
+          server
+            .logs()
+            .map((l) => String(l.msg).match(/listening on (\S+)/)?.[1])
+            .filter(Boolean),
+        ).size,
+      ).toBe(1);
 
       for (let i = 0; i < 20 && answeredBy(server).size < 2; i++) expect(await get(`${server.url}/api/chillbill/bills`)).toBe(401);
       expect([...answeredBy(server)].sort()).toEqual([...workers].sort());
@@ -207,7 +223,12 @@ onPostgresServer("on a PostgreSQL server", () => {
       const alsoStopped = [workers[0], replacement];
       expect(alsoStopped.filter(alive)).toEqual([]);
       for (const pid of alsoStopped) {
-        expect(server.logs().filter((l) => l.pid === pid).map((l) => l.msg)).toContain("Shutdown complete");
+        expect(
+          server
+            .logs()
+            .filter((l) => l.pid === pid)
+            .map((l) => l.msg),
+        ).toContain("Shutdown complete");
         expect(messages(server)).toContainEqual(expect.stringMatching(new RegExp(`^Worker \\d \\(pid ${pid}\\) exited with code 0$`)));
       }
       expect(messages(server)).toContain("All workers have exited");

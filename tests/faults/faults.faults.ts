@@ -35,7 +35,11 @@ async function upload(server: ServerProcess, billId: string, kind: "bill" | "gro
   const form = new FormData();
   form.set("image", new Blob([pngBytes(4096)], { type: "image/png" }), `${kind}.png`);
   const token = await signDevelopmentToken(TEST_JWT_SECRET, USER);
-  const res = await fetch(`${server.url}/api/chillbill/bills/${billId}/${kind}-image`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: form });
+  const res = await fetch(`${server.url}/api/chillbill/bills/${billId}/${kind}-image`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+  });
   await res.arrayBuffer();
   return res.status;
 }
@@ -85,15 +89,23 @@ async function waitingFor(db: Client, table: string): Promise<{ pid: number }[]>
 
 /** The server's connections to this database. */
 async function serverBackends(database: string): Promise<number> {
-  const { rows } = await servers.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND application_name <> $2`, [database, TEST_CONNECTION]);
+  const { rows } = await servers.admin.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND application_name <> $2`,
+    [database, TEST_CONNECTION],
+  );
   return rows[0].n;
 }
 
 async function historyOf(db: Client, billId: string) {
-  const { rows } = await db.query<{ participant_id: string | null; entity_type: string; previous_status: string | null; new_status: string; changed_by: string }>(
-    `SELECT participant_id, entity_type::text, previous_status, new_status, changed_by FROM status_history WHERE bill_id = $1 ORDER BY created_at, id`,
-    [billId],
-  );
+  const { rows } = await db.query<{
+    participant_id: string | null;
+    entity_type: string;
+    previous_status: string | null;
+    new_status: string;
+    changed_by: string;
+  }>(`SELECT participant_id, entity_type::text, previous_status, new_status, changed_by FROM status_history WHERE bill_id = $1 ORDER BY created_at, id`, [
+    billId,
+  ]);
   return rows;
 }
 
@@ -163,14 +175,18 @@ describe("SIGKILL in the middle of a flow", () => {
     expect(await upload(first, bill.id, "group")).toBe(202);
     await locker.query("BEGIN");
     await locker.query("LOCK TABLE status_history IN EXCLUSIVE MODE");
-    const [stuck] = await until("the group result to wait inside its transaction", async () => {
-      const waiting = await waitingFor(db, "status_history");
-      return waiting.length ? waiting : undefined;
-    }, 10_000, 25);
-    const wrote = await db.query(
-      `SELECT 1 FROM pg_locks WHERE pid = $1 AND relation = 'participants'::regclass AND mode = 'RowExclusiveLock' AND granted`,
-      [stuck.pid],
+    const [stuck] = await until(
+      "the group result to wait inside its transaction",
+      async () => {
+        const waiting = await waitingFor(db, "status_history");
+        return waiting.length ? waiting : undefined;
+      },
+      10_000,
+      25,
     );
+    const wrote = await db.query(`SELECT 1 FROM pg_locks WHERE pid = $1 AND relation = 'participants'::regclass AND mode = 'RowExclusiveLock' AND granted`, [
+      stuck.pid,
+    ]);
     expect(wrote.rowCount).toBe(1);
 
     expect(await first.stop("SIGKILL")).toBeNull();
@@ -193,12 +209,17 @@ describe("SIGKILL in the middle of a flow", () => {
     expect(status.billImage).toMatchObject({ jobId: billJob.jobId, state: "completed", attempts: 1 });
 
     // The AI service delivers both results again (its first deliveries never got an answer): no-ops.
-    for (const [kind, jobId] of [["bill", billJob.jobId], ["group", status.groupImage.jobId]] as const) {
+    for (const [kind, jobId] of [
+      ["bill", billJob.jobId],
+      ["group", status.groupImage.jobId],
+    ] as const) {
       const resent = await sendAiResult(second, bill.id, kind, { jobId, status: "completed", result: DEFAULT_AI_FIXTURES[kind] });
       expect(resent).toMatchObject({ status: 200, body: { jobId, state: "completed", applied: false } });
     }
 
-    const people = await db.query<{ name: string; ai_face_id: string }>(`SELECT name, ai_face_id FROM participants WHERE bill_id = $1 ORDER BY name`, [bill.id]);
+    const people = await db.query<{ name: string; ai_face_id: string }>(`SELECT name, ai_face_id FROM participants WHERE bill_id = $1 ORDER BY name`, [
+      bill.id,
+    ]);
     expect(people.rows).toEqual([
       { name: "Alice", ai_face_id: "face-alice" },
       { name: "Bob", ai_face_id: "face-bob" },
@@ -206,7 +227,10 @@ describe("SIGKILL in the middle of a flow", () => {
     const history = await historyOf(db, bill.id);
     expect(history.filter((h) => h.entity_type === "participant")).toHaveLength(2); // one "added" row each
     expect(await duplicateHistory(db, bill.id)).toEqual([]);
-    const stored = await db.query(`SELECT total_amount::text AS total, currency, merchant_name, jsonb_array_length(line_items) AS items FROM bills WHERE id = $1`, [bill.id]);
+    const stored = await db.query(
+      `SELECT total_amount::text AS total, currency, merchant_name, jsonb_array_length(line_items) AS items FROM bills WHERE id = $1`,
+      [bill.id],
+    );
     expect(stored.rows[0]).toEqual({ total: "100.0000", currency: "USD", merchant_name: "Test Restaurant", items: 3 });
     expect((await db.query(`SELECT state::text FROM image_jobs WHERE bill_id = $1`, [bill.id])).rows).toEqual([{ state: "completed" }, { state: "completed" }]);
     expect(await second.stop()).toBe(0);
@@ -240,7 +264,9 @@ describe("SIGKILL in the middle of a flow", () => {
 
     const events = await db.query(`SELECT outcome FROM payment_events WHERE id = $1`, [event.id]);
     expect(events.rows).toEqual([{ outcome: "applied" }]);
-    const participant = await db.query(`SELECT payment_status::text AS status, paid_amount::text AS paid FROM participants WHERE id = $1`, [paying.participantId]);
+    const participant = await db.query(`SELECT payment_status::text AS status, paid_amount::text AS paid FROM participants WHERE id = $1`, [
+      paying.participantId,
+    ]);
     expect(participant.rows).toEqual([{ status: "paid", paid: "45.0000" }]);
     const request = await db.query(`SELECT status::text FROM payment_requests WHERE id = $1`, [paying.id]);
     expect(request.rows).toEqual([{ status: "paid" }]);
@@ -298,7 +324,6 @@ describe("database outage", () => {
   it("cut: reads and writes answer 503 problems within seconds, /ready is not ready, webhooks are refused; it recovers without a restart and the retried webhook is applied once", async () => {
     const { url, proxy, server, call, billId, requests, event } = await awaitingPaymentBehindProxy();
     try {
-
       proxy.cut();
       const read = await call("GET", "/bills");
       expectProblem(read, 503, "database_unavailable");
@@ -330,7 +355,6 @@ describe("database outage", () => {
   it("hang (connections accepted, never answered): /ready, reads and writes answer 503 and webhooks a 5xx within a bounded time; it recovers without a restart", async () => {
     const { url, proxy, server, call, billId, requests, event } = await awaitingPaymentBehindProxy();
     try {
-
       proxy.hang({ open: "drop" });
       const started = Date.now();
       const ready = await fetch(`${server.url}/ready`, { signal: AbortSignal.timeout(15_000) });
@@ -454,9 +478,7 @@ describe("database outage", () => {
     await locker.query("LOCK TABLE image_jobs IN ACCESS EXCLUSIVE MODE");
     try {
       const server = await boot({ DATABASE_URL: proxiedUrl, DATABASE_POOL_MAX: "4", ...env });
-      await until("the first sweep waiting on image_jobs", async () =>
-        (await lockWaiters(name)).some((w) => /image_jobs/.test(w.query)) ? true : undefined,
-      );
+      await until("the first sweep waiting on image_jobs", async () => ((await lockWaiters(name)).some((w) => /image_jobs/.test(w.query)) ? true : undefined));
       proxy.hang();
       const started = Date.now();
       const code = await server.stop("SIGTERM");
@@ -533,8 +555,14 @@ describe("database outage during start-up", () => {
       const retries = retriesOf(server, "connecting to the database");
       expect(retries.slice(0, 3).map((l) => l.retryInMs)).toEqual([200, 400, 800]);
       for (const line of retries) {
-        expect(line).toMatchObject({ attempt: expect.any(Number), retryAt: expect.any(String), error: expect.stringMatching(/Connection terminated|ECONNRESET/) });
-        expect(String(line.msg)).toMatch(/^Start-up: connecting to the database failed \(attempt \d+, the database is unavailable\): .+; trying again in \d+ ms$/);
+        expect(line).toMatchObject({
+          attempt: expect.any(Number),
+          retryAt: expect.any(String),
+          error: expect.stringMatching(/Connection terminated|ECONNRESET/),
+        });
+        expect(String(line.msg)).toMatch(
+          /^Start-up: connecting to the database failed \(attempt \d+, the database is unavailable\): .+; trying again in \d+ ms$/,
+        );
       }
 
       proxy.restore();
@@ -588,7 +616,9 @@ describe("database outage during start-up", () => {
 
       proxy.restore();
       const running = await server.listening();
-      expect(server.logs().map((l) => String(l.msg))).toContainEqual(expect.stringMatching(/^Start-up: starting the job queue succeeded after \d+ failed attempt\(s\)$/));
+      expect(server.logs().map((l) => String(l.msg))).toContainEqual(
+        expect.stringMatching(/^Start-up: starting the job queue succeeded after \d+ failed attempt\(s\)$/),
+      );
       const ready = await fetch(`${running.url}/ready`);
       expect(ready.status).toBe(200);
       expect(((await ready.json()) as { jobs: unknown }).jobs).toEqual({ queued: expect.any(Number), active: expect.any(Number), failed: 0 });
@@ -615,7 +645,9 @@ describe("database outage during start-up", () => {
       expect(await server.exited).toBe(0);
       expect(Date.now() - started).toBeLessThan(5_000);
       const messages = server.logs().map((l) => String(l.msg));
-      expect(messages).toEqual(expect.arrayContaining(["Stopping start-up: SIGTERM", "Start-up stopped (SIGTERM) before anything was served", "Shutdown complete"]));
+      expect(messages).toEqual(
+        expect.arrayContaining(["Stopping start-up: SIGTERM", "Start-up stopped (SIGTERM) before anything was served", "Shutdown complete"]),
+      );
       expect(messages.some((m) => m.startsWith("ChillBill listening"))).toBe(false);
       expect(await accepts(port)).toBe(false);
     } finally {
@@ -714,7 +746,9 @@ describe("bursts on the real server", () => {
     );
     expect(participants.rows).toHaveLength(50);
     const requestStatus = new Map(
-      (await db.query<{ participant_id: string; status: string }>(`SELECT participant_id, status::text FROM payment_requests WHERE bill_id = $1`, [billId])).rows.map((r) => [r.participant_id, r.status]),
+      (
+        await db.query<{ participant_id: string; status: string }>(`SELECT participant_id, status::text FROM payment_requests WHERE bill_id = $1`, [billId])
+      ).rows.map((r) => [r.participant_id, r.status]),
     );
     for (const p of participants.rows) {
       const byWebhook = winners[requests.findIndex((r) => r.participantId === p.id)] === "webhook";
@@ -724,7 +758,10 @@ describe("bursts on the real server", () => {
           : { status: "paid", method: "cash", request: "cancelled", paid: "20.0000", refund: "10.0000" },
       );
     }
-    const applied = await db.query(`SELECT count(*)::int AS n FROM payment_events e JOIN payment_requests r ON r.id = e.payment_request_id WHERE r.bill_id = $1 AND e.outcome = 'applied'`, [billId]);
+    const applied = await db.query(
+      `SELECT count(*)::int AS n FROM payment_events e JOIN payment_requests r ON r.id = e.payment_request_id WHERE r.bill_id = $1 AND e.outcome = 'applied'`,
+      [billId],
+    );
     expect(applied.rows[0].n).toBe(50);
 
     const history = await historyOf(db, billId);
@@ -742,7 +779,9 @@ describe("bursts on the real server", () => {
       [billId],
     );
     const marked = winners.filter((w) => w === "mark").length;
-    expect(totals.rows).toEqual([{ status: "completed", total: "500.0000", applied: "500.0000", received: `${500 + 10 * marked}.0000`, refund: `${10 * marked}.0000` }]);
+    expect(totals.rows).toEqual([
+      { status: "completed", total: "500.0000", applied: "500.0000", received: `${500 + 10 * marked}.0000`, refund: `${10 * marked}.0000` },
+    ]);
     const status = (await call("GET", `/bills/${billId}/status`)).body;
     expect(status).toMatchObject({ status: "completed", totals: { paidCount: 50, unpaidCount: 0 } });
   });
@@ -781,7 +820,11 @@ describe("graceful shutdown", () => {
           port,
           method: "POST",
           path: `/api/chillbill/bills/${uploadBill.id}/bill-image`,
-          headers: { authorization: `Bearer ${token}`, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": head.length + file.length + tail.length },
+          headers: {
+            authorization: `Bearer ${token}`,
+            "content-type": `multipart/form-data; boundary=${boundary}`,
+            "content-length": head.length + file.length + tail.length,
+          },
         },
         (res) => {
           res.resume();
@@ -800,19 +843,29 @@ describe("graceful shutdown", () => {
     await until("the upload to be streaming into a file", async () => (readdirSync(uploads).length > 0 ? true : undefined), 10_000, 25);
 
     server.child.kill("SIGTERM");
-    await until("the server to start shutting down", async () => (server.logs().some((l) => /^Shutting down/.test(String(l.msg))) ? true : undefined), 10_000, 25);
+    await until(
+      "the server to start shutting down",
+      async () => (server.logs().some((l) => /^Shutting down/.test(String(l.msg))) ? true : undefined),
+      10_000,
+      25,
+    );
     // It no longer accepts connections, while both requests are still open.
-    await until("new connections to be refused", async () => {
-      const refused = await new Promise<boolean>((resolve) => {
-        const probe = httpRequest({ host: "127.0.0.1", port, path: "/health", agent: false }, (res) => {
-          res.resume();
-          resolve(false);
+    await until(
+      "new connections to be refused",
+      async () => {
+        const refused = await new Promise<boolean>((resolve) => {
+          const probe = httpRequest({ host: "127.0.0.1", port, path: "/health", agent: false }, (res) => {
+            res.resume();
+            resolve(false);
+          });
+          probe.on("error", () => resolve(true));
+          probe.end();
         });
-        probe.on("error", () => resolve(true));
-        probe.end();
-      });
-      return refused ? true : undefined;
-    }, 5_000, 50);
+        return refused ? true : undefined;
+      },
+      5_000,
+      50,
+    );
     expect(server.child.exitCode).toBeNull();
 
     finishUpload();

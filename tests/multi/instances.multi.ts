@@ -23,7 +23,16 @@ const WEBHOOK_PATH = "/api/chillbill/webhook/payment-callback";
 /** A user of its own for each test: nothing one test does (or counts) reaches another. */
 const newUser = () => `multi-user-${uuidv7()}`;
 
-type PaymentRequest = { id: string; participantId: string; paymentId: string; reference: string; amount: string; currency: string; status: string; paymentLink: string };
+type PaymentRequest = {
+  id: string;
+  participantId: string;
+  paymentId: string;
+  reference: string;
+  amount: string;
+  currency: string;
+  status: string;
+  paymentLink: string;
+};
 
 interface Person {
   name: string;
@@ -90,7 +99,10 @@ async function historyDuplicates(cluster: Cluster, billId: string) {
 
 /** pg-boss's record of a job (its id is ours for keyed jobs: a payment request's hand-over). */
 async function jobRecord(cluster: Cluster, queue: string, id: string) {
-  const { rows } = await cluster.db.query<{ state: string; retry_count: number }>(`SELECT state::text, retry_count FROM pgboss.job WHERE name = $1 AND id = $2`, [queue, id]);
+  const { rows } = await cluster.db.query<{ state: string; retry_count: number }>(
+    `SELECT state::text, retry_count FROM pgboss.job WHERE name = $1 AND id = $2`,
+    [queue, id],
+  );
   return rows[0];
 }
 
@@ -172,7 +184,12 @@ describe("three instances behind a round-robin proxy", () => {
     await until("every notification sent", async () => ((await notificationRows(cluster, billId)).every((n) => n.status === "sent") ? true : undefined));
     const rows = await expectEachNotificationDeliveredOnce(cluster, smtp, billId, who);
     for (const p of who) {
-      expect(rows.filter((r) => r.recipient === p.email).map((r) => r.type).sort()).toEqual(["bill_completed", "payment_request"]);
+      expect(
+        rows
+          .filter((r) => r.recipient === p.email)
+          .map((r) => r.type)
+          .sort(),
+      ).toEqual(["bill_completed", "payment_request"]);
     }
   });
 
@@ -218,7 +235,9 @@ describe("three instances behind a round-robin proxy", () => {
     expect(first.status).toBe(200);
     await until("the snapshot", async () => (first.events.length ? true : undefined));
     // Caused on B and C, one after the other (each answered before the next is sent).
-    expect((await sendWebhook(cluster.instances[1], paymentEvent(requestOf("Gil"), "payment.failed", { reason: "card declined" }))).body.outcome).toBe("applied");
+    expect((await sendWebhook(cluster.instances[1], paymentEvent(requestOf("Gil"), "payment.failed", { reason: "card declined" }))).body.outcome).toBe(
+      "applied",
+    );
     expect((await sendWebhook(cluster.instances[2], paymentEvent(requestOf("Eve")))).body.outcome).toBe("applied");
     await until("two events on A", async () => (first.changes.length >= 2 ? true : undefined));
     first.close();
@@ -277,7 +296,9 @@ describe("scheduled reminders with three instances running", () => {
     const { billId } = await billAwaitingPayment(calls, scheduled);
     // Its requests have been out for an hour: due at the next tick.
     await db.query(`UPDATE payment_requests SET created_at = created_at - interval '1 hour' WHERE bill_id = $1`, [billId]);
-    const { rows: [{ since }] } = await db.query<{ since: Date }>(`SELECT now() AS since`);
+    const {
+      rows: [{ since }],
+    } = await db.query<{ since: Date }>(`SELECT now() AS since`);
 
     // Called by hand on every instance at once: one reminder each.
     const manual = people("Jon", "Kim");
@@ -293,7 +314,10 @@ describe("scheduled reminders with three instances running", () => {
     await until(
       "two runs of the reminder schedule",
       async () => {
-        const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'reminders' AND state = 'completed' AND started_on > $1`, [since]);
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'reminders' AND state = 'completed' AND started_on > $1`,
+          [since],
+        );
         return rows[0].n >= 2 ? true : undefined;
       },
       170_000,
@@ -324,7 +348,10 @@ describe("scheduled reminders with three instances running", () => {
     const emails = scheduled.map((p) => p.email).sort();
     for (const n of timed) expect(upTo.filter((run) => within(n.created_at.getTime(), run))).toHaveLength(1);
     for (const run of upTo) {
-      const reminded = timed.filter((n) => within(n.created_at.getTime(), run)).map((n) => n.recipient).sort();
+      const reminded = timed
+        .filter((n) => within(n.created_at.getTime(), run))
+        .map((n) => n.recipient)
+        .sort();
       expect(due.includes(run) ? reminded : reminded.length ? reminded : emails).toEqual(emails);
     }
     // And each reminder row went out as one mail (the next tick is at least 25 s away).
@@ -345,7 +372,10 @@ describe("kill -9 while an instance holds a job", () => {
     await fake.start();
     const smtp = new SmtpSink();
     const smtpUrl = await smtp.listen("all");
-    const cluster = await startCluster(servers, { env: { SMTP_URL: smtpUrl, PAYMENT_MODE: "http" }, envOf: ({ name }) => ({ PAYMENT_API_URL: fake.urlFor(name) }) });
+    const cluster = await startCluster(servers, {
+      env: { SMTP_URL: smtpUrl, PAYMENT_MODE: "http" },
+      envOf: ({ name }) => ({ PAYMENT_API_URL: fake.urlFor(name) }),
+    });
     try {
       const user = newUser();
       const calls = perInstance(cluster, user);
@@ -358,7 +388,11 @@ describe("kill -9 while an instance holds a job", () => {
       // (on whichever instance took it, 2 s later) wait there.
       fake.stallCreates = true;
       const asked = calls[0]("POST", `/bills/${bill.id}/request-payments`, undefined, 60_000).catch((err: Error) => err);
-      const [one, two] = await until("the hand-over job's call to hang at the payment system", async () => (fake.creates.length >= 2 ? fake.creates.slice(0, 2) : undefined), 30_000);
+      const [one, two] = await until(
+        "the hand-over job's call to hang at the payment system",
+        async () => (fake.creates.length >= 2 ? fake.creates.slice(0, 2) : undefined),
+        30_000,
+      );
       const requestId = one.requestId;
       expect(two.requestId).toBe(requestId);
       expect([one.instance, two.instance]).toContain("i0"); // the committing instance's own try
@@ -372,7 +406,10 @@ describe("kill -9 while an instance holds a job", () => {
       const sent = await until(
         "another instance to hand the request over",
         async () => {
-          const { rows } = await cluster.db.query<{ status: string; payment_id: string }>(`SELECT status::text, payment_id FROM payment_requests WHERE id = $1`, [requestId]);
+          const { rows } = await cluster.db.query<{ status: string; payment_id: string }>(
+            `SELECT status::text, payment_id FROM payment_requests WHERE id = $1`,
+            [requestId],
+          );
           return rows[0]?.status === "sent" ? rows[0] : undefined;
         },
         60_000,
@@ -383,7 +420,11 @@ describe("kill -9 while an instance holds a job", () => {
       expect(answered.length).toBeGreaterThanOrEqual(1);
       expect(answered.every((c) => c.instance !== holder)).toBe(true);
       // The job the killed instance held: taken again once its lease ran out, and completed.
-      await until("the job completed", async () => ((await jobRecord(cluster, "payment-hand-over", requestId))?.state === "completed" ? true : undefined), 20_000);
+      await until(
+        "the job completed",
+        async () => ((await jobRecord(cluster, "payment-hand-over", requestId))?.state === "completed" ? true : undefined),
+        20_000,
+      );
       expect((await jobRecord(cluster, "payment-hand-over", requestId)).retry_count).toBeGreaterThanOrEqual(1);
 
       // Lea is asked to pay once.
@@ -424,12 +465,22 @@ describe("kill -9 while an instance holds a job", () => {
       expect(notices.map((n) => n.type).sort()).toEqual(["bill_completed", "bill_completed", "bill_completed", "payment_received"]);
       await cluster.kill(cluster.instances.find((s) => s.name === holder)!.index);
       // Nothing of that commit was sent.
-      expect((await notificationRows(cluster, billId)).filter((n) => !before.has(n.id)).map((n) => n.status)).toEqual(["pending", "pending", "pending", "pending"]);
+      expect((await notificationRows(cluster, billId)).filter((n) => !before.has(n.id)).map((n) => n.status)).toEqual([
+        "pending",
+        "pending",
+        "pending",
+        "pending",
+      ]);
       const mailsBefore = smtp.messages.length;
 
       smtp.setAll("answer");
       // The job's lease runs out (5 s), then its retry is due (30-60 s: the notification queue's retry delay).
-      await until("every notice of that commit sent", async () => ((await notificationRows(cluster, billId)).every((n) => n.status === "sent") ? true : undefined), 120_000, 500);
+      await until(
+        "every notice of that commit sent",
+        async () => ((await notificationRows(cluster, billId)).every((n) => n.status === "sent") ? true : undefined),
+        120_000,
+        500,
+      );
       expect(smtp.messages.slice(mailsBefore).every((m) => m.listener !== holder)).toBe(true);
       await expectEachNotificationDeliveredOnce(cluster, smtp, billId, who);
       for (const p of who) expect(smtp.to(p.email, "everyone has paid")).toHaveLength(1);
@@ -446,7 +497,10 @@ describe("a payment whose webhook never came", () => {
   it("is found by the reconciliation schedule, asked about at the payment system by any instance, and applied once; the webhook arriving late changes nothing", async () => {
     const fake = new FakePaymentSystem();
     await fake.start();
-    const cluster = await startCluster(servers, { env: { PAYMENT_MODE: "http", RECONCILE_CRON: "* * * * *", RECONCILE_AFTER_MS: "1000" }, envOf: ({ name }) => ({ PAYMENT_API_URL: fake.urlFor(name) }) });
+    const cluster = await startCluster(servers, {
+      env: { PAYMENT_MODE: "http", RECONCILE_CRON: "* * * * *", RECONCILE_AFTER_MS: "1000" },
+      envOf: ({ name }) => ({ PAYMENT_API_URL: fake.urlFor(name) }),
+    });
     try {
       const { billId, requests } = await billAwaitingPayment([apiClient(cluster.proxy, newUser())], people("Ola"), "30.00");
       const [request] = requests;

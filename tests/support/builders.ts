@@ -38,7 +38,9 @@ export async function insertParticipant(
   });
   if (paid !== "0") {
     const bill = await t.db.prisma.bill.findUniqueOrThrow({ where: { id: billId } });
-    await t.db.prisma.payment.create({ data: { id: uuidv7(), billId, participantId: participant.id, amount: paid, currency: bill.currency ?? "USD", source: "offline" } });
+    await t.db.prisma.payment.create({
+      data: { id: uuidv7(), billId, participantId: participant.id, amount: paid, currency: bill.currency ?? "USD", source: "offline" },
+    });
   }
   return participant;
 }

@@ -24,15 +24,12 @@ export function aiCallbackSignature(raw: string, secret = TEST_AI_SECRET, at: Da
   return signPayload(secret, raw, Math.floor(at.getTime() / 1000));
 }
 
-export function signedCallback(
-  t: TestApp,
-  path: string,
-  body: unknown,
-  options: { secret?: string; at?: Date; header?: string | null } = {},
-) {
+export function signedCallback(t: TestApp, path: string, body: unknown, options: { secret?: string; at?: Date; header?: string | null } = {}) {
   const raw = typeof body === "string" ? body : JSON.stringify(body);
   const at = options.at ?? t.clock?.now() ?? new Date();
   const header = options.header === undefined ? aiCallbackSignature(raw, options.secret, at) : options.header;
-  const req = request(t.app).post(API + path).set("Content-Type", "application/json");
+  const req = request(t.app)
+    .post(API + path)
+    .set("Content-Type", "application/json");
   return (header === null ? req : req.set(AI_SIGNATURE_HEADER, header)).send(raw);
 }

@@ -184,18 +184,20 @@ async function buildStateQuery(sql: SqlClient): Promise<StateQuery> {
     has.has(`${table}.${column}`) ? `${alias}.${column}` : `${fallback} AS ${column}`;
   const list = (from: string, columns: string, order: string) =>
     `(SELECT coalesce(json_agg(x ORDER BY ${order}), '[]'::json) FROM (SELECT ${columns} FROM ${from}) x)`;
-  const payments = tables.has("payments") && has.has("payments.bill_id")
-    ? list(
-        "payments y WHERE y.bill_id = $1::uuid",
-        ["id", "participant_id", "payment_request_id", "amount", "currency", "source", "event_id"].map((c) => col("payments", "y", c)).join(", ") +
-          `, ${has.has("payments.created_at") ? "y.created_at" : "NULL::timestamptz AS created_at"}`,
-        "x.created_at, x.id",
-      )
-    : "'[]'::json";
+  const payments =
+    tables.has("payments") && has.has("payments.bill_id")
+      ? list(
+          "payments y WHERE y.bill_id = $1::uuid",
+          ["id", "participant_id", "payment_request_id", "amount", "currency", "source", "event_id"].map((c) => col("payments", "y", c)).join(", ") +
+            `, ${has.has("payments.created_at") ? "y.created_at" : "NULL::timestamptz AS created_at"}`,
+          "x.created_at, x.id",
+        )
+      : "'[]'::json";
   // Two index lookups (by request, by event id) rather than one OR that scans every event.
-  const paymentEventIds = tables.has("payments") && has.has("payments.event_id") && has.has("payments.bill_id")
-    ? " UNION SELECT * FROM payment_events WHERE id IN (SELECT event_id FROM payments WHERE bill_id = $1::uuid AND event_id IS NOT NULL)"
-    : "";
+  const paymentEventIds =
+    tables.has("payments") && has.has("payments.event_id") && has.has("payments.bill_id")
+      ? " UNION SELECT * FROM payment_events WHERE id IN (SELECT event_id FROM payments WHERE bill_id = $1::uuid AND event_id IS NOT NULL)"
+      : "";
   const text = `
     SELECT
       (SELECT row_to_json(x) FROM (
@@ -350,7 +352,11 @@ export function billFigures(state: MoneyState): BillFigures {
   return {
     received: sum(state.payments.map((x) => new Decimal(x.amount))),
     applied: sum(everyone(state).map((p) => paid(p).minus(refund(p)))),
-    appliedExcludingCreator: sum(everyone(state).filter((p) => !p.is_creator).map((p) => paid(p).minus(refund(p)))),
+    appliedExcludingCreator: sum(
+      everyone(state)
+        .filter((p) => !p.is_creator)
+        .map((p) => paid(p).minus(refund(p))),
+    ),
     creatorShare: sum(state.participants.filter((p) => p.is_creator).map((p) => dec(p.amount_to_pay) ?? ZERO)),
     outstanding: sum(everyone(state).map((p) => dec(p.outstanding_amount) ?? ZERO)),
     refundDue: sum(everyone(state).map(refund)),
@@ -378,7 +384,10 @@ export function checkMoneyState(state: MoneyState, options: CheckOptions = {}): 
     const shares = sum(participants.map((p) => new Decimal(p.amount_to_pay!)));
     const total = dec(bill.total_amount);
     if (total === null || !shares.equals(total)) {
-      v("1.split-sum", `the ${bill.split_method} split gives ${shares.toFixed()} of a total of ${show(total)}: ${participants.map((p) => `${who(p)} ${p.amount_to_pay}`).join(", ")}`);
+      v(
+        "1.split-sum",
+        `the ${bill.split_method} split gives ${shares.toFixed()} of a total of ${show(total)}: ${participants.map((p) => `${who(p)} ${p.amount_to_pay}`).join(", ")}`,
+      );
     }
   }
 
@@ -392,11 +401,17 @@ export function checkMoneyState(state: MoneyState, options: CheckOptions = {}): 
     }
     const outstanding = dec(p.outstanding_amount);
     if (has("participants.outstanding_amount") && (outstanding === null || !outstanding.equals(e.outstanding))) {
-      v("2.outstanding", `${who(p)}: outstanding_amount ${show(outstanding)}, expected ${e.outstanding.toFixed()} (share ${show(e.share)}, received ${e.received.toFixed()}, bill ${bill.status}${p.is_creator ? ", creator" : ""})`);
+      v(
+        "2.outstanding",
+        `${who(p)}: outstanding_amount ${show(outstanding)}, expected ${e.outstanding.toFixed()} (share ${show(e.share)}, received ${e.received.toFixed()}, bill ${bill.status}${p.is_creator ? ", creator" : ""})`,
+      );
     }
     const refund = dec(p.refund_due);
     if (has("participants.refund_due") && (refund === null || !refund.equals(e.refundDue))) {
-      v("2.refund", `${who(p)}: refund_due ${show(refund)}, expected ${e.refundDue.toFixed()} (share ${show(e.share)}, received ${e.received.toFixed()}, bill ${bill.status})`);
+      v(
+        "2.refund",
+        `${who(p)}: refund_due ${show(refund)}, expected ${e.refundDue.toFixed()} (share ${show(e.share)}, received ${e.received.toFixed()}, bill ${bill.status})`,
+      );
     }
   }
   const expectedOf = new Map(expected.map((e) => [e.participant.id, e]));
@@ -407,7 +422,8 @@ export function checkMoneyState(state: MoneyState, options: CheckOptions = {}): 
   for (const r of requests) {
     // A request closed before the bill's currency changed stays in the old one (superseded).
     if (!isOpen(r.status)) continue;
-    if (bill.currency && r.currency !== bill.currency) v("3.currency", `request ${r.id.slice(-6)} is ${r.status} in ${r.currency}, the bill in ${bill.currency}`);
+    if (bill.currency && r.currency !== bill.currency)
+      v("3.currency", `request ${r.id.slice(-6)} is ${r.status} in ${r.currency}, the bill in ${bill.currency}`);
     openBy.set(r.participant_id, [...(openBy.get(r.participant_id) ?? []), r]);
     if (closed) v("3.closed-bill", `request ${r.id.slice(-6)} (${r.amount}) is still ${r.status} on a ${bill.status} bill`);
     const p = byId.get(r.participant_id);
@@ -421,7 +437,11 @@ export function checkMoneyState(state: MoneyState, options: CheckOptions = {}): 
     }
   }
   for (const [pid, open] of openBy) {
-    if (open.length > 1) v("3.one-open", `${byId.get(pid) ? who(byId.get(pid)!) : pid} has ${open.length} open requests: ${open.map((r) => `${r.amount} ${r.status}`).join(", ")}`);
+    if (open.length > 1)
+      v(
+        "3.one-open",
+        `${byId.get(pid) ? who(byId.get(pid)!) : pid} has ${open.length} open requests: ${open.map((r) => `${r.amount} ${r.status}`).join(", ")}`,
+      );
   }
 
   // 4. The bill: received = applied + refund due, and no payment outside the participants' balances.
@@ -430,16 +450,22 @@ export function checkMoneyState(state: MoneyState, options: CheckOptions = {}): 
   // 8. A removed participant's tombstone owes nothing and is owed back all it received.
   for (const p of state.removedParticipants ?? []) {
     const received = sum(payments.filter((x) => x.participant_id === p.id).map((x) => new Decimal(x.amount)));
-    if (!(dec(p.paid_amount) ?? ZERO).equals(received)) v("2.paid", `removed ${who(p)}: paid_amount ${p.paid_amount}, but their payments sum to ${received.toFixed()}`);
+    if (!(dec(p.paid_amount) ?? ZERO).equals(received))
+      v("2.paid", `removed ${who(p)}: paid_amount ${p.paid_amount}, but their payments sum to ${received.toFixed()}`);
     if (!(dec(p.outstanding_amount) ?? ZERO).isZero()) v("8.removed", `removed ${who(p)} still owes ${p.outstanding_amount}`);
     if (!(dec(p.refund_due) ?? ZERO).equals(received)) v("8.removed", `removed ${who(p)}: refund_due ${p.refund_due}, but they paid ${received.toFixed()}`);
   }
   if (!figures.received.equals(figures.applied.plus(figures.refundDue)) || !figures.received.equals(paidSum)) {
-    v("4.balance", `received ${figures.received.toFixed()} (payments), paid_amount sums to ${paidSum.toFixed()}, applied ${figures.applied.toFixed()} + refund due ${figures.refundDue.toFixed()}`);
+    v(
+      "4.balance",
+      `received ${figures.received.toFixed()} (payments), paid_amount sums to ${paidSum.toFixed()}, applied ${figures.applied.toFixed()} + refund due ${figures.refundDue.toFixed()}`,
+    );
   }
   for (const x of payments) {
-    if (!x.participant_id || !everyone(state).some((p) => p.id === x.participant_id)) v("4.balance", `payment ${x.id.slice(-6)} of ${x.amount} belongs to ${x.participant_id ?? "nobody"}, not a participant of the bill`);
-    if (bill.currency && x.currency && x.currency !== bill.currency) v("4.balance", `payment ${x.id.slice(-6)} is in ${x.currency}, the bill in ${bill.currency}`);
+    if (!x.participant_id || !everyone(state).some((p) => p.id === x.participant_id))
+      v("4.balance", `payment ${x.id.slice(-6)} of ${x.amount} belongs to ${x.participant_id ?? "nobody"}, not a participant of the bill`);
+    if (bill.currency && x.currency && x.currency !== bill.currency)
+      v("4.balance", `payment ${x.id.slice(-6)} is in ${x.currency}, the bill in ${bill.currency}`);
     if (!new Decimal(x.amount).isPositive() || new Decimal(x.amount).isZero()) v("4.balance", `payment ${x.id.slice(-6)} of ${x.amount}`);
     if (x.source !== null && x.source !== "payment_system" && x.source !== "offline") v("4.balance", `payment ${x.id.slice(-6)} has source ${x.source}`);
   }
@@ -448,12 +474,17 @@ export function checkMoneyState(state: MoneyState, options: CheckOptions = {}): 
   for (const [id, n] of seenEvents) if (n > 1) v("events.once", `event ${id} was applied ${n} times`);
 
   // 5. Completed exactly when not cancelled, split applied, and nobody owes anything.
-  const owing = participants.filter((p) => (has("participants.outstanding_amount") ? dec(p.outstanding_amount) ?? ZERO : expectedOf.get(p.id)!.outstanding).greaterThan(0));
+  const owing = participants.filter((p) =>
+    (has("participants.outstanding_amount") ? (dec(p.outstanding_amount) ?? ZERO) : expectedOf.get(p.id)!.outstanding).greaterThan(0),
+  );
   const shouldComplete = bill.status !== "cancelled" && applied && owing.length === 0;
   if (shouldComplete !== (bill.status === "completed")) {
-    v("5.completed", shouldComplete
-      ? `the bill is ${bill.status}, but its ${bill.split_method} split is applied and nobody owes anything`
-      : `the bill is completed, but ${!applied ? "its split is not applied" : `${owing.map(who).join(", ")} still owe(s)`}`);
+    v(
+      "5.completed",
+      shouldComplete
+        ? `the bill is ${bill.status}, but its ${bill.split_method} split is applied and nobody owes anything`
+        : `the bill is completed, but ${!applied ? "its split is not applied" : `${owing.map(who).join(", ")} still owe(s)`}`,
+    );
   }
 
   // 6. History chains.
@@ -465,10 +496,13 @@ export function checkMoneyState(state: MoneyState, options: CheckOptions = {}): 
       const p = e.participant;
       const open = openBy.get(p.id) ?? [];
       if (!p.is_creator && e.share !== null) {
-        if (p.payment_status === "paid" && e.outstanding.greaterThan(0)) v("7.status", `${who(p)} is paid but owes ${e.outstanding.toFixed()} (share ${e.share.toFixed()}, received ${e.received.toFixed()})`);
-        if (p.payment_status !== "paid" && e.share.greaterThan(0) && e.received.greaterThanOrEqualTo(e.share)) v("7.status", `${who(p)} is ${p.payment_status} but received ${e.received.toFixed()} of a share of ${e.share.toFixed()}`);
+        if (p.payment_status === "paid" && e.outstanding.greaterThan(0))
+          v("7.status", `${who(p)} is paid but owes ${e.outstanding.toFixed()} (share ${e.share.toFixed()}, received ${e.received.toFixed()})`);
+        if (p.payment_status !== "paid" && e.share.greaterThan(0) && e.received.greaterThanOrEqualTo(e.share))
+          v("7.status", `${who(p)} is ${p.payment_status} but received ${e.received.toFixed()} of a share of ${e.share.toFixed()}`);
       }
-      if (open.length > 0 && p.payment_status !== "requested") v("7.status", `${who(p)} is ${p.payment_status} with an open request (${open.map((r) => `${r.amount} ${r.status}`).join(", ")})`);
+      if (open.length > 0 && p.payment_status !== "requested")
+        v("7.status", `${who(p)} is ${p.payment_status} with an open request (${open.map((r) => `${r.amount} ${r.status}`).join(", ")})`);
       if (open.length === 0 && p.payment_status === "requested") v("7.status", `${who(p)} is requested but has no open request`);
     }
   }
@@ -483,11 +517,13 @@ function checkHistory(state: MoneyState, options: CheckOptions, v: (code: string
       return;
     }
     const first = entityRows[0];
-    if (first.previous_status !== null) v("6.chain", `${label}: the first row is ${first.previous_status} -> ${first.new_status} (expected a null previous status)`);
+    if (first.previous_status !== null)
+      v("6.chain", `${label}: the first row is ${first.previous_status} -> ${first.new_status} (expected a null previous status)`);
     for (let i = 1; i < entityRows.length; i += 1) {
       const a = entityRows[i - 1];
       const b = entityRows[i];
-      if (b.previous_status !== a.new_status) v("6.chain", `${label}: row ${i + 1} goes ${b.previous_status} -> ${b.new_status} after ${a.previous_status} -> ${a.new_status} ("${b.reason ?? ""}")`);
+      if (b.previous_status !== a.new_status)
+        v("6.chain", `${label}: row ${i + 1} goes ${b.previous_status} -> ${b.new_status} after ${a.previous_status} -> ${a.new_status} ("${b.reason ?? ""}")`);
       // The same transition twice in a row is a double write; the one self-transition the states
       // allow is requested -> requested (superseded by a request for a new amount).
       if (a.previous_status === b.previous_status && a.new_status === b.new_status && !(b.previous_status === "requested" && b.new_status === "requested")) {
@@ -495,15 +531,24 @@ function checkHistory(state: MoneyState, options: CheckOptions, v: (code: string
       }
     }
     for (const r of entityRows) {
-      if (r.previous_status !== null && r.previous_status === r.new_status && r.new_status !== "requested") v("6.repeat", `${label}: a ${r.new_status} -> ${r.new_status} row ("${r.reason ?? ""}")`);
+      if (r.previous_status !== null && r.previous_status === r.new_status && r.new_status !== "requested")
+        v("6.repeat", `${label}: a ${r.new_status} -> ${r.new_status} row ("${r.reason ?? ""}")`);
     }
     const last = entityRows[entityRows.length - 1];
     if (current !== null && last.new_status !== current) v("6.current", `${label} is ${current}, its last history row says ${last.new_status}`);
   };
 
-  chain("the bill", rows.filter((r) => r.entity_type === "bill"), state.bill.status);
+  chain(
+    "the bill",
+    rows.filter((r) => r.entity_type === "bill"),
+    state.bill.status,
+  );
   for (const p of state.participants) {
-    chain(`participant ${p.name} (${p.id.slice(-6)})`, rows.filter((r) => r.entity_type === "participant" && r.participant_id === p.id), p.payment_status);
+    chain(
+      `participant ${p.name} (${p.id.slice(-6)})`,
+      rows.filter((r) => r.entity_type === "participant" && r.participant_id === p.id),
+      p.payment_status,
+    );
   }
   const living = new Set(state.participants.map((p) => p.id));
   for (const removed of options.removed ?? []) {
@@ -512,7 +557,9 @@ function checkHistory(state: MoneyState, options: CheckOptions, v: (code: string
       continue;
     }
     const own = rows.filter(
-      (r) => r.entity_type === "participant" && (r.participant_id === removed.id || (r.participant_id === null && r.participant_name !== null && removed.names.includes(r.participant_name))),
+      (r) =>
+        r.entity_type === "participant" &&
+        (r.participant_id === removed.id || (r.participant_id === null && r.participant_name !== null && removed.names.includes(r.participant_name))),
     );
     const label = `removed participant ${removed.names.at(-1)} (${removed.id.slice(-6)})`;
     if (own.length === 0) {
@@ -563,7 +610,11 @@ export interface PaymentSystemWork {
  * docs/money.md); and nothing is counted from the payment system that it did not collect. Only the
  * payments of this bill's requests are looked at.
  */
-export function checkPaymentSystem(state: MoneyState, held: readonly PaymentSystemPayment[], work: PaymentSystemWork = { cancels: new Set(), handOvers: new Set() }): Violation[] {
+export function checkPaymentSystem(
+  state: MoneyState,
+  held: readonly PaymentSystemPayment[],
+  work: PaymentSystemWork = { cancels: new Set(), handOvers: new Set() },
+): Violation[] {
   const out: Violation[] = [];
   const v = (code: string, message: string) => out.push({ code, message });
   const requests = new Map(state.requests.map((r) => [r.id, r]));
@@ -575,23 +626,35 @@ export function checkPaymentSystem(state: MoneyState, held: readonly PaymentSyst
       const recorded = r.payment_id === p.id || (r.payment_id === null && work.handOvers.has(r.id));
       const fits = isOpen(r.status) && new Decimal(r.amount).equals(p.amount) && recorded;
       if (!fits && !work.cancels.has(p.id) && !work.handOvers.has(r.id)) {
-        v("9.collectable", `${label} can still be collected, but the request is ${r.status} for ${r.amount} with payment ${r.payment_id ?? "none"}, and no job will cancel it`);
+        v(
+          "9.collectable",
+          `${label} can still be collected, but the request is ${r.status} for ${r.amount} with payment ${r.payment_id ?? "none"}, and no job will cancel it`,
+        );
       }
     }
     const counted = state.payments.filter((x) => x.payment_request_id === r.id && x.source !== "offline");
     // Collected in a currency the bill no longer has: a mismatch, left to a person (not counted).
     if (p.status === "succeeded" && p.currency !== state.bill.currency) {
-      if (counted.length) v("9.collected", `${label} was collected in ${p.currency}, but the bill is in ${state.bill.currency}, and ${counted.map((x) => x.amount).join(", ")} is counted for it`);
+      if (counted.length)
+        v(
+          "9.collected",
+          `${label} was collected in ${p.currency}, but the bill is in ${state.bill.currency}, and ${counted.map((x) => x.amount).join(", ")} is counted for it`,
+        );
     } else if (p.status === "succeeded") {
       const ok = counted.length === 1 && new Decimal(counted[0].amount).equals(p.collected ?? p.amount) && counted[0].participant_id === r.participant_id;
-      if (!ok) v("9.collected", `${label} collected ${p.collected ?? p.amount}; counted here: ${counted.map((x) => `${x.amount} for ${x.participant_id?.slice(-6)}`).join(", ") || "nothing"}`);
+      if (!ok)
+        v(
+          "9.collected",
+          `${label} collected ${p.collected ?? p.amount}; counted here: ${counted.map((x) => `${x.amount} for ${x.participant_id?.slice(-6)}`).join(", ") || "nothing"}`,
+        );
     } else if (counted.length) {
       v("9.collected", `${label} is ${p.status} at the payment system, but ${counted.map((x) => x.amount).join(", ")} is counted for it`);
     }
   }
   const known = new Set(ours.map((p) => p.requestId));
   for (const x of state.payments) {
-    if (x.source !== "offline" && x.payment_request_id && !known.has(x.payment_request_id)) v("9.collected", `a payment of ${x.amount} is counted for request ${x.payment_request_id.slice(-6)}, which the payment system never had`);
+    if (x.source !== "offline" && x.payment_request_id && !known.has(x.payment_request_id))
+      v("9.collected", `a payment of ${x.amount} is counted for request ${x.payment_request_id.slice(-6)}, which the payment system never had`);
   }
   return out;
 }
@@ -646,7 +709,10 @@ type ApiResponse = request.Response;
 /** GETs as the token's user, through `baseUrl` when given, else straight to the app. */
 function getter(t: TestApp, token: string, baseUrl: string | undefined) {
   if (!baseUrl) return (path: string) => as(t, token).get(path);
-  return (path: string) => request(baseUrl).get(API + path).set("Authorization", `Bearer ${token}`);
+  return (path: string) =>
+    request(baseUrl)
+      .get(API + path)
+      .set("Authorization", `Bearer ${token}`);
 }
 
 /** Fetches the reports about the bill (they do not depend on the state read: run both at once). */
@@ -717,7 +783,8 @@ export function compareReports(state: MoneyState, reports: Reports): Violation[]
     for (const i of items) {
       const p = byId.get(i.id);
       if (!p) v("4.unpaid", `unpaid list names ${i.name} (${i.id}), not on the bill`);
-      else if (!outstandingOf(p).greaterThan(0)) v("4.unpaid", `unpaid list names ${p.name} (owes ${JSON.stringify(i.amountOwed)}), whose outstanding is ${outstandingOf(p).toFixed()}`);
+      else if (!outstandingOf(p).greaterThan(0))
+        v("4.unpaid", `unpaid list names ${p.name} (owes ${JSON.stringify(i.amountOwed)}), whose outstanding is ${outstandingOf(p).toFixed()}`);
       else amount("4.unpaid", `unpaid amountOwed of ${p.name}`, i.amountOwed, outstandingOf(p));
     }
   }
@@ -778,14 +845,23 @@ export function compareReports(state: MoneyState, reports: Reports): Violation[]
   }
 
   if (history && answered("6.api", "GET status-history", history)) {
-    const items = (history.body.items ?? []) as { entity: string; participantId: string | null; participantName: string | null; previousStatus: string | null; newStatus: string }[];
+    const items = (history.body.items ?? []) as {
+      entity: string;
+      participantId: string | null;
+      participantName: string | null;
+      previousStatus: string | null;
+      newStatus: string;
+    }[];
     const rows = state.history;
     if (items.length !== rows.length) v("6.api", `status-history lists ${items.length} rows, the database has ${rows.length}`);
     else {
       rows.forEach((r, i) => {
         const it = items[i];
         if (it.entity !== r.entity_type || it.participantId !== r.participant_id || it.previousStatus !== r.previous_status || it.newStatus !== r.new_status) {
-          v("6.api", `status-history row ${i + 1} is ${it.entity} ${it.previousStatus} -> ${it.newStatus}, the database ${r.entity_type} ${r.previous_status} -> ${r.new_status}`);
+          v(
+            "6.api",
+            `status-history row ${i + 1} is ${it.entity} ${it.previousStatus} -> ${it.newStatus}, the database ${r.entity_type} ${r.previous_status} -> ${r.new_status}`,
+          );
         } else if (r.participant_name !== null && it.participantName !== r.participant_name) {
           v("6.api", `status-history row ${i + 1} names ${JSON.stringify(it.participantName)}, the database row ${r.participant_name}`);
         }
@@ -842,7 +918,9 @@ export class MoneyInvariantError extends Error {
     readonly state: MoneyState | undefined,
     context = "",
   ) {
-    super(`${context ? `${context}: ` : ""}${violations.length} money rule(s) broken\n${formatViolations(violations)}${state ? `\n${describeState(state)}` : ""}`);
+    super(
+      `${context ? `${context}: ` : ""}${violations.length} money rule(s) broken\n${formatViolations(violations)}${state ? `\n${describeState(state)}` : ""}`,
+    );
     this.name = "MoneyInvariantError";
   }
 }
@@ -854,12 +932,18 @@ export function formatViolations(violations: Violation[]): string {
 /** The state in a few lines, for failure messages. */
 export function describeState(state: MoneyState): string {
   const b = state.bill;
-  const lines = [`  bill ${b.id}: ${b.status}, total ${b.total_amount} ${b.currency}, split ${b.split_method ?? "none"}${b.needs_resplit ? " (needs re-split)" : ""}`];
+  const lines = [
+    `  bill ${b.id}: ${b.status}, total ${b.total_amount} ${b.currency}, split ${b.split_method ?? "none"}${b.needs_resplit ? " (needs re-split)" : ""}`,
+  ];
   for (const p of state.participants) {
-    lines.push(`  participant ${p.name} (${p.id.slice(-6)})${p.is_creator ? " creator" : ""}: ${p.payment_status}, share ${p.amount_to_pay}, paid ${p.paid_amount}, outstanding ${p.outstanding_amount}, refund ${p.refund_due}`);
+    lines.push(
+      `  participant ${p.name} (${p.id.slice(-6)})${p.is_creator ? " creator" : ""}: ${p.payment_status}, share ${p.amount_to_pay}, paid ${p.paid_amount}, outstanding ${p.outstanding_amount}, refund ${p.refund_due}`,
+    );
   }
-  for (const r of state.requests) lines.push(`  request ${r.id.slice(-6)} for ${r.participant_id.slice(-6)}: ${r.amount} ${r.status}${r.status_reason ? ` (${r.status_reason})` : ""}`);
-  for (const x of state.payments) lines.push(`  payment ${x.id.slice(-6)} for ${x.participant_id?.slice(-6)}: ${x.amount} ${x.source}${x.event_id ? ` event ${x.event_id}` : ""}`);
+  for (const r of state.requests)
+    lines.push(`  request ${r.id.slice(-6)} for ${r.participant_id.slice(-6)}: ${r.amount} ${r.status}${r.status_reason ? ` (${r.status_reason})` : ""}`);
+  for (const x of state.payments)
+    lines.push(`  payment ${x.id.slice(-6)} for ${x.participant_id?.slice(-6)}: ${x.amount} ${x.source}${x.event_id ? ` event ${x.event_id}` : ""}`);
   return lines.join("\n");
 }
 

@@ -7,7 +7,14 @@
 //   const payments = new RecordingPaymentSystem();
 //   const t = await createTestApp({ adapters: { payments } });
 import { v7 as uuidv7 } from "uuid";
-import type { CreatedPayment, CreatePaymentInput, PaymentEventBody, PaymentState, PaymentStatus, PaymentSystem } from "../../src/adapters/payments/payment-system";
+import type {
+  CreatedPayment,
+  CreatePaymentInput,
+  PaymentEventBody,
+  PaymentState,
+  PaymentStatus,
+  PaymentSystem,
+} from "../../src/adapters/payments/payment-system";
 
 export interface RecordedPayment {
   id: string;
@@ -91,7 +98,8 @@ export class RecordingPaymentSystem implements PaymentSystem {
    */
   collect(paymentId: string, amount?: string): PaymentEventBody {
     const payment = this.payments.get(paymentId);
-    if (!payment || payment.status !== "pending") throw new Error(`recording payment system: payment ${paymentId} is ${payment?.status ?? "unknown"}, not collectable`);
+    if (!payment || payment.status !== "pending")
+      throw new Error(`recording payment system: payment ${paymentId} is ${payment?.status ?? "unknown"}, not collectable`);
     const event: PaymentEventBody = {
       id: `evt_${uuidv7().replace(/-/g, "")}`,
       type: "payment.succeeded",

@@ -83,7 +83,10 @@ export const ROUTES_WITH_SAMPLE_BODY = [
  * Reads an answer without waiting for its end when it is an event stream (which stays open): the
  * first chunk is kept and the connection closed. Other answers are read whole, JSON parsed.
  */
-export function readAnswer(res: NodeJS.ReadableStream & { headers: Record<string, string>; destroy(): void }, done: (err: Error | null, body: unknown) => void) {
+export function readAnswer(
+  res: NodeJS.ReadableStream & { headers: Record<string, string>; destroy(): void },
+  done: (err: Error | null, body: unknown) => void,
+) {
   let finished = false;
   let text = "";
   const finish = () => {

@@ -81,17 +81,14 @@ export class SmtpSink {
         else if (verb === "RCPT") {
           to.push(line.replace(/^RCPT TO:\s*/i, ""));
           socket.write("250 OK\r\n");
-        }
-        else if (verb === "DATA") {
+        } else if (verb === "DATA") {
           data = "";
           socket.write("354 go ahead\r\n");
-        }
-        else if (verb === "QUIT") socket.end("221 bye\r\n");
+        } else if (verb === "QUIT") socket.end("221 bye\r\n");
         else if (verb === "RSET") {
           to = [];
           socket.write("250 OK\r\n");
-        }
-        else socket.write("250 OK\r\n");
+        } else socket.write("250 OK\r\n");
       }
     });
   }

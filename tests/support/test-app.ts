@@ -150,7 +150,14 @@ export async function createTestApp(
   const db = await createTestDatabase({ sameAs: shared, listenerRetryMs: options.listenerRetryMs, listenerName: options.listenerName });
   const ai = new RecordingAi();
   const { rateLimitStores } = options;
-  const app = createApp({ config, db, logger: options.logger ?? pino({ level: "silent" }), clock: options.clock, adapters: { ai, ...options.adapters }, rateLimitStores });
+  const app = createApp({
+    config,
+    db,
+    logger: options.logger ?? pino({ level: "silent" }),
+    clock: options.clock,
+    adapters: { ai, ...options.adapters },
+    rateLimitStores,
+  });
   // The queues exist before anything enqueues; no workers run here: a test runs jobs with runJobs().
   await app.locals.jobs.start();
   return {

@@ -21,7 +21,6 @@ interface Received {
   raw: Buffer;
 }
 
-
 function callbackServer(statuses: number[]) {
   const received: Received[] = [];
   const server = createServer((req, res) => {
@@ -35,7 +34,6 @@ function callbackServer(statuses: number[]) {
   });
   return { server, received };
 }
-
 
 const job = (callbackUrl: string, kind: "bill" | "group" = "bill") => ({
   jobId: "01a207c9-a789-71bc-bab2-18da81c8123d",

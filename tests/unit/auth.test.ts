@@ -20,8 +20,11 @@ describe("token verification with the development secret (HS256)", () => {
   });
 
   it("refuses an expired token", async () => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice")
-      .setIssuedAt(Math.floor(Date.now() / 1000) - 7200).setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("alice")
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
       .sign(new TextEncoder().encode(secret));
     await expectRefused(verifier.verify(token), "token_expired");
   });
@@ -118,7 +121,10 @@ describe("token verification against the bank's JWKS", () => {
 
   it("refuses HS256 signed with the public key as the secret (algorithm confusion)", async () => {
     const pem = await exportSPKI(keys.publicKey);
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: "HS256", kid: "k1" }).setSubject("bob").setExpirationTime("1h")
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256", kid: "k1" })
+      .setSubject("bob")
+      .setExpirationTime("1h")
       .sign(new TextEncoder().encode(pem));
     await expectRefused(createTokenVerifier({ jwksUrl }).verify(forged), "invalid_token");
   });

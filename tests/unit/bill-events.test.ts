@@ -68,7 +68,12 @@ async function setUp() {
   const open = (afterId: number, billId = BILL) => {
     const got: number[] = [];
     let closed = false;
-    const stop = events.subscribe(billId, afterId, (e) => got.push(e.id), () => (closed = true));
+    const stop = events.subscribe(
+      billId,
+      afterId,
+      (e) => got.push(e.id),
+      () => (closed = true),
+    );
     return { got, stop, closed: () => closed };
   };
   return { db, events, open };
@@ -158,7 +163,12 @@ describe("BillEvents", () => {
     await expect(events.listen()).rejects.toMatchObject({ status: 503, code: "events_unavailable" });
     await events.listen();
     const got: number[] = [];
-    events.subscribe(BILL, 0, (e) => got.push(e.id), () => undefined);
+    events.subscribe(
+      BILL,
+      0,
+      (e) => got.push(e.id),
+      () => undefined,
+    );
     await settle();
     db.commit(1);
     expect(got).toEqual([1]);

@@ -25,7 +25,11 @@ function builtProject(): string {
 beforeAll(() => {
   scratch = mkdtempSync(path.join(os.tmpdir(), "chillbill-build-"));
   template = path.join(scratch, "template");
-  write(template, "tsconfig.json", JSON.stringify({ compilerOptions: { module: "commonjs", target: "ES2022", outDir: "dist", rootDir: "src", strict: true, types: [] } }));
+  write(
+    template,
+    "tsconfig.json",
+    JSON.stringify({ compilerOptions: { module: "commonjs", target: "ES2022", outDir: "dist", rootDir: "src", strict: true, types: [] } }),
+  );
   write(template, "tsconfig.build.json", JSON.stringify({ extends: "./tsconfig.json", include: ["src"] }));
   write(template, "package-lock.json", '{ "lockfileVersion": 3 }\n');
   write(template, "src/server.ts", 'import { greeting } from "./greeting";\nconsole.log(greeting);\n');

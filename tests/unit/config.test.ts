@@ -54,7 +54,9 @@ describe("loadConfig", () => {
   it("names every bad variable in its one line, so that one restart fixes them all", () => {
     const refused = () => loadConfig({ PORT: "eighty", LOG_LEVEL: "loud", JWT_SECRET: "short", BODY_LIMIT: "lots" });
     expect(refused).toThrow(ConfigError);
-    expect(refused).toThrow(/^Invalid configuration: PORT .*\(got "eighty"\); LOG_LEVEL .*\(got "loud"\); JWT_SECRET must be at least 32 characters; BODY_LIMIT must look like 100kb or 1mb \(got "lots"\)$/);
+    expect(refused).toThrow(
+      /^Invalid configuration: PORT .*\(got "eighty"\); LOG_LEVEL .*\(got "loud"\); JWT_SECRET must be at least 32 characters; BODY_LIMIT must look like 100kb or 1mb \(got "lots"\)$/,
+    );
   });
 
   it("never echoes a secret in the error", () => {
@@ -64,11 +66,19 @@ describe("loadConfig", () => {
   it("in production, requires a JWKS URL or a secret and never falls back to the development secret", () => {
     const payments = { PAYMENT_MODE: "http", PAYMENT_API_URL: "https://pay.bank", PAYMENT_WEBHOOK_SECRET: secret };
     expect(() => loadConfig({ NODE_ENV: "production", AI_CALLBACK_SECRET: secret })).toThrow(/JWT_JWKS_URL is required in production/);
-    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, AI_MODE: "mock", ...payments })).toThrow(/AI_CALLBACK_SECRET is required in production/);
-    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, AI_CALLBACK_SECRET: secret, ...payments })).toThrow(/AI_MODE must be set in production/);
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, AI_MODE: "mock", ...payments })).toThrow(
+      /AI_CALLBACK_SECRET is required in production/,
+    );
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, AI_CALLBACK_SECRET: secret, ...payments })).toThrow(
+      /AI_MODE must be set in production/,
+    );
     const ai = { AI_CALLBACK_SECRET: secret, AI_MODE: "http", AI_SERVICE_URL: "https://ai.bank" };
-    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, ...ai, PAYMENT_MODE: "mock" })).toThrow(/PAYMENT_WEBHOOK_SECRET is required in production/);
-    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, ...ai, PAYMENT_WEBHOOK_SECRET: secret })).toThrow(/PAYMENT_MODE must be set in production/);
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, ...ai, PAYMENT_MODE: "mock" })).toThrow(
+      /PAYMENT_WEBHOOK_SECRET is required in production/,
+    );
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, ...ai, PAYMENT_WEBHOOK_SECRET: secret })).toThrow(
+      /PAYMENT_MODE must be set in production/,
+    );
     const config = loadConfig({ NODE_ENV: "production", JWT_JWKS_URL: "https://bank.example/jwks.json", ...ai, ...payments });
     expect(config.auth).toEqual({ jwksUrl: "https://bank.example/jwks.json", secret: undefined, issuer: undefined, audience: undefined });
     expect(config.log.pretty).toBe(false);
@@ -124,7 +134,11 @@ describe("loadConfig", () => {
 
   it("when the START_RETRY settings are not set, then start-up waits out a database outage for ever, from 0.5 s doubling up to 30 s", () => {
     expect(loadConfig({}).startRetry).toEqual({ firstDelayMs: 500, maxDelayMs: 30_000, limit: 0 });
-    expect(loadConfig({ START_RETRY_DELAY_MS: "100", START_RETRY_MAX_DELAY_MS: "1000", START_RETRY_LIMIT: "5" }).startRetry).toEqual({ firstDelayMs: 100, maxDelayMs: 1_000, limit: 5 });
+    expect(loadConfig({ START_RETRY_DELAY_MS: "100", START_RETRY_MAX_DELAY_MS: "1000", START_RETRY_LIMIT: "5" }).startRetry).toEqual({
+      firstDelayMs: 100,
+      maxDelayMs: 1_000,
+      limit: 5,
+    });
     expect(() => loadConfig({ START_RETRY_LIMIT: "-1" })).toThrow(/^Invalid configuration: START_RETRY_LIMIT .*\(got "-1"\)$/);
     expect(() => loadConfig({ START_RETRY_DELAY_MS: "soon" })).toThrow(/^Invalid configuration: START_RETRY_DELAY_MS /);
   });

@@ -13,7 +13,12 @@ const ROOT = path.resolve(__dirname, "../..");
 // placeholder (`src/modules/<name>/`), wildcard (`tests/api/security*.test.ts`) or space.
 const CHECKED_FOLDERS = /^(src|tests|docs|prisma|scripts|bench|samples|\.ci)\/[\w./-]*$/;
 
-const documents = ["README.md", ...readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const documents = [
+  "README.md",
+  ...readdirSync(path.join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 
 /** The Markdown without fenced code blocks, which hold shell comments and output, not links. */
 function withoutFences(markdown: string): string {
@@ -94,7 +99,16 @@ describe("links in the README and docs/", () => {
 
   it("makes anchors as GitHub does", () => {
     const anchors = anchorsOf(
-      ["# Deployment: events", "### Several processes: `WEB_CONCURRENCY`", "## The service's own endpoints", "## Notes", "## Notes", "```sh", "# not a heading", "```"].join("\n"),
+      [
+        "# Deployment: events",
+        "### Several processes: `WEB_CONCURRENCY`",
+        "## The service's own endpoints",
+        "## Notes",
+        "## Notes",
+        "```sh",
+        "# not a heading",
+        "```",
+      ].join("\n"),
     );
     expect([...anchors]).toEqual(["deployment-events", "several-processes-web_concurrency", "the-services-own-endpoints", "notes", "notes-1"]);
   });

@@ -32,7 +32,12 @@ describe("EMV merchant-presented payload", () => {
     expect(fields.get("54")).toBe("33334");
     expect(fields.get("58")).toBe("VN");
     expect(parseEmvFields(fields.get("62")!).get("05")).toBe("CB7Q2K9X4M");
-    expect(parseEmvFields(fields.get("26")!)).toEqual(new Map([["00", "com.chillbill"], ["01", "CHILLBILL"]]));
+    expect(parseEmvFields(fields.get("26")!)).toEqual(
+      new Map([
+        ["00", "com.chillbill"],
+        ["01", "CHILLBILL"],
+      ]),
+    );
   });
 
   it("keeps names within their lengths and in ASCII", () => {

@@ -1,7 +1,6 @@
 import { looksComplete, sniffImageType } from "../../src/domain/image-type";
 
-const bytes = (...parts: (number[] | string)[]) =>
-  Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "ascii") : Buffer.from(p))));
+const bytes = (...parts: (number[] | string)[]) => Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "ascii") : Buffer.from(p))));
 
 describe("sniffImageType reads the first bytes, not the name", () => {
   it.each([

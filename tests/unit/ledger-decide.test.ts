@@ -161,7 +161,9 @@ describe("decide", () => {
     const { after, changes } = run(askedFiftyEach(), pay("r1", "20.00"));
     const p1 = after.participants.find((p) => p.id === "P1")!;
     expect([p1.status, money(p1.paid), money(p1.outstanding)]).toEqual(["pending", "20.00", "30.00"]);
-    expect(changes.history.find((h) => h.participantId === "P1" && h.entityType === "participant")!.reason).toBe("paid 20.00 USD of 50.00 USD; 30.00 USD still owed");
+    expect(changes.history.find((h) => h.participantId === "P1" && h.entityType === "participant")!.reason).toBe(
+      "paid 20.00 USD of 50.00 USD; 30.00 USD still owed",
+    );
     const again = run(after, { kind: "request_payments", participantId: "P1" });
     expect(again.changes.insertRequests.map((r) => money(r.amount))).toEqual(["30.00"]);
   });
@@ -177,7 +179,11 @@ describe("decide", () => {
   });
 
   it("a late payment for a cancelled request is counted once, whatever the number of event ids it comes under", () => {
-    const resplit = run(askedFiftyEach(), { kind: "add_participants", people: [{ name: "P3", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false }], reason: "added" }).after;
+    const resplit = run(askedFiftyEach(), {
+      kind: "add_participants",
+      people: [{ name: "P3", userId: null, phone: null, email: null, isBankCustomer: false, isCreator: false }],
+      reason: "added",
+    }).after;
     const once = run(resplit, pay("r1", "50.00", "e1")).after;
     const twice = run(once, pay("r1", "50.00", "e2"));
     expect(twice.result).toEqual({ outcome: "ignored", detail: "the payment of this request was already counted" });
@@ -273,8 +279,13 @@ describe("decide", () => {
     const { after, changes } = run(paidOne, { kind: "update_bill", details: { totalAmount: "150.00" } });
     const p1 = after.participants.find((p) => p.id === "P1")!;
     expect([p1.status, money(p1.share!), money(p1.outstanding)]).toEqual(["requested", "75.00", "25.00"]);
-    expect(changes.history).toContainEqual(expect.objectContaining({ participantId: "P1", previousStatus: "paid", newStatus: "requested", reasonCode: "share_changed" }));
-    expect(after.requests.filter((r) => r.status === "pending").map((r) => [r.participantId, money(r.amount)])).toEqual([["P2", "75.00"], ["P1", "25.00"]]);
+    expect(changes.history).toContainEqual(
+      expect.objectContaining({ participantId: "P1", previousStatus: "paid", newStatus: "requested", reasonCode: "share_changed" }),
+    );
+    expect(after.requests.filter((r) => r.status === "pending").map((r) => [r.participantId, money(r.amount)])).toEqual([
+      ["P2", "75.00"],
+      ["P1", "25.00"],
+    ]);
     const partial = run(askedFiftyEach(), pay("r1", "20.00")).after;
     expect(partial.requests.filter((r) => r.participantId === "P1" && (r.status === "pending" || r.status === "sent"))).toEqual([]);
   });
@@ -288,8 +299,20 @@ describe("decide", () => {
 
   it("re-splits and removes after money was received: a removed payer is a tombstone owed back all they paid", () => {
     const paidOne = run(askedFiftyEach(), pay("r1", "10.00")).after;
-    const custom = run(paidOne, { kind: "split", request: { method: "custom_amount", amounts: [{ participantId: "P1", amount: "30.00" }, { participantId: "P2", amount: "70.00" }] } }).after;
-    expect(custom.participants.map((p) => [p.id, money(p.outstanding)])).toEqual([["P1", "20.00"], ["P2", "70.00"]]);
+    const custom = run(paidOne, {
+      kind: "split",
+      request: {
+        method: "custom_amount",
+        amounts: [
+          { participantId: "P1", amount: "30.00" },
+          { participantId: "P2", amount: "70.00" },
+        ],
+      },
+    }).after;
+    expect(custom.participants.map((p) => [p.id, money(p.outstanding)])).toEqual([
+      ["P1", "20.00"],
+      ["P2", "70.00"],
+    ]);
     const asked = run(custom, { kind: "request_payments", participantId: "P1" }).after;
     const { after, changes } = run(asked, { kind: "remove_participant", participantId: "P1" });
     const p1 = after.participants.find((p) => p.id === "P1")!;
@@ -312,11 +335,16 @@ describe("decide", () => {
 
   it("the hand-over's outcome: pending becomes sent with a pending -> sent row; one closed meanwhile gets its payment cancelled; a repeat changes nothing", () => {
     const state = askedFiftyEach();
-    state.requests = [{ ...request("r1", "P1", "50", "pending"), paymentId: null, paymentLink: null }, { ...request("r2", "P2", "50", "cancelled"), paymentId: null, paymentLink: null }];
+    state.requests = [
+      { ...request("r1", "P1", "50", "pending"), paymentId: null, paymentLink: null },
+      { ...request("r2", "P2", "50", "cancelled"), paymentId: null, paymentLink: null },
+    ];
     const outcome = (id: string) => ({ requestId: id, paymentId: `pay_${id}`, paymentLink: `https://pay.example/${id}`, qrCode: null, qrCodeUrl: null });
     const { after, changes, result } = run(state, { kind: "handed_over", outcomes: [outcome("r1"), outcome("r2")] });
     expect(result).toEqual({ sent: ["r1"], cancelled: ["r2"], ignored: [] });
-    expect(changes.history).toEqual([expect.objectContaining({ entityType: "payment_request", previousStatus: "pending", newStatus: "sent", reasonCode: "handed_over" })]);
+    expect(changes.history).toEqual([
+      expect.objectContaining({ entityType: "payment_request", previousStatus: "pending", newStatus: "sent", reasonCode: "handed_over" }),
+    ]);
     expect(changes.effects.sent).toEqual(["r1"]);
     expect(changes.effects.cancelAtPaymentSystem).toEqual([{ requestId: "r2", paymentId: "pay_r2" }]);
     const again = run(after, { kind: "handed_over", outcomes: [outcome("r1")] });

@@ -56,11 +56,23 @@ type Step =
 
 const pick = fc.nat({ max: 1000 });
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ do: fc.constant("add" as const), creator: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 5, arbitrary: fc.constant(false) }), phone: fc.option(fc.nat({ max: 2 }), { freq: 3 }) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      do: fc.constant("add" as const),
+      creator: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 5, arbitrary: fc.constant(false) }),
+      phone: fc.option(fc.nat({ max: 2 }), { freq: 3 }),
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ do: fc.constant("remove" as const), pick }) },
   {
     weight: 4,
-    arbitrary: fc.record({ do: fc.constant("total" as const), total: fc.option(pick, { freq: 8 }), swap: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }), ai: fc.boolean() }),
+    arbitrary: fc.record({
+      do: fc.constant("total" as const),
+      total: fc.option(pick, { freq: 8 }),
+      swap: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      ai: fc.boolean(),
+    }),
   },
   {
     weight: 10,
@@ -242,14 +254,16 @@ function expectWritesMatch(input: LedgerState, decision: Decision<unknown>, w: W
   const { changes, after } = decision;
   const problems: string[] = [];
   const bill = changes.bill ?? input.bill;
-  for (const k of ["status", "currency", "splitMethod", "needsResplit"] as const) if (bill[k] !== after.bill[k]) problems.push(`bill.${k}: writes ${bill[k]}, after ${after.bill[k]}`);
+  for (const k of ["status", "currency", "splitMethod", "needsResplit"] as const)
+    if (bill[k] !== after.bill[k]) problems.push(`bill.${k}: writes ${bill[k]}, after ${after.bill[k]}`);
   if (String(bill.total) !== String(after.bill.total)) problems.push(`bill.total: writes ${bill.total}, after ${after.bill.total}`);
   const people = new Map(input.participants.map((p) => [p.id, p]));
   for (const p of [...changes.insertParticipants, ...changes.updateParticipants]) people.set(p.id, p);
   for (const p of after.participants) {
     const written = people.get(p.id);
     const fields = (x: LedgerParticipant) => JSON.stringify([x.share, x.paid, x.outstanding, x.refundDue, x.status, x.removedAt]);
-    if (!written || fields(written) !== fields(p)) problems.push(`participant ${short(p.id)}: writes ${written ? fields(written) : "nothing"}, after ${fields(p)}`);
+    if (!written || fields(written) !== fields(p))
+      problems.push(`participant ${short(p.id)}: writes ${written ? fields(written) : "nothing"}, after ${fields(p)}`);
   }
   const requests = new Map(input.requests.map((r) => [r.id, { ...r }]));
   for (const r of changes.insertRequests) requests.set(r.id, { ...r });
@@ -259,16 +273,24 @@ function expectWritesMatch(input: LedgerState, decision: Decision<unknown>, w: W
       problems.push(`updates request ${short(u.id)}, which it did not read`);
       continue;
     }
-    Object.assign(r, { status: u.status, closedAt: u.closedAt, paymentId: r.paymentId ?? u.paymentId, paymentLink: r.paymentLink ?? u.paymentLink, paidAt: u.paidAt ?? r.paidAt });
+    Object.assign(r, {
+      status: u.status,
+      closedAt: u.closedAt,
+      paymentId: r.paymentId ?? u.paymentId,
+      paymentLink: r.paymentLink ?? u.paymentLink,
+      paidAt: u.paidAt ?? r.paidAt,
+    });
   }
   const paidFor = new Set([...w.payments, ...changes.payments].map((x) => x.paymentRequestId));
   for (const r of after.requests) {
     const written = requests.get(r.id);
     const fields = (x: LedgerRequest, counted: boolean) => JSON.stringify([x.status, x.amount, x.currency, x.paymentId, x.closedAt !== null, counted]);
-    if (!written || fields(written, paidFor.has(r.id)) !== fields(r, r.counted)) problems.push(`request ${short(r.id)}: writes ${written ? fields(written, paidFor.has(r.id)) : "nothing"}, after ${fields(r, r.counted)}`);
+    if (!written || fields(written, paidFor.has(r.id)) !== fields(r, r.counted))
+      problems.push(`request ${short(r.id)}: writes ${written ? fields(written, paidFor.has(r.id)) : "nothing"}, after ${fields(r, r.counted)}`);
   }
   const pendingNew = changes.insertRequests.filter((r) => r.status === "pending").map((r) => r.id);
-  if (JSON.stringify(pendingNew) !== JSON.stringify(changes.effects.handOver)) problems.push(`hand-over jobs ${changes.effects.handOver.map(short)} for the new pending requests ${pendingNew.map(short)}`);
+  if (JSON.stringify(pendingNew) !== JSON.stringify(changes.effects.handOver))
+    problems.push(`hand-over jobs ${changes.effects.handOver.map(short)} for the new pending requests ${pendingNew.map(short)}`);
   if (problems.length) throw new Error(`the changes do not describe the decision's after:\n  ${problems.join("\n  ")}`);
 }
 
@@ -308,14 +330,27 @@ function splitInput(w: World, step: Extract<Step, { do: "split" }>): SplitInput 
     case "percentage": {
       const units = distribute(1_000_000n, weights);
       units[0] = (units[0] ?? 0n) + off;
-      return { method: "percentage", percentages: ids.map((participantId, i) => ({ participantId, percentage: D(units[i].toString()).dividedBy(10_000).toFixed() })) };
+      return {
+        method: "percentage",
+        percentages: ids.map((participantId, i) => ({ participantId, percentage: D(units[i].toString()).dividedBy(10_000).toFixed() })),
+      };
     }
     case "shares":
       return { method: "shares", shares: ids.map((participantId, i) => ({ participantId, weight: String(step.valid ? weights[i] : 0) })) };
     case "itemized": {
       // One item per weight, each shared by a run of people; whatever is left of the total is extras.
-      const items = distribute(step.valid ? total - total / 10n : total + 1n, step.weights.map((x) => x + 1));
-      return { method: "itemized", items: items.map((units, j) => ({ name: `item ${j}`, amount: fromMinor(units, scale).toFixed(scale), participantIds: ids.filter((_, k) => (k + j) % 2 === 0 || ids.length === 1) })) };
+      const items = distribute(
+        step.valid ? total - total / 10n : total + 1n,
+        step.weights.map((x) => x + 1),
+      );
+      return {
+        method: "itemized",
+        items: items.map((units, j) => ({
+          name: `item ${j}`,
+          amount: fromMinor(units, scale).toFixed(scale),
+          participantIds: ids.filter((_, k) => (k + j) % 2 === 0 || ids.length === 1),
+        })),
+      };
     }
   }
 }
@@ -324,8 +359,19 @@ function apply(w: World, step: Step): void {
   switch (step.do) {
     case "add": {
       const n = w.state.participants.length + 1;
-      const person = { name: step.creator ? "Me" : `P${n}`, userId: step.creator ? "creator" : null, phone: step.phone === null ? null : `+1555000000${step.phone}`, email: null, isBankCustomer: step.creator, isCreator: step.creator };
-      run(w, { kind: "add_participants", people: [person], reason: "added by the creator" }, `add ${person.name}${step.phone === null ? "" : ` (phone ${step.phone})`}`);
+      const person = {
+        name: step.creator ? "Me" : `P${n}`,
+        userId: step.creator ? "creator" : null,
+        phone: step.phone === null ? null : `+1555000000${step.phone}`,
+        email: null,
+        isBankCustomer: step.creator,
+        isCreator: step.creator,
+      };
+      run(
+        w,
+        { kind: "add_participants", people: [person], reason: "added by the creator" },
+        `add ${person.name}${step.phone === null ? "" : ` (phone ${step.phone})`}`,
+      );
       return;
     }
     case "remove": {
@@ -359,7 +405,15 @@ function apply(w: World, step: Step): void {
       // The payment system de-duplicates by our request id: asking again gives the same payment.
       let p = simOf(w, requestId);
       if (!p) {
-        p = { id: `pay-${short(requestId).slice(1)}`, requestId, amount: r.amount, currency: r.currency, expiresAt: r.expiryDate, status: "open", answered: false };
+        p = {
+          id: `pay-${short(requestId).slice(1)}`,
+          requestId,
+          amount: r.amount,
+          currency: r.currency,
+          expiresAt: r.expiryDate,
+          status: "open",
+          answered: false,
+        };
         w.sim.set(p.id, p);
       }
       const label = `hand-over ${short(requestId)} (${r.status} ${r.amount.toFixed()}) -> ${p.id}`;
@@ -369,7 +423,11 @@ function apply(w: World, step: Step): void {
       }
       p.answered = true;
       if (!isOpen(r)) w.seen.add(`answer for a ${r.status} request`);
-      run(w, { kind: "handed_over", outcomes: [{ requestId, paymentId: p.id, paymentLink: `https://pay.example/${p.id}`, qrCode: null, qrCodeUrl: null }] }, label);
+      run(
+        w,
+        { kind: "handed_over", outcomes: [{ requestId, paymentId: p.id, paymentLink: `https://pay.example/${p.id}`, qrCode: null, qrCodeUrl: null }] },
+        label,
+      );
       return;
     }
     case "pay": {
@@ -377,7 +435,15 @@ function apply(w: World, step: Step): void {
       if (!p) return;
       const r = w.state.requests.find((x) => x.id === p.requestId)!;
       const event = (amount: Decimal, currency: string) =>
-        ({ kind: "payment_event", eventId: `evt-${(w.ids += 1)}`, requestId: r.id, type: "succeeded", amount: amount.toFixed(), currency, paymentId: p.id }) as const;
+        ({
+          kind: "payment_event",
+          eventId: `evt-${(w.ids += 1)}`,
+          requestId: r.id,
+          type: "succeeded",
+          amount: amount.toFixed(),
+          currency,
+          paymentId: p.id,
+        }) as const;
       if (step.amount === "currency") {
         // Not money this payment system collected: refused as a mismatch, nothing counted.
         const d = run(w, event(p.amount, p.currency === "USD" ? "EUR" : "USD"), `a success in another currency for ${p.id}`);
@@ -389,16 +455,23 @@ function apply(w: World, step: Step): void {
       if (!again && !collectable(w, p) && !step.late) return;
       const scale = minorUnits(p.currency);
       const units = minor(p.amount, scale);
-      const paid = again ? p.collected! : fromMinor(step.amount === "partial" ? (units > 1n ? units / 2n : units) : step.amount === "excess" ? units + (units / 2n || 1n) : units, scale);
+      const paid = again
+        ? p.collected!
+        : fromMinor(step.amount === "partial" ? (units > 1n ? units / 2n : units) : step.amount === "excess" ? units + (units / 2n || 1n) : units, scale);
       p.status = "collected";
       p.collected = paid;
       // Money that arrives is counted once, whatever became of the request. Only money in a currency
       // the bill no longer has (a request from before its currency changed) is a mismatch, for a person.
       const counted = w.payments.some((x) => x.paymentRequestId === p.requestId);
       const expected = p.currency !== w.state.bill.currency ? "mismatch" : counted ? "ignored" : "applied";
-      const d = run(w, event(paid, p.currency), `${again ? "again: " : ""}pay ${paid.toFixed()} ${p.currency} at ${p.id} (asks ${p.amount.toFixed()}; request ${short(r.id)} ${r.status})`);
+      const d = run(
+        w,
+        event(paid, p.currency),
+        `${again ? "again: " : ""}pay ${paid.toFixed()} ${p.currency} at ${p.id} (asks ${p.amount.toFixed()}; request ${short(r.id)} ${r.status})`,
+      );
       const outcome = (d?.result as { outcome?: string } | undefined)?.outcome;
-      if (outcome !== expected) throw new Error(`${paid} ${p.currency} collected at ${p.id} was ${JSON.stringify(d?.result)}, not ${expected}\n  ${w.log.join("\n  ")}`);
+      if (outcome !== expected)
+        throw new Error(`${paid} ${p.currency} collected at ${p.id} was ${JSON.stringify(d?.result)}, not ${expected}\n  ${w.log.join("\n  ")}`);
       p.mismatch = !w.payments.some((x) => x.paymentRequestId === p.requestId);
       return;
     }
@@ -406,7 +479,19 @@ function apply(w: World, step: Step): void {
       const p = pickOf([...w.sim.values()], step.pick);
       if (!p) return;
       if (p.status === "open") p.status = step.type;
-      run(w, { kind: "payment_event", eventId: `evt-${(w.ids += 1)}`, requestId: p.requestId, type: step.type, amount: p.amount.toFixed(), currency: p.currency, paymentId: p.id }, `${p.id} ${step.type}`);
+      run(
+        w,
+        {
+          kind: "payment_event",
+          eventId: `evt-${(w.ids += 1)}`,
+          requestId: p.requestId,
+          type: step.type,
+          amount: p.amount.toFixed(),
+          currency: p.currency,
+          paymentId: p.id,
+        },
+        `${p.id} ${step.type}`,
+      );
       return;
     }
     case "mark-paid": {
@@ -437,18 +522,22 @@ function violations(w: World): string[] {
 
   // Shares add up to the total whenever a split covers everyone.
   const covers = bill.splitMethod !== null && !bill.needsResplit && people.length > 0 && people.every((p) => p.share !== null);
-  if (covers && (bill.total === null || !sum(people.map((p) => p.share!)).equals(bill.total))) out.push(`the ${bill.splitMethod} split gives ${sum(people.map((p) => p.share!))} of ${bill.total}`);
+  if (covers && (bill.total === null || !sum(people.map((p) => p.share!)).equals(bill.total)))
+    out.push(`the ${bill.splitMethod} split gives ${sum(people.map((p) => p.share!))} of ${bill.total}`);
 
   // Per participant: received is the sum of their payments; outstanding and refund due follow from it.
   for (const p of participants) {
     const received = sum(w.payments.filter((x) => x.participantId === p.id).map((x) => x.amount));
     if (!p.paid.equals(received)) out.push(`${who(p)}: paid ${p.paid}, payments ${received}`);
     const b = balances(p, bill.status);
-    if (!p.outstanding.equals(b.outstanding) || !p.refundDue.equals(b.refundDue)) out.push(`${who(p)}: outstanding ${p.outstanding} / refund due ${p.refundDue}, expected ${b.outstanding} / ${b.refundDue}`);
+    if (!p.outstanding.equals(b.outstanding) || !p.refundDue.equals(b.refundDue))
+      out.push(`${who(p)}: outstanding ${p.outstanding} / refund due ${p.refundDue}, expected ${b.outstanding} / ${b.refundDue}`);
     // received = applied + refund due, with applied never negative; a removed one is owed back all.
     if (p.refundDue.gt(p.paid) || p.refundDue.isNegative()) out.push(`${who(p)}: refund due ${p.refundDue} of ${p.paid} received`);
-    if (!isPresent(p) && (!p.outstanding.isZero() || !p.refundDue.equals(p.paid) || p.share !== null)) out.push(`removed ${who(p)}: owes ${p.outstanding}, refund due ${p.refundDue} of ${p.paid}`);
-    if (isPresent(p) && p.share !== null && bill.status !== "cancelled" && !p.isCreator && !p.paid.minus(p.refundDue).plus(p.outstanding).equals(p.share)) out.push(`${who(p)}: applied + outstanding is not the share ${p.share}`);
+    if (!isPresent(p) && (!p.outstanding.isZero() || !p.refundDue.equals(p.paid) || p.share !== null))
+      out.push(`removed ${who(p)}: owes ${p.outstanding}, refund due ${p.refundDue} of ${p.paid}`);
+    if (isPresent(p) && p.share !== null && bill.status !== "cancelled" && !p.isCreator && !p.paid.minus(p.refundDue).plus(p.outstanding).equals(p.share))
+      out.push(`${who(p)}: applied + outstanding is not the share ${p.share}`);
   }
   for (const x of w.payments) if (x.currency !== bill.currency) out.push(`a payment of ${x.amount} ${x.currency} counted on a ${bill.currency} bill`);
   const received = sum(w.payments.map((x) => x.amount));
@@ -461,7 +550,8 @@ function violations(w: World): string[] {
     const p = participants.find((x) => x.id === r.participantId)!;
     if (!isPresent(p)) out.push(`request ${short(r.id)} is ${r.status} for removed ${who(p)}`);
     if (bill.status === "cancelled" || bill.status === "completed") out.push(`request ${short(r.id)} is ${r.status} on a ${bill.status} bill`);
-    if (!r.amount.equals(p.outstanding) || p.outstanding.isZero() || r.currency !== bill.currency) out.push(`request ${short(r.id)} asks ${r.amount} ${r.currency} of ${who(p)}, who owes ${p.outstanding} ${bill.currency}`);
+    if (!r.amount.equals(p.outstanding) || p.outstanding.isZero() || r.currency !== bill.currency)
+      out.push(`request ${short(r.id)} asks ${r.amount} ${r.currency} of ${who(p)}, who owes ${p.outstanding} ${bill.currency}`);
     if (open.filter((x) => x.participantId === r.participantId).length > 1) out.push(`${who(p)} has more than one open request`);
   }
   // Statuses: requested exactly with an open request, never paid while owing.
@@ -481,13 +571,18 @@ function violations(w: World): string[] {
   for (const x of w.sim.values()) {
     if (!collectable(w, x) || !x.answered) continue;
     const r = requests.find((y) => y.id === x.requestId)!;
-    if (!isOpen(r) || !r.amount.equals(x.amount) || r.paymentId !== x.id) out.push(`${x.id} (${x.amount}) can still be collected, but its request ${short(r.id)} is ${r.status} for ${r.amount} with payment ${r.paymentId}`);
+    if (!isOpen(r) || !r.amount.equals(x.amount) || r.paymentId !== x.id)
+      out.push(`${x.id} (${x.amount}) can still be collected, but its request ${short(r.id)} is ${r.status} for ${r.amount} with payment ${r.paymentId}`);
   }
   // ...and every payment it collected is counted, once, for the request's participant.
   for (const x of w.sim.values()) {
     const counted = w.payments.filter((y) => y.paymentRequestId === x.requestId && y.source === "payment_system");
     const r = requests.find((y) => y.id === x.requestId)!;
-    if (x.status === "collected" && !x.mismatch ? !(counted.length === 1 && counted[0].amount.equals(x.collected!) && counted[0].participantId === r.participantId) : counted.length > 0) {
+    if (
+      x.status === "collected" && !x.mismatch
+        ? !(counted.length === 1 && counted[0].amount.equals(x.collected!) && counted[0].participantId === r.participantId)
+        : counted.length > 0
+    ) {
       out.push(`${x.id} is ${x.status}${x.collected ? ` (${x.collected})` : ""}; counted: ${counted.map((y) => y.amount).join(", ") || "nothing"}`);
     }
   }
@@ -503,9 +598,14 @@ function show(w: World): string {
   const { bill } = w.state;
   return [
     `bill: ${bill.status} ${bill.total} ${bill.currency} split ${bill.splitMethod}${bill.needsResplit ? " (needs re-split)" : ""}`,
-    ...w.state.participants.map((p) => `  ${p.name} ${short(p.id)}${isPresent(p) ? "" : " removed"}: ${p.status} share ${p.share} paid ${p.paid} owes ${p.outstanding} refund ${p.refundDue}`),
+    ...w.state.participants.map(
+      (p) =>
+        `  ${p.name} ${short(p.id)}${isPresent(p) ? "" : " removed"}: ${p.status} share ${p.share} paid ${p.paid} owes ${p.outstanding} refund ${p.refundDue}`,
+    ),
     ...w.state.requests.map((r) => `  request ${short(r.id)} of ${short(r.participantId)}: ${r.amount} ${r.status} payment ${r.paymentId}`),
-    ...[...w.sim.values()].map((x) => `  payment system ${x.id} for ${short(x.requestId)}: ${x.amount} ${x.status}${x.answered ? "" : " (answer not recorded)"}`),
+    ...[...w.sim.values()].map(
+      (x) => `  payment system ${x.id} for ${short(x.requestId)}: ${x.amount} ${x.status}${x.answered ? "" : " (answer not recorded)"}`,
+    ),
   ].join("\n");
 }
 
@@ -556,7 +656,14 @@ describe("the ledger under random commands (decide, in memory)", () => {
         for (const x of w.sim.values()) {
           if (x.answered) continue;
           x.answered = true;
-          run(w, { kind: "handed_over", outcomes: [{ requestId: x.requestId, paymentId: x.id, paymentLink: `https://pay.example/${x.id}`, qrCode: null, qrCodeUrl: null }] }, `the hand-over job answers for ${x.id}`);
+          run(
+            w,
+            {
+              kind: "handed_over",
+              outcomes: [{ requestId: x.requestId, paymentId: x.id, paymentLink: `https://pay.example/${x.id}`, qrCode: null, qrCodeUrl: null }],
+            },
+            `the hand-over job answers for ${x.id}`,
+          );
           check(w, `the late answer for ${x.id}`);
         }
         for (const k of w.seen) reached.set(k, (reached.get(k) ?? 0) + 1);

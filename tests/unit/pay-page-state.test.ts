@@ -5,7 +5,12 @@ import { PAY_PAGE_HTTP_STATUS, payPageState, type PayPageView } from "../../src/
 const USD = (amount: string) => ({ amount, currency: "USD" });
 
 /** Bob's 50.00 request, sent, nothing paid yet, on an active bill. */
-function view(overrides: Partial<Omit<PayPageView, "participant" | "bill">> & { participant?: Partial<PayPageView["participant"]>; bill?: Partial<PayPageView["bill"]> } = {}): PayPageView {
+function view(
+  overrides: Partial<Omit<PayPageView, "participant" | "bill">> & {
+    participant?: Partial<PayPageView["participant"]>;
+    bill?: Partial<PayPageView["bill"]>;
+  } = {},
+): PayPageView {
   const { participant, bill, ...request } = overrides;
   return {
     status: "sent",
@@ -41,7 +46,11 @@ describe("payPageState", () => {
     });
 
     it("has no refund due when the share was paid exactly", () => {
-      expect(payPageState(view({ status: "paid", statusReasonCode: "paid", participant: { paid: "50.000", outstanding: "0.000" } }))).toEqual({ kind: "paid_in_full", received: USD("50.00"), refundDue: null });
+      expect(payPageState(view({ status: "paid", statusReasonCode: "paid", participant: { paid: "50.000", outstanding: "0.000" } }))).toEqual({
+        kind: "paid_in_full",
+        received: USD("50.00"),
+        refundDue: null,
+      });
     });
   });
 
@@ -80,7 +89,10 @@ describe("payPageState", () => {
     });
 
     it("says a new link will follow when something is owed and no request is open", () => {
-      expect(payPageState(view({ ...superseded, participant: { outstanding: "33.330" } }))).toEqual({ kind: "superseded", next: { kind: "ask", owed: USD("33.33") } });
+      expect(payPageState(view({ ...superseded, participant: { outstanding: "33.330" } }))).toEqual({
+        kind: "superseded",
+        next: { kind: "ask", owed: USD("33.33") },
+      });
     });
 
     it("once the new request is paid: still superseded, with what was received (never the old amount)", () => {
@@ -97,13 +109,22 @@ describe("payPageState", () => {
 
   describe("cancelled (410)", () => {
     it("a cancelled bill owes nothing; what was paid (even through this paid link) is owed back", () => {
-      const state = payPageState(view({ status: "paid", statusReasonCode: "paid", bill: { status: "cancelled" }, participant: { paid: "50.000", outstanding: "0.000", refundDue: "50.000" } }));
+      const state = payPageState(
+        view({
+          status: "paid",
+          statusReasonCode: "paid",
+          bill: { status: "cancelled" },
+          participant: { paid: "50.000", outstanding: "0.000", refundDue: "50.000" },
+        }),
+      );
       expect(state).toEqual({ kind: "cancelled", reason: "bill_cancelled", next: { kind: "settled", received: USD("50.00"), refundDue: USD("50.00") } });
       expect(PAY_PAGE_HTTP_STATUS[state.kind]).toBe(410);
     });
 
     it("an open request's link on a cancelled bill, nothing paid", () => {
-      expect(payPageState(view({ status: "cancelled", statusReasonCode: "bill_cancelled", bill: { status: "cancelled" }, participant: { outstanding: "0.000" } }))).toEqual({
+      expect(
+        payPageState(view({ status: "cancelled", statusReasonCode: "bill_cancelled", bill: { status: "cancelled" }, participant: { outstanding: "0.000" } })),
+      ).toEqual({
         kind: "cancelled",
         reason: "bill_cancelled",
         next: { kind: "settled", received: null, refundDue: null },
@@ -112,7 +133,15 @@ describe("payPageState", () => {
 
     it("a removed participant owes nothing; what they paid is owed back", () => {
       const removedAt = new Date("2026-11-20T12:00:00Z");
-      expect(payPageState(view({ status: "cancelled", statusReasonCode: "participant_removed", participant: { removedAt, paid: "20.000", outstanding: "0.000", refundDue: "20.000" } }))).toEqual({
+      expect(
+        payPageState(
+          view({
+            status: "cancelled",
+            statusReasonCode: "participant_removed",
+            participant: { removedAt, paid: "20.000", outstanding: "0.000", refundDue: "20.000" },
+          }),
+        ),
+      ).toEqual({
         kind: "cancelled",
         reason: "participant_removed",
         next: { kind: "settled", received: USD("20.00"), refundDue: USD("20.00") },
@@ -137,7 +166,9 @@ describe("payPageState", () => {
 
     it("paid elsewhere, then the share rose: points to the request for what is owed now", () => {
       const current = { payToken: "r".repeat(32), amount: "10.000", currency: "USD" };
-      expect(payPageState(view({ status: "cancelled", statusReasonCode: "paid_elsewhere", current, participant: { paid: "50.000", outstanding: "10.000" } }))).toEqual({
+      expect(
+        payPageState(view({ status: "cancelled", statusReasonCode: "paid_elsewhere", current, participant: { paid: "50.000", outstanding: "10.000" } })),
+      ).toEqual({
         kind: "cancelled",
         reason: "paid_elsewhere",
         next: { kind: "pay_at", payToken: "r".repeat(32), amount: USD("10.00") },
@@ -145,11 +176,17 @@ describe("payPageState", () => {
     });
 
     it("a cancelled request with no code (a row from before the codes) is cancelled, never paid", () => {
-      expect(payPageState(view({ status: "cancelled", statusReasonCode: null, participant: { outstanding: "0.000" } }))).toMatchObject({ kind: "cancelled", reason: "other" });
+      expect(payPageState(view({ status: "cancelled", statusReasonCode: null, participant: { outstanding: "0.000" } }))).toMatchObject({
+        kind: "cancelled",
+        reason: "other",
+      });
     });
 
     it("a paid request whose participant has no money received is never called paid", () => {
-      expect(payPageState(view({ status: "paid", statusReasonCode: "paid", participant: { paid: "0.000", outstanding: "0.000" } }))).toMatchObject({ kind: "cancelled", reason: "other" });
+      expect(payPageState(view({ status: "paid", statusReasonCode: "paid", participant: { paid: "0.000", outstanding: "0.000" } }))).toMatchObject({
+        kind: "cancelled",
+        reason: "other",
+      });
     });
   });
 
@@ -176,6 +213,9 @@ describe("payPageState", () => {
   });
 
   it("uses the currency's minor units (JPY has none)", () => {
-    expect(payPageState(view({ currency: "JPY", amount: "1500.000", bill: { currency: "JPY" }, participant: { outstanding: "1500.000" } }))).toEqual({ kind: "payable", amount: { amount: "1500", currency: "JPY" } });
+    expect(payPageState(view({ currency: "JPY", amount: "1500.000", bill: { currency: "JPY" }, participant: { outstanding: "1500.000" } }))).toEqual({
+      kind: "payable",
+      amount: { amount: "1500", currency: "JPY" },
+    });
   });
 });

@@ -11,7 +11,6 @@ import { verifySignature } from "../../src/domain/signature";
 const secret = "mock-payment-secret-for-tests";
 const logger = pino({ level: "silent" });
 
-
 function receiver(statuses: number[] = [200]) {
   const received: { headers: IncomingMessage["headers"]; raw: Buffer }[] = [];
   const server = createServer((req, res) => {
@@ -25,7 +24,6 @@ function receiver(statuses: number[] = [200]) {
   });
   return { server, received, events: () => received.map((r) => JSON.parse(r.raw.toString())) };
 }
-
 
 const input = (webhookUrl: string) => ({
   paymentRequestId: "01a207c9-a789-71bc-bab2-18da81c8123d",
@@ -49,7 +47,10 @@ describe("MockPaymentSystem", () => {
       expect(created.paymentLink).toBe(`https://chillbill.example/pay/${"t".repeat(32)}`);
       await until(() => r.received.length === 1);
       expect(() => verifySignature(r.received[0].headers[PAYMENT_SIGNATURE_HEADER] as string, r.received[0].raw, secret, new Date())).not.toThrow();
-      expect(r.events()[0]).toMatchObject({ type: "payment.succeeded", data: { paymentId: created.paymentId, reference: "CBREF123", amount: "33.34", currency: "USD" } });
+      expect(r.events()[0]).toMatchObject({
+        type: "payment.succeeded",
+        data: { paymentId: created.paymentId, reference: "CBREF123", amount: "33.34", currency: "USD" },
+      });
     } finally {
       await mock.close();
       r.server.close();
@@ -259,7 +260,15 @@ describe("HttpPaymentSystem.getPayment", () => {
     return { server, seen, url: await listen(server) };
   }
 
-  const paid = { id: "pay/real 1", status: "succeeded", reference: "CBREF123", amount: "33.34", currency: "USD", paidAt: "2026-11-20T12:01:02.000Z", eventId: "evt_9" };
+  const paid = {
+    id: "pay/real 1",
+    status: "succeeded",
+    reference: "CBREF123",
+    amount: "33.34",
+    currency: "USD",
+    paidAt: "2026-11-20T12:01:02.000Z",
+    eventId: "evt_9",
+  };
 
   it("asks GET {base}/payments/{id} and reads where the payment stands", async () => {
     const api = await answering(() => ({ status: 200, body: paid }));

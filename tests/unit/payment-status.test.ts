@@ -14,7 +14,10 @@ describe("payment request status", () => {
 describe("completing a bill", () => {
   it("goes active -> completed, passes through active from created, and does nothing to a closed bill", () => {
     expect(completionSteps("active").map((s) => [s.previousStatus, s.newStatus])).toEqual([["active", "completed"]]);
-    expect(completionSteps("created").map((s) => [s.previousStatus, s.newStatus])).toEqual([["created", "active"], ["active", "completed"]]);
+    expect(completionSteps("created").map((s) => [s.previousStatus, s.newStatus])).toEqual([
+      ["created", "active"],
+      ["active", "completed"],
+    ]);
     expect(completionSteps("completed")).toEqual([]);
     expect(completionSteps("cancelled")).toEqual([]);
   });

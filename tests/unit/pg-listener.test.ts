@@ -117,7 +117,11 @@ describe("PgListener", () => {
   it("keeps trying with backoff while the server refuses, and close() stops trying", async () => {
     const { listener, clients } = setUp();
     let reconnects = 0;
-    await listener.listen("a", () => undefined, () => (reconnects += 1));
+    await listener.listen(
+      "a",
+      () => undefined,
+      () => (reconnects += 1),
+    );
     (listener as unknown as { newClient: () => pg.Client }).newClient = () => {
       const client = new FakeClient(clients.length < 3);
       clients.push(client);

@@ -58,7 +58,9 @@ it("has one request per documented operation, and the internal ones sign their b
   expect(collection.auth).toEqual({ type: "bearer", bearer: [{ key: "token", value: "{{token}}", type: "string" }] });
   for (const item of leaves(internalFolder.item!)) {
     const script = item.event!.find((e) => e.listen === "prerequest")!.script.exec.join("\n");
-    const [header, secret] = item.request!.url.path.includes("webhook") ? ["x-payment-signature", "paymentWebhookSecret"] : ["x-ai-signature", "aiCallbackSecret"];
+    const [header, secret] = item.request!.url.path.includes("webhook")
+      ? ["x-payment-signature", "paymentWebhookSecret"]
+      : ["x-ai-signature", "aiCallbackSecret"];
     expect(script).toContain(`key: "${header}"`);
     expect(script).toContain(`pm.variables.get("${secret}")`);
     expect(item.request!.auth).toEqual({ type: "noauth" });
@@ -138,7 +140,8 @@ describe("the requests outside the Flow send what their operation accepts", () =
         found.push(`${name}: no such operation in the document`);
         continue;
       }
-      for (const v of r.url.variable) if (v.value !== `{{${v.key}}}` || !(v.key in sampleVariables)) found.push(`${name}: path variable ${v.key} is ${v.value}`);
+      for (const v of r.url.variable)
+        if (v.value !== `{{${v.key}}}` || !(v.key in sampleVariables)) found.push(`${name}: path variable ${v.key} is ${v.value}`);
       const query = Object.fromEntries(r.url.query.filter((q) => !q.disabled).map((q) => [q.key, resolve(q.value)]));
       const querySchema = parametersSchema(op, "query", doc);
       if (querySchema && !queries.validate(querySchema, query)) found.push(`${name}: query ${JSON.stringify(query)}: ${queries.errorsText(queries.errors)}`);
@@ -155,7 +158,8 @@ describe("the requests outside the Flow send what their operation accepts", () =
         found.push(`${name}: the body is not JSON: ${String(err)}`);
         continue;
       }
-      if (!bodies.validate(toJsonSchema(bodySchema, doc) as object, body)) found.push(`${name}: body ${JSON.stringify(body)}: ${bodies.errorsText(bodies.errors)}`);
+      if (!bodies.validate(toJsonSchema(bodySchema, doc) as object, body))
+        found.push(`${name}: body ${JSON.stringify(body)}: ${bodies.errorsText(bodies.errors)}`);
     }
     return found;
   }
@@ -163,7 +167,9 @@ describe("the requests outside the Flow send what their operation accepts", () =
   it("every body, query and path is valid for its operation's schemas once the collection variables are set", () => {
     const collection = JSON.parse(files[COLLECTION_FILE]) as PostmanCollection;
     const [publicFolder, internalFolder] = collection.item;
-    expect(collection.variable.map((v) => v.key)).toEqual(expect.arrayContaining(Object.keys(sampleVariables).filter((k) => !["eventId", "signedAt", "$guid"].includes(k))));
+    expect(collection.variable.map((v) => v.key)).toEqual(
+      expect.arrayContaining(Object.keys(sampleVariables).filter((k) => !["eventId", "signedAt", "$guid"].includes(k))),
+    );
     expect([...problemsIn(publicFolder, docs.publicDoc as never), ...problemsIn(internalFolder, docs.internalDoc as never)]).toEqual([]);
   });
 

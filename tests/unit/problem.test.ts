@@ -31,7 +31,12 @@ describe("toProblem maps every kind of error to one problem shape", () => {
   });
 
   it("keeps field issues and names the field in the detail", () => {
-    const p = toProblem(new ValidationFailed([{ path: "currency", message: "is required" }, { path: "note", message: "too long" }]));
+    const p = toProblem(
+      new ValidationFailed([
+        { path: "currency", message: "is required" },
+        { path: "note", message: "too long" },
+      ]),
+    );
     expect(p.detail).toBe("currency: is required (and 1 more)");
     expect(p.issues).toHaveLength(2);
   });
@@ -77,10 +82,16 @@ describe("toProblem maps every kind of error to one problem shape", () => {
     expect(toProblem(new Error("Connection terminated unexpectedly"))).toMatchObject({ status: 503 });
     expect(toProblem(new Error("timeout exceeded when trying to connect"))).toMatchObject({ status: 503 });
     // The pool's query guard destroys a silent connection with ETIMEDOUT; Prisma gives up starting a transaction with P2028.
-    expect(toProblem(Object.assign(new Error("Query read timeout: the database did not answer within 15000 ms"), { code: "ETIMEDOUT" }))).toMatchObject({ status: 503 });
+    expect(toProblem(Object.assign(new Error("Query read timeout: the database did not answer within 15000 ms"), { code: "ETIMEDOUT" }))).toMatchObject({
+      status: 503,
+    });
     expect(toProblem({ name: "PrismaClientKnownRequestError", code: "P2028" })).toMatchObject({ status: 503, code: "database_unavailable" });
     // A statement the server cancelled (statement_timeout) inside a Prisma raw query: PostgreSQL's code under meta.
-    const cancelled = (originalCode: string) => ({ name: "PrismaClientKnownRequestError", code: "P2010", meta: { driverAdapterError: { name: "DriverAdapterError", cause: { kind: "postgres", originalCode } } } });
+    const cancelled = (originalCode: string) => ({
+      name: "PrismaClientKnownRequestError",
+      code: "P2010",
+      meta: { driverAdapterError: { name: "DriverAdapterError", cause: { kind: "postgres", originalCode } } },
+    });
     expect(toProblem(cancelled("57014"))).toMatchObject({ status: 503, code: "database_unavailable" });
     expect(toProblem(cancelled("22P02"))).toMatchObject({ status: 500, code: "internal_error" });
     expect(toProblem(new Error("Connection to the database was fine"))).toMatchObject({ status: 500 });

@@ -36,21 +36,17 @@ function fakeSmtp(): { server: Server; messages: { from: string; to: string[]; d
         else if (verb === "MAIL") {
           from = line;
           socket.write("250 OK\r\n");
-        }
-        else if (verb === "RCPT") {
+        } else if (verb === "RCPT") {
           to.push(line);
           socket.write("250 OK\r\n");
-        }
-        else if (verb === "DATA") {
+        } else if (verb === "DATA") {
           data = "";
           socket.write("354 go ahead\r\n");
-        }
-        else if (verb === "QUIT") socket.end("221 bye\r\n");
+        } else if (verb === "QUIT") socket.end("221 bye\r\n");
         else if (verb === "RSET") {
           to = [];
           socket.write("250 OK\r\n");
-        }
-        else socket.write("250 OK\r\n");
+        } else socket.write("250 OK\r\n");
       }
     });
   });

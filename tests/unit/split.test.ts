@@ -80,12 +80,24 @@ describe("classic cases", () => {
   it("a custom split one cent off is refused with the difference", () => {
     const c = ctx("100.00", "USD", 2);
     const r = refusal(() =>
-      planSplit(c, { method: "custom_amount", amounts: [{ participantId: "p00000", amount: "50.00" }, { participantId: "p00001", amount: "49.99" }] }),
+      planSplit(c, {
+        method: "custom_amount",
+        amounts: [
+          { participantId: "p00000", amount: "50.00" },
+          { participantId: "p00001", amount: "49.99" },
+        ],
+      }),
     );
     expect(r.code).toBe("split_sum_mismatch");
     expect(r.message).toBe("The amounts sum to 99.99 USD, 0.01 short of the total of 100.00");
     const over = refusal(() =>
-      planSplit(c, { method: "custom_amount", amounts: [{ participantId: "p00000", amount: "50.00" }, { participantId: "p00001", amount: "50.01" }] }),
+      planSplit(c, {
+        method: "custom_amount",
+        amounts: [
+          { participantId: "p00000", amount: "50.00" },
+          { participantId: "p00001", amount: "50.01" },
+        ],
+      }),
     );
     expect(over.message).toContain("0.01 more than the total");
   });
@@ -93,15 +105,25 @@ describe("classic cases", () => {
   it("a custom split that sums exactly is kept as given", () => {
     const plan = planSplit(ctx("100.00", "USD", 2), {
       method: "custom_amount",
-      amounts: [{ participantId: "p00001", amount: "70" }, { participantId: "p00000", amount: "30.00" }],
+      amounts: [
+        { participantId: "p00001", amount: "70" },
+        { participantId: "p00000", amount: "30.00" },
+      ],
     });
-    expect(plan.map((a) => [a.participantId, a.amount.toFixed(2)])).toEqual([["p00001", "70.00"], ["p00000", "30.00"]]);
+    expect(plan.map((a) => [a.participantId, a.amount.toFixed(2)])).toEqual([
+      ["p00001", "70.00"],
+      ["p00000", "30.00"],
+    ]);
   });
 
   it("shares 2:1:1 of 100.00 -> 50, 25, 25", () => {
     const plan = planSplit(ctx("100.00", "USD", 3), {
       method: "shares",
-      shares: [{ participantId: "p00000", weight: "2" }, { participantId: "p00001", weight: "1" }, { participantId: "p00002", weight: "1" }],
+      shares: [
+        { participantId: "p00000", weight: "2" },
+        { participantId: "p00001", weight: "1" },
+        { participantId: "p00002", weight: "1" },
+      ],
     });
     expect(amounts(plan)).toEqual(["50", "25", "25"]);
   });
@@ -116,14 +138,22 @@ describe("classic cases", () => {
       ],
     });
     expect(plan[0].amount.toFixed(2)).toBe("66.67");
-    expect(plan.slice(1).map((a) => a.amount.toFixed(2)).sort()).toEqual(["16.66", "16.67"]);
+    expect(
+      plan
+        .slice(1)
+        .map((a) => a.amount.toFixed(2))
+        .sort(),
+    ).toEqual(["16.66", "16.67"]);
     expect(sum(plan).toFixed(2)).toBe("100.00");
   });
 
   it("itemized: the extras follow each person's exact items, so one cent of an item's rounding never moves a whole share", () => {
     // Found by the adversary: a 0.03 item shared by 4 on a 1000.00 bill gave 333.34/333.33/333.33/0.00.
     for (const item of ["0.03", "0.05"]) {
-      const plan = planSplit(ctx("1000.00", "USD", 4), { method: "itemized", items: [{ amount: item, participantIds: ["p00000", "p00001", "p00002", "p00003"] }] });
+      const plan = planSplit(ctx("1000.00", "USD", 4), {
+        method: "itemized",
+        items: [{ amount: item, participantIds: ["p00000", "p00001", "p00002", "p00003"] }],
+      });
       expect(sum(plan).toFixed(2)).toBe("1000.00");
       // Everyone's exact share is 250.00: none is more than one cent from it.
       for (const a of plan) expect(a.amount.minus("250").abs().lte("0.01")).toBe(true);
@@ -152,14 +182,75 @@ describe("classic cases", () => {
 describe("refusals", () => {
   const c = ctx("100.00", "USD", 2);
   it.each<[string, SplitRequest, string]>([
-    ["a negative amount", { method: "custom_amount", amounts: [{ participantId: "p00000", amount: "-1" }, { participantId: "p00001", amount: "101" }] }, "ValidationFailed"],
-    ["more decimals than USD allows", { method: "custom_amount", amounts: [{ participantId: "p00000", amount: "50.001" }, { participantId: "p00001", amount: "49.999" }] }, "ValidationFailed"],
-    ["an unknown participant", { method: "shares", shares: [{ participantId: "p00000", weight: "1" }, { participantId: "p00001", weight: "1" }, { participantId: "zz", weight: "1" }] }, "BusinessRule"],
+    [
+      "a negative amount",
+      {
+        method: "custom_amount",
+        amounts: [
+          { participantId: "p00000", amount: "-1" },
+          { participantId: "p00001", amount: "101" },
+        ],
+      },
+      "ValidationFailed",
+    ],
+    [
+      "more decimals than USD allows",
+      {
+        method: "custom_amount",
+        amounts: [
+          { participantId: "p00000", amount: "50.001" },
+          { participantId: "p00001", amount: "49.999" },
+        ],
+      },
+      "ValidationFailed",
+    ],
+    [
+      "an unknown participant",
+      {
+        method: "shares",
+        shares: [
+          { participantId: "p00000", weight: "1" },
+          { participantId: "p00001", weight: "1" },
+          { participantId: "zz", weight: "1" },
+        ],
+      },
+      "BusinessRule",
+    ],
     ["a missing participant", { method: "percentage", percentages: [{ participantId: "p00000", percentage: "100" }] }, "BusinessRule"],
-    ["a participant listed twice", { method: "shares", shares: [{ participantId: "p00000", weight: "1" }, { participantId: "p00000", weight: "1" }] }, "ValidationFailed"],
+    [
+      "a participant listed twice",
+      {
+        method: "shares",
+        shares: [
+          { participantId: "p00000", weight: "1" },
+          { participantId: "p00000", weight: "1" },
+        ],
+      },
+      "ValidationFailed",
+    ],
     ["an empty list", { method: "custom_amount", amounts: [] }, "BusinessRule"],
-    ["all-zero weights", { method: "shares", shares: [{ participantId: "p00000", weight: "0" }, { participantId: "p00001", weight: "0" }] }, "ValidationFailed"],
-    ["a percentage over 100", { method: "percentage", percentages: [{ participantId: "p00000", percentage: "150" }, { participantId: "p00001", percentage: "-50" }] }, "ValidationFailed"],
+    [
+      "all-zero weights",
+      {
+        method: "shares",
+        shares: [
+          { participantId: "p00000", weight: "0" },
+          { participantId: "p00001", weight: "0" },
+        ],
+      },
+      "ValidationFailed",
+    ],
+    [
+      "a percentage over 100",
+      {
+        method: "percentage",
+        percentages: [
+          { participantId: "p00000", percentage: "150" },
+          { participantId: "p00001", percentage: "-50" },
+        ],
+      },
+      "ValidationFailed",
+    ],
     ["an item shared by nobody", { method: "itemized", items: [{ amount: "10", participantIds: [] }] }, "ValidationFailed"],
   ])("refuses %s", (_label, request, kind) => {
     expect(refusal(() => planSplit(c, request)).kind).toBe(kind);
@@ -192,7 +283,11 @@ describe("properties", () => {
       }),
     );
 
-  const shuffled = <T>(items: T[], keys: number[]) => items.map((item, i) => ({ item, k: keys[i] })).sort((a, b) => a.k - b.k).map((x) => x.item);
+  const shuffled = <T>(items: T[], keys: number[]) =>
+    items
+      .map((item, i) => ({ item, k: keys[i] }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.item);
 
   it("an equal split sums exactly to the total, is never negative and differs by at most one minor unit", () => {
     fc.assert(
@@ -203,7 +298,11 @@ describe("properties", () => {
         expect(sum(plan).equals(total)).toBe(true);
         const values = plan.map((a) => a.amount);
         expect(values.every((v) => !v.isNegative() && v.decimalPlaces() <= minorUnits(currency))).toBe(true);
-        expect(Decimal.max(...values).minus(Decimal.min(...values)).lessThanOrEqualTo(unit)).toBe(true);
+        expect(
+          Decimal.max(...values)
+            .minus(Decimal.min(...values))
+            .lessThanOrEqualTo(unit),
+        ).toBe(true);
       }),
       { numRuns: 200 },
     );

@@ -15,7 +15,10 @@ describe("batch(): several writes as one statement", () => {
 
   it("renumbers two-digit placeholders as whole numbers", () => {
     const values = Array.from({ length: 11 }, (_, i) => i + 1);
-    const one = batch([{ text: "SELECT $1", values: [0] }, { text: "SELECT $10, $11, $1", values }]);
+    const one = batch([
+      { text: "SELECT $1", values: [0] },
+      { text: "SELECT $10, $11, $1", values },
+    ]);
     expect(one.text).toContain("w1 AS (SELECT $11, $12, $2)");
   });
 
@@ -25,7 +28,12 @@ describe("batch(): several writes as one statement", () => {
   });
 
   it("refuses a placeholder without a value, and an empty batch", () => {
-    expect(() => batch([{ text: "SELECT $1", values: [1] }, { text: "SELECT $2", values: [1] }])).toThrow("$2 has no value in statement 2");
+    expect(() =>
+      batch([
+        { text: "SELECT $1", values: [1] },
+        { text: "SELECT $2", values: [1] },
+      ]),
+    ).toThrow("$2 has no value in statement 2");
     expect(() => batch([])).toThrow("at least one statement");
   });
 });

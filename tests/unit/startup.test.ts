@@ -60,7 +60,14 @@ describe("a start-up step", () => {
       "Start-up: starting the job queue failed (attempt 4, the database is unavailable): connect ECONNREFUSED 127.0.0.1:5432; trying again in 800 ms",
       "Start-up: starting the job queue succeeded after 4 failed attempt(s)",
     ]);
-    expect(lines[0]).toMatchObject({ level: 40, step: "starting the job queue", attempt: 1, retryInMs: 100, retryAt: expect.any(String), error: "connect ECONNREFUSED 127.0.0.1:5432" });
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      step: "starting the job queue",
+      attempt: 1,
+      retryInMs: 100,
+      retryAt: expect.any(String),
+      error: "connect ECONNREFUSED 127.0.0.1:5432",
+    });
   });
 
   it("waits the whole backoff before the next attempt, not less", async () => {
@@ -157,8 +164,14 @@ describe("what counts as the database being unavailable", () => {
     ["a server that is starting up (57P03)", Object.assign(new Error("the database system is starting up"), { code: "57P03" })],
     ["a server that is shutting down (57P01)", { code: "57P01" }],
     ["too many connections (53300)", { code: "53300" }],
-    ["the schema engine that cannot reach the server", new Error("Can't reach database server at `127.0.0.1:5432`\n\nPlease make sure your database server is running")],
-    ["the schema engine's external error with the driver's error as its cause", new Error("External error id#1", { cause: new Error("Connection terminated unexpectedly") })],
+    [
+      "the schema engine that cannot reach the server",
+      new Error("Can't reach database server at `127.0.0.1:5432`\n\nPlease make sure your database server is running"),
+    ],
+    [
+      "the schema engine's external error with the driver's error as its cause",
+      new Error("External error id#1", { cause: new Error("Connection terminated unexpectedly") }),
+    ],
     ["Prisma's driver adapter error kind", { meta: { driverAdapterError: { cause: { kind: "DatabaseNotReachable" } } } }],
   ])("%s is", (_what, err) => {
     expect(isDatabaseUnavailable(err)).toBe(true);

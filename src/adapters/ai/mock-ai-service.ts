@@ -7,7 +7,6 @@ import { SignedSender } from "../signed-sender";
 import type { AiJobSubmission, AiService, ImageKind } from "./ai-service";
 import { AI_SIGNATURE_HEADER } from "./ai-service";
 
-
 /** The spec's dummy response. */
 export const DEFAULT_AI_FIXTURES: AiFixtures = {
   bill: {

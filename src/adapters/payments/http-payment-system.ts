@@ -72,7 +72,10 @@ export class HttpPaymentSystem implements PaymentSystem {
       throw new Error(`The payment system did not say where payment ${paymentId} stands: HTTP ${res.status}`);
     }
     const parsed = paymentAnswer.safeParse(await res.json().catch(() => undefined));
-    if (!parsed.success) throw new Error(`The payment system's answer for payment ${paymentId} is not a payment: ${parsed.error.issues[0].path.join(".") || "body"} ${parsed.error.issues[0].message}`);
+    if (!parsed.success)
+      throw new Error(
+        `The payment system's answer for payment ${paymentId} is not a payment: ${parsed.error.issues[0].path.join(".") || "body"} ${parsed.error.issues[0].message}`,
+      );
     const body = parsed.data;
     // An answer about another payment must not be applied to this one.
     if (body.id !== paymentId) throw new Error(`The payment system answered for payment ${body.id} when asked about ${paymentId}`);

@@ -65,7 +65,10 @@ export class MockPaymentSystem implements PaymentSystem {
     const payment = { paymentId, reference: input.reference, amount: input.amount, currency: input.currency, webhookUrl: input.webhookUrl };
     this.payments.set(paymentId, { ...payment, status: "pending" });
     if (this.options.delayMs > 0) {
-      this.automatic.set(paymentId, setTimeout(() => this.settle(payment), this.options.delayMs));
+      this.automatic.set(
+        paymentId,
+        setTimeout(() => this.settle(payment), this.options.delayMs),
+      );
     }
     return { paymentId, paymentLink: `${this.options.publicBaseUrl()}/pay/${input.payToken}` };
   }

@@ -24,7 +24,9 @@ export function updateBill(d: Draft, command: Extract<LedgerCommand, { kind: "up
     // Requests and payments are in the bill's currency: once any exists, it is fixed (an amount in
     // one currency must never count 1:1 in another).
     if (currency !== bill.currency && bill.currency !== null && (bill.status !== "created" || d.participants.some((p) => p.paid.gt(0)))) {
-      throw new Conflict(`Payment requests or payments in ${bill.currency} exist; the currency can no longer change`, "currency_locked", { currentStatus: bill.status });
+      throw new Conflict(`Payment requests or payments in ${bill.currency} exist; the currency can no longer change`, "currency_locked", {
+        currentStatus: bill.status,
+      });
     }
     if (bill.status !== "created" && total === null) {
       throw new Conflict("Payment requests have been sent: the bill needs a total", "bill_total_required", { currentStatus: bill.status });

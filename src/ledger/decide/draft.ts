@@ -36,7 +36,10 @@ export function isPresent(p: { removedAt: Date | null }): boolean {
  * definition of "owes": the creator, a cancelled bill, a removed participant and a participant with
  * no share owe nothing; a cancelled bill and a removed participant are owed back all they paid.
  */
-export function balances(p: Pick<LedgerParticipant, "share" | "paid" | "isCreator"> & { removedAt?: Date | null }, billStatus: string): { outstanding: Decimal; refundDue: Decimal } {
+export function balances(
+  p: Pick<LedgerParticipant, "share" | "paid" | "isCreator"> & { removedAt?: Date | null },
+  billStatus: string,
+): { outstanding: Decimal; refundDue: Decimal } {
   if (billStatus === "cancelled" || (p.removedAt ?? null) !== null) return { outstanding: ZERO, refundDue: p.paid };
   const share = p.share ?? ZERO;
   const outstanding = p.isCreator || p.share === null ? ZERO : Decimal.max(share.minus(p.paid), ZERO);
@@ -74,7 +77,15 @@ export class Draft {
   readonly payments: NewPayment[] = [];
   readonly inserted = new Set<string>();
   readonly newRequests = new Set<string>();
-  readonly effects: Changes["effects"] = { handOver: [], sent: [], cancelAtPaymentSystem: [], received: [], completed: false, cancelled: false, activated: false };
+  readonly effects: Changes["effects"] = {
+    handOver: [],
+    sent: [],
+    cancelAtPaymentSystem: [],
+    received: [],
+    completed: false,
+    cancelled: false,
+    activated: false,
+  };
 
   constructor(
     readonly before: LedgerState,
@@ -121,12 +132,27 @@ export class Draft {
     p.status = to;
   }
 
-  setRequestStatus(r: LedgerRequest, to: LedgerRequest["status"], reasonCode: ReasonCode, reason: string, extra: { paidAt?: Date; paymentId?: string } = {}): void {
+  setRequestStatus(
+    r: LedgerRequest,
+    to: LedgerRequest["status"],
+    reasonCode: ReasonCode,
+    reason: string,
+    extra: { paidAt?: Date; paymentId?: string } = {},
+  ): void {
     const p = this.anyone(r.participantId);
-    this.history.push({ participantId: p?.id ?? null, participantName: p?.name ?? null, entityType: "payment_request", previousStatus: r.status, newStatus: to, reason: `${r.reference}: ${reason}`, reasonCode });
+    this.history.push({
+      participantId: p?.id ?? null,
+      participantName: p?.name ?? null,
+      entityType: "payment_request",
+      previousStatus: r.status,
+      newStatus: to,
+      reason: `${r.reference}: ${reason}`,
+      reasonCode,
+    });
     // Closed here: the payment system must no longer collect it (a payment-cancel job). One not
     // handed over yet has no payment there; its hand-over job cancels what it creates.
-    if ((to === "cancelled" || to === "expired") && isOpen(r) && r.paymentId) this.effects.cancelAtPaymentSystem.push({ requestId: r.id, paymentId: r.paymentId });
+    if ((to === "cancelled" || to === "expired") && isOpen(r) && r.paymentId)
+      this.effects.cancelAtPaymentSystem.push({ requestId: r.id, paymentId: r.paymentId });
     if (isOpen(r) && !isOpen({ status: to })) r.closedAt = this.ctx.now;
     r.status = to;
     r.statusReason = reason.slice(0, 300);
@@ -165,7 +191,15 @@ export class Draft {
     };
     this.requests.push(r);
     this.newRequests.add(r.id);
-    this.history.push({ participantId: p.id, participantName: p.name, entityType: "payment_request", previousStatus: null, newStatus: "pending", reason: `${r.reference}: asks ${this.money(amount)}`, reasonCode: "asked" });
+    this.history.push({
+      participantId: p.id,
+      participantName: p.name,
+      entityType: "payment_request",
+      previousStatus: null,
+      newStatus: "pending",
+      reason: `${r.reference}: asks ${this.money(amount)}`,
+      reasonCode: "asked",
+    });
     return r;
   }
 
@@ -185,7 +219,12 @@ export class Draft {
       } else if (p.outstanding.isZero()) {
         this.setRequestStatus(r, "cancelled", why.closedCode ?? "nothing_owed", why.closed ?? "nothing is owed any more");
       } else if (!r.amount.equals(p.outstanding) || r.currency !== this.currency || kept.has(p.id)) {
-        this.setRequestStatus(r, "cancelled", "superseded", `superseded: ${p.name} now owes ${this.money(p.outstanding)}, not ${r.currency === this.currency ? this.money(r.amount) : `${r.amount.toFixed()} ${r.currency}`}`);
+        this.setRequestStatus(
+          r,
+          "cancelled",
+          "superseded",
+          `superseded: ${p.name} now owes ${this.money(p.outstanding)}, not ${r.currency === this.currency ? this.money(r.amount) : `${r.amount.toFixed()} ${r.currency}`}`,
+        );
         // On an active bill the participant is asked at once for the new amount (and told).
         if (bill.status === "active" && !kept.has(p.id)) {
           this.issueRequest(p, p.outstanding);
@@ -224,8 +263,8 @@ export class Draft {
       if (settled) {
         if (p.status !== "paid") {
           p.paidAt = this.ctx.now;
-          p.paymentMethod = p.isCreator ? "creator" : why.paidMethod ?? "payment_system";
-          p.paymentNote = p.isCreator ? "the creator's own share is settled by definition" : why.paidNote ?? p.paymentNote;
+          p.paymentMethod = p.isCreator ? "creator" : (why.paidMethod ?? "payment_system");
+          p.paymentNote = p.isCreator ? "the creator's own share is settled by definition" : (why.paidNote ?? p.paymentNote);
           if (p.isCreator) this.setParticipantStatus(p, "paid", "creator_settled", "the creator's own share is settled by definition");
           else this.setParticipantStatus(p, "paid", why.paidCode ?? "paid", why.paid ?? `paid ${this.money(p.paid)}`);
         }
@@ -242,7 +281,12 @@ export class Draft {
     if (steps.length > 0 && splitCovers(bill, this.participants) && this.present.every((p) => p.outstanding.isZero())) {
       for (const step of steps) {
         const code: ReasonCode = step.newStatus === "completed" ? "completed" : "requests_sent";
-        this.setBillStatus(step.newStatus, code, step.newStatus === "completed" ? "every participant has paid" : step.reason, step.previousStatus as LedgerBill["status"]);
+        this.setBillStatus(
+          step.newStatus,
+          code,
+          step.newStatus === "completed" ? "every participant has paid" : step.reason,
+          step.previousStatus as LedgerBill["status"],
+        );
       }
       bill.completedAt = this.ctx.now;
       this.effects.completed = true;

@@ -35,18 +35,30 @@ export function applyPaymentEvent(d: Draft, e: Extract<LedgerCommand, { kind: "p
   // request reports the same money again, under another event id. Counted once.
   if (r.status === "paid" || r.counted) return { outcome: "ignored", detail: "the payment of this request was already counted" };
   // Received beyond what a money column holds: kept for a person, not a 500 the payment system retries for ever.
-  if (p.paid.plus(amount).gt(MAX_AMOUNT)) return { outcome: "mismatch", detail: `${d.money(amount)} would take what ${p.name} received past ${MAX_AMOUNT.toFixed()}` };
+  if (p.paid.plus(amount).gt(MAX_AMOUNT))
+    return { outcome: "mismatch", detail: `${d.money(amount)} would take what ${p.name} received past ${MAX_AMOUNT.toFixed()}` };
   // Money that arrived counts, whatever became of the request or its participant: a superseded,
   // expired or cancelled request's payment, or a removed participant's, still goes to their
   // balance (any excess, and everything a removed participant paid, is refund due).
   const before = r.status;
-  d.payments.push({ id: d.ctx.newId(), participantId: p.id, paymentRequestId: r.id, amount, currency: r.currency, source: "payment_system", eventId: e.eventId, method: "payment_system", note: null });
+  d.payments.push({
+    id: d.ctx.newId(),
+    participantId: p.id,
+    paymentRequestId: r.id,
+    amount,
+    currency: r.currency,
+    source: "payment_system",
+    eventId: e.eventId,
+    method: "payment_system",
+    note: null,
+  });
   p.paid = p.paid.plus(amount);
   r.counted = true;
   d.effects.received.push({ participantId: p.id, participantName: p.name, amount });
   // A failed or expired request that was paid after all becomes paid; a cancelled one stays
   // cancelled (it was closed on purpose), its money counted all the same.
-  if (before !== "cancelled") d.setRequestStatus(r, "paid", "paid", `payment system: succeeded (${d.money(amount)})`, { paidAt: d.ctx.now, paymentId: e.paymentId });
+  if (before !== "cancelled")
+    d.setRequestStatus(r, "paid", "paid", `payment system: succeeded (${d.money(amount)})`, { paidAt: d.ctx.now, paymentId: e.paymentId });
   d.settle({
     paid: `paid ${d.money(amount)} (payment ${e.paymentId})`,
     paidCode: "paid",
@@ -74,7 +86,17 @@ export function markPaid(d: Draft, command: Extract<LedgerCommand, { kind: "mark
   if (p.share === null) throw new Conflict("Split the bill first: this participant has no amount to pay", "split_required");
   if (p.outstanding.isZero()) throw new Conflict(`${p.name} owes nothing`, "nothing_owed");
   const method = command.method ?? "offline";
-  d.payments.push({ id: d.ctx.newId(), participantId: p.id, paymentRequestId: null, amount: p.outstanding, currency: d.currency, source: "offline", eventId: null, method, note: command.note ?? null });
+  d.payments.push({
+    id: d.ctx.newId(),
+    participantId: p.id,
+    paymentRequestId: null,
+    amount: p.outstanding,
+    currency: d.currency,
+    source: "offline",
+    eventId: null,
+    method,
+    note: command.note ?? null,
+  });
   p.paid = p.paid.plus(p.outstanding);
   d.settle({
     paid: `marked as paid by the creator (${method})${command.note ? `: ${command.note}` : ""}`,

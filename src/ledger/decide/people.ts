@@ -45,7 +45,15 @@ export function addParticipants(d: Draft, command: Extract<LedgerCommand, { kind
     };
     d.participants.push(p);
     d.inserted.add(p.id);
-    d.history.push({ participantId: p.id, participantName: p.name, entityType: "participant", previousStatus: null, newStatus: "pending", reason: command.reason, reasonCode: command.from === "ai" ? "recognised" : "added_by_creator" });
+    d.history.push({
+      participantId: p.id,
+      participantName: p.name,
+      entityType: "participant",
+      previousStatus: null,
+      newStatus: "pending",
+      reason: command.reason,
+      reasonCode: command.from === "ai" ? "recognised" : "added_by_creator",
+    });
     added.push(p.id);
   }
   if (added.length) d.rebalance();

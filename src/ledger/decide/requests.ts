@@ -23,7 +23,10 @@ function assertSplitCoversTotal(d: Draft): void {
   }
   const assigned = present.reduce((sum, p) => sum.plus(p.share!), ZERO);
   if (!assigned.equals(bill.total)) {
-    throw new Conflict(`The split covers ${formatAmount(assigned, bill.currency)} of ${formatAmount(bill.total, bill.currency)} ${bill.currency}; split again`, "split_required");
+    throw new Conflict(
+      `The split covers ${formatAmount(assigned, bill.currency)} of ${formatAmount(bill.total, bill.currency)} ${bill.currency}; split again`,
+      "split_required",
+    );
   }
 }
 
@@ -46,7 +49,11 @@ export function requestPayments(d: Draft, command: Extract<LedgerCommand, { kind
   const skipped: RequestResult["skipped"] = [];
   for (const p of targets) {
     if (p.outstanding.isZero()) {
-      skipped.push({ participantId: p.id, name: p.name, reason: p.isCreator ? "the creator's own share" : p.status === "paid" ? "already paid" : "owes nothing" });
+      skipped.push({
+        participantId: p.id,
+        name: p.name,
+        reason: p.isCreator ? "the creator's own share" : p.status === "paid" ? "already paid" : "owes nothing",
+      });
     } else if (d.openRequestOf(p.id)) {
       skipped.push({ participantId: p.id, name: p.name, reason: "already asked for this amount" });
     } else {
@@ -78,7 +85,15 @@ export function handedOver(d: Draft, command: Extract<LedgerCommand, { kind: "ha
     }
     if (r.status === "pending") {
       const p = d.anyone(r.participantId);
-      d.history.push({ participantId: p?.id ?? null, participantName: p?.name ?? null, entityType: "payment_request", previousStatus: "pending", newStatus: "sent", reason: `${r.reference}: taken by the payment system (payment ${o.paymentId})`, reasonCode: "handed_over" });
+      d.history.push({
+        participantId: p?.id ?? null,
+        participantName: p?.name ?? null,
+        entityType: "payment_request",
+        previousStatus: "pending",
+        newStatus: "sent",
+        reason: `${r.reference}: taken by the payment system (payment ${o.paymentId})`,
+        reasonCode: "handed_over",
+      });
       Object.assign(r, { status: "sent", paymentId: o.paymentId, paymentLink: o.paymentLink, qrCode: o.qrCode, qrCodeUrl: o.qrCodeUrl });
       d.effects.sent.push(r.id);
       result.sent.push(r.id);

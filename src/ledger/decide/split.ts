@@ -40,7 +40,11 @@ function resolveLineItems(bill: LedgerBill, request: SplitInput | SplitRequest):
 
 export function split(d: Draft, command: Extract<LedgerCommand, { kind: "split" }>): Allocation[] {
   assertEditable(d.bill.status);
-  const plan = planFor(d.bill, d.present.map((p) => p.id), command.request);
+  const plan = planFor(
+    d.bill,
+    d.present.map((p) => p.id),
+    command.request,
+  );
   d.applyPlan(plan);
   d.bill.splitMethod = command.request.method;
   d.settle();

@@ -8,7 +8,20 @@ import type { BillRow, VisibleBill } from "./bills.repository";
 /** What the wire shows of a bill: a Prisma row or a bill read with its participants. */
 type BillFields = Pick<
   BillRow,
-  "id" | "creatorUserId" | "status" | "currency" | "merchantName" | "billDate" | "note" | "splitMethod" | "needsResplit" | "aiProcessed" | "createdAt" | "updatedAt" | "completedAt" | "cancelledAt"
+  | "id"
+  | "creatorUserId"
+  | "status"
+  | "currency"
+  | "merchantName"
+  | "billDate"
+  | "note"
+  | "splitMethod"
+  | "needsResplit"
+  | "aiProcessed"
+  | "createdAt"
+  | "updatedAt"
+  | "completedAt"
+  | "cancelledAt"
 > & { totalAmount: DecimalLike | null };
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -169,10 +169,7 @@ export class BillsRepository {
     if (options.after) {
       // The upper bound lets the index start at the cursor instead of filtering from the newest row.
       where.createdAt = { lte: options.after.createdAt };
-      where.OR = [
-        { createdAt: { lt: options.after.createdAt } },
-        { createdAt: options.after.createdAt, id: { lt: options.after.id } },
-      ];
+      where.OR = [{ createdAt: { lt: options.after.createdAt } }, { createdAt: options.after.createdAt, id: { lt: options.after.id } }];
     }
     return this.db.bill.findMany({ where, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: options.take });
   }

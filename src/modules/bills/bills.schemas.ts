@@ -32,7 +32,12 @@ export const updateBillBody = z
     note: note.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: "must contain at least one field to change" })
-  .meta({ id: "UpdateBill", description: "The fields to change (at least one); null clears a field", minProperties: 1, example: { merchantName: "Pho 24 (District 1)", note: "Team lunch, Friday" } });
+  .meta({
+    id: "UpdateBill",
+    description: "The fields to change (at least one); null clears a field",
+    minProperties: 1,
+    example: { merchantName: "Pho 24 (District 1)", note: "Team lunch, Friday" },
+  });
 
 /** What a bill's amount must also satisfy, with the bill's other fields (see ApiRouter's crossFieldRules). */
 export const billAmountRules = {
@@ -45,7 +50,10 @@ export const billIdParams = z.object({ billId: uuidSchema });
 export const listBillsQuery = z.strictObject({
   status: z
     .string()
-    .regex(/^(created|active|completed|cancelled)(,(created|active|completed|cancelled))*$/, "must be one or more of created, active, completed, cancelled, comma-separated")
+    .regex(
+      /^(created|active|completed|cancelled)(,(created|active|completed|cancelled))*$/,
+      "must be one or more of created, active, completed, cancelled, comma-separated",
+    )
     .transform((s) => s.split(","))
     .pipe(z.array(billStatus))
     .optional()
@@ -121,9 +129,7 @@ export const billDetailsSchema = billSchema
   })
   .meta({ id: "BillDetails" });
 
-export const billListSchema = z
-  .object({ items: z.array(billSchema), nextCursor: z.string().nullable() })
-  .meta({ id: "BillList" });
+export const billListSchema = z.object({ items: z.array(billSchema), nextCursor: z.string().nullable() }).meta({ id: "BillList" });
 
 export type CreateBillInput = z.output<typeof createBillBody>;
 export type UpdateBillInput = z.output<typeof updateBillBody>;

@@ -12,7 +12,6 @@ import type { BillsRepository } from "./bills.repository";
 import { decodeCursor, encodeCursor } from "../../http/cursor";
 import type { CreateBillInput, ListBillsQuery, UpdateBillInput } from "./bills.schemas";
 
-
 export class BillsService {
   constructor(
     private readonly bills: BillsRepository,
@@ -23,21 +22,21 @@ export class BillsService {
 
   async createBill(user: AuthUser, input: CreateBillInput, idempotencyKey?: string): Promise<StoredResponse<BillResponse>> {
     checkAmount(input.totalAmount, input.currency);
-    return this.idempotency.run(
-      { userId: user.id, route: "POST /bills", key: idempotencyKey, request: input },
-      async (tx) => {
-        const bill = await this.bills.create(tx, {
-          id: uuidv7(),
-          creatorUserId: user.id,
-          totalAmount: input.totalAmount ?? null,
-          currency: input.currency ?? null,
-          merchantName: input.merchantName ?? null,
-          billDate: input.billDate ? new Date(`${input.billDate}T00:00:00Z`) : null,
-          note: input.note ?? null,
-          userSetFields: AI_FILLABLE_FIELDS.filter((f) => input[f] !== undefined),
-          createdAt: this.clock.now(),
-        });
-        await recordStatusChange(tx, {
+    return this.idempotency.run({ userId: user.id, route: "POST /bills", key: idempotencyKey, request: input }, async (tx) => {
+      const bill = await this.bills.create(tx, {
+        id: uuidv7(),
+        creatorUserId: user.id,
+        totalAmount: input.totalAmount ?? null,
+        currency: input.currency ?? null,
+        merchantName: input.merchantName ?? null,
+        billDate: input.billDate ? new Date(`${input.billDate}T00:00:00Z`) : null,
+        note: input.note ?? null,
+        userSetFields: AI_FILLABLE_FIELDS.filter((f) => input[f] !== undefined),
+        createdAt: this.clock.now(),
+      });
+      await recordStatusChange(
+        tx,
+        {
           billId: bill.id,
           entityType: "bill",
           previousStatus: null,
@@ -45,10 +44,11 @@ export class BillsService {
           changedBy: user.id,
           reason: "bill created",
           reasonCode: "bill_created",
-        }, this.clock.now());
-        return { status: 201, body: presentBill(bill) };
-      },
-    );
+        },
+        this.clock.now(),
+      );
+      return { status: 201, body: presentBill(bill) };
+    });
   }
 
   async listBills(user: AuthUser, query: ListBillsQuery) {
@@ -76,7 +76,7 @@ export class BillsService {
     const current = await this.bills.findOwned(this.bills.client, billId, user.id);
     if (!current) throw billNotFound();
     const currency = input.currency === undefined ? current.currency : input.currency;
-    const total = input.totalAmount === undefined ? current.totalAmount?.toString() ?? null : input.totalAmount;
+    const total = input.totalAmount === undefined ? (current.totalAmount?.toString() ?? null) : input.totalAmount;
     if (total !== null && currency === null) {
       throw new ValidationFailed([{ path: "currency", message: "is required when the bill has a total amount", code: "currency_required" }]);
     }

@@ -29,7 +29,9 @@ export class IdempotencyService {
 
   /** The clean-up job: keys past their lifetime are forgotten (a retry that late is a new request). */
   async deleteExpired(): Promise<number> {
-    const { count } = await this.db.idempotencyKey.deleteMany({ where: { createdAt: { lt: new Date(this.clock.now().getTime() - this.ttlHours * 3_600_000) } } });
+    const { count } = await this.db.idempotencyKey.deleteMany({
+      where: { createdAt: { lt: new Date(this.clock.now().getTime() - this.ttlHours * 3_600_000) } },
+    });
     return count;
   }
 
@@ -84,10 +86,7 @@ export class IdempotencyService {
       return undefined;
     }
     if (row.requestHash !== requestHash) {
-      throw new BusinessRule(
-        "This Idempotency-Key was already used with a different request body; use a new key for a new request",
-        "idempotency_key_reused",
-      );
+      throw new BusinessRule("This Idempotency-Key was already used with a different request body; use a new key for a new request", "idempotency_key_reused");
     }
     return { status: row.responseStatus, body: row.responseBody as T, replayed: true };
   }

@@ -11,14 +11,7 @@ import { problems } from "../../http/common-schemas";
 import { zodIssues } from "../../http/problem";
 import { billIdParams } from "../bills/bills.schemas";
 import type { ImagesService } from "./images.service";
-import {
-  billResultBody,
-  callbackAnswer,
-  groupResultBody,
-  imageJobSchema,
-  processingStatusSchema,
-  uploadBody,
-} from "./images.schemas";
+import { billResultBody, callbackAnswer, groupResultBody, imageJobSchema, processingStatusSchema, uploadBody } from "./images.schemas";
 
 export interface ImageRouteOptions {
   files: FileStore;

@@ -30,7 +30,7 @@ export const uploadBody = z
   // other form field is refused by name, so status, ids or amounts cannot ride along with a photo.
   .strictObject({
     image: z
-      .custom<Express.Multer.File>((file) => file !== undefined, "a file is required (multipart/form-data field \"image\")")
+      .custom<Express.Multer.File>((file) => file !== undefined, 'a file is required (multipart/form-data field "image")')
       .meta({ type: "string", format: "binary", description: "JPEG, PNG, WebP or HEIC" }),
   })
   .meta({ id: "ImageUpload" });
@@ -43,7 +43,10 @@ export const uploadBody = z
 const aiAmount = z
   .union([
     decimalStringSchema(DECIMAL_STRING, "must be a non-negative decimal amount"),
-    z.number().nonnegative().lt(10 ** MAX_INTEGER_DIGITS, TOO_LARGE),
+    z
+      .number()
+      .nonnegative()
+      .lt(10 ** MAX_INTEGER_DIGITS, TOO_LARGE),
   ])
   .transform((v) => (typeof v === "number" ? new Decimal(v).toDecimalPlaces(4).toFixed() : v));
 
@@ -93,14 +96,22 @@ export const billResultBody = z
 export const recognisedPerson = z.object({
   face_id: z.string().trim().regex(/\S/, "must not be empty").max(128),
   name: z.string().trim().regex(/\S/, "must not be empty").max(200).optional(),
-  phone: z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number").optional(),
+  phone: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number")
+    .optional(),
   email: emailSchema.optional(),
   bank_user_id: z.string().min(1).max(128).optional(),
   confidence: z.number().min(0).max(1).optional(),
 });
 
 /** The spec's dummy response names people only (`["Alice", "Bob"]`): no face id, no contact. */
-const bareName = z.string().trim().regex(/\S/, "must not be empty").max(200).meta({ description: "A name only, as in the spec's dummy response", example: "Alice" });
+const bareName = z
+  .string()
+  .trim()
+  .regex(/\S/, "must not be empty")
+  .max(200)
+  .meta({ description: "A name only, as in the spec's dummy response", example: "Alice" });
 
 export const groupResultBody = z
   .discriminatedUnion("status", [
@@ -113,9 +124,7 @@ export const groupResultBody = z
   ])
   .meta({ id: "AiGroupResult", example: { jobId: EXAMPLE_IDS.jobId, status: "completed", result: { participants: ["Alice", "Bob"] } } });
 
-export const callbackAnswer = z
-  .object({ jobId: z.uuid(), state: z.enum(["completed", "failed"]), applied: z.boolean() })
-  .meta({ id: "AiCallbackAnswer" });
+export const callbackAnswer = z.object({ jobId: z.uuid(), state: z.enum(["completed", "failed"]), applied: z.boolean() }).meta({ id: "AiCallbackAnswer" });
 
 export type BillResult = z.output<typeof billResultBody>;
 export type GroupResult = z.output<typeof groupResultBody>;

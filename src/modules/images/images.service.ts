@@ -189,7 +189,7 @@ export class ImagesService {
       // Once payment requests are out, the amounts people were asked for must not move. Total and
       // currency move together: the pair must stay valid, and a total set by hand keeps its currency.
       if (bill.status === "created") {
-        const total = canFill("totalAmount") && ai.total_amount !== undefined ? ai.total_amount : bill.total?.toFixed() ?? null;
+        const total = canFill("totalAmount") && ai.total_amount !== undefined ? ai.total_amount : (bill.total?.toFixed() ?? null);
         const currencyFree = canFill("currency") && (canFill("totalAmount") || bill.total === null);
         const currency = currencyFree && ai.currency ? ai.currency : bill.currency;
         if (total !== null && currency === null) {
@@ -224,7 +224,8 @@ export class ImagesService {
       const state = await readState(tx, billId);
       const { bill, participants } = state;
       // The people on the bill now: a removed participant recognised again joins as someone new.
-      const existing: { name: string; userId: string | null; phone: string | null; email: string | null; aiFaceId?: string | null; id?: string }[] = participants.filter(isPresent);
+      const existing: { name: string; userId: string | null; phone: string | null; email: string | null; aiFaceId?: string | null; id?: string }[] =
+        participants.filter(isPresent);
       const people: NewPerson[] = [];
       for (const [i, person] of recognised.entries()) {
         if (typeof person === "string") {
@@ -243,9 +244,7 @@ export class ImagesService {
         // Compare on the values we would store (the directory may add a phone or email).
         const phone = person.phone ?? bankUser?.phone ?? null;
         const email = person.email ?? bankUser?.email ?? null;
-        const samePerson = existing.find(
-          (p) => (bankUser && p.userId === bankUser.userId) || (phone && p.phone === phone) || (email && p.email === email),
-        );
+        const samePerson = existing.find((p) => (bankUser && p.userId === bankUser.userId) || (phone && p.phone === phone) || (email && p.email === email));
         if (samePerson) {
           if (!samePerson.aiFaceId && samePerson.id) {
             // The face id only (not money state); adding people goes through the ledger below.
@@ -270,7 +269,15 @@ export class ImagesService {
       await tx.query("UPDATE bills SET ai_processed = true, updated_at = $2::timestamptz WHERE id = $1::uuid", [billId, this.clock.now()]);
       if (people.length === 0) return [];
       // The faces linked above are not money state: the state read before them still decides.
-      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "add_participants", people, reason: "recognised in the group photo", from: "ai" }, { state })];
+      return [
+        await this.ledger.decideAndWrite(
+          tx,
+          billId,
+          "system",
+          { kind: "add_participants", people, reason: "recognised in the group photo", from: "ai" },
+          { state },
+        ),
+      ];
     });
   }
 
@@ -302,7 +309,13 @@ export class ImagesService {
       const now = this.clock.now();
       await tx.query(
         "UPDATE image_jobs SET state = $2::image_job_state, completed_at = $3::timestamptz, error = $4, result = COALESCE($5::jsonb, result), updated_at = $3::timestamptz WHERE id = $1::uuid",
-        [callback.jobId, callback.status, now, callback.status === "failed" ? callback.error : null, callback.status === "completed" ? JSON.stringify(callback.result) : null],
+        [
+          callback.jobId,
+          callback.status,
+          now,
+          callback.status === "failed" ? callback.error : null,
+          callback.status === "completed" ? JSON.stringify(callback.result) : null,
+        ],
       );
       if (!closed) await appendEvents(tx, billId, [{ type: "ai.result", data: { kind, jobId: callback.jobId, state: callback.status } }], now);
       return { jobId: callback.jobId, state: callback.status, applied: !closed };

@@ -26,7 +26,10 @@ export function insertPendingStatement(rows: readonly PlannedNotification[]): St
 // updated_at. A row already sent stays sent.
 export async function markSent(sql: SqlClient, ids: readonly string[], at: Date): Promise<void> {
   if (ids.length === 0) return;
-  await sql.query("UPDATE notifications SET status = 'sent', sent_at = $2::timestamptz, error = NULL, updated_at = $2::timestamptz WHERE id = ANY($1::uuid[]) AND status <> 'sent'", [ids, at]);
+  await sql.query(
+    "UPDATE notifications SET status = 'sent', sent_at = $2::timestamptz, error = NULL, updated_at = $2::timestamptz WHERE id = ANY($1::uuid[]) AND status <> 'sent'",
+    [ids, at],
+  );
 }
 
 export async function markFailed(sql: SqlClient, id: string, error: string, at: Date): Promise<void> {

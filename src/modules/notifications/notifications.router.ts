@@ -23,11 +23,26 @@ const remindedSchema = z
   .meta({ id: "RemindersSent" });
 const inAppQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(200).regex(/^[A-Za-z0-9_-]*$/, "must be a nextCursor this API returned").optional().meta({ description: "The nextCursor of the previous page" }),
+  cursor: z
+    .string()
+    .max(200)
+    .regex(/^[A-Za-z0-9_-]*$/, "must be a nextCursor this API returned")
+    .optional()
+    .meta({ description: "The nextCursor of the previous page" }),
 });
 const inAppSchema = z
   .object({
-    items: z.array(z.object({ id: z.uuid(), billId: z.uuid(), type: z.string(), message: z.string(), status: z.string(), createdAt: z.string(), readAt: z.string().nullable() })),
+    items: z.array(
+      z.object({
+        id: z.uuid(),
+        billId: z.uuid(),
+        type: z.string(),
+        message: z.string(),
+        status: z.string(),
+        createdAt: z.string(),
+        readAt: z.string().nullable(),
+      }),
+    ),
     nextCursor: z.string().nullable(),
   })
   .meta({ id: "InAppNotifications" });

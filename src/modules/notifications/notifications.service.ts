@@ -75,14 +75,29 @@ export class NotificationsService implements Outbox {
     const skipped: { participantId: string; name: string; reason: string }[] = [];
     const rows: PlannedNotification[] = [];
     for (const p of participants) {
-      const reason = p.isCreator ? "the creator's own share" : p.paymentStatus === "paid" ? "already paid" : p.amountToPay === null || toDecimal(p.amountToPay).isZero() ? "owes nothing" : undefined;
+      const reason = p.isCreator
+        ? "the creator's own share"
+        : p.paymentStatus === "paid"
+          ? "already paid"
+          : p.amountToPay === null || toDecimal(p.amountToPay).isZero()
+            ? "owes nothing"
+            : undefined;
       if (reason) {
         skipped.push({ participantId: p.id, name: p.name, reason });
         continue;
       }
       const request = p.paymentRequests[0];
-      const how = p.isBankCustomer ? "Open your banking app to pay." : request?.paymentLink ? `Pay here: ${request.paymentLink}` : "A payment link will follow.";
-      const planned = this.plan(billId, "payment_request", asRecipient(p), `${merchant(bill)}: your share is ${formatAmount(p.amountToPay!, bill.currency)} ${bill.currency}. ${how}`);
+      const how = p.isBankCustomer
+        ? "Open your banking app to pay."
+        : request?.paymentLink
+          ? `Pay here: ${request.paymentLink}`
+          : "A payment link will follow.";
+      const planned = this.plan(
+        billId,
+        "payment_request",
+        asRecipient(p),
+        `${merchant(bill)}: your share is ${formatAmount(p.amountToPay!, bill.currency)} ${bill.currency}. ${how}`,
+      );
       rows.push(...planned);
       if (planned.length) notified.push({ participantId: p.id, name: p.name, channels: planned.map((n) => n.channel) });
       else skipped.push({ participantId: p.id, name: p.name, reason: "no phone, email or bank account to reach them" });
@@ -146,7 +161,12 @@ export class NotificationsService implements Outbox {
         }
         const how = p.is_cake_user ? "Open your banking app to pay." : `Pay here: ${p.payment_link}`;
         const recipient = { id: p.id, userId: p.user_id, name: p.name, phone: p.phone, email: p.email, isBankCustomer: p.is_cake_user };
-        const planned = this.plan(billId, "reminder", asRecipient(recipient), `Reminder from ${merchant({ merchantName: bill.merchant_name })}: you still owe ${formatAmount(p.amount, p.currency)} ${p.currency}. ${how}`);
+        const planned = this.plan(
+          billId,
+          "reminder",
+          asRecipient(recipient),
+          `Reminder from ${merchant({ merchantName: bill.merchant_name })}: you still owe ${formatAmount(p.amount, p.currency)} ${p.currency}. ${how}`,
+        );
         rows.push(...planned);
         reminded.push({ ...who, channels: planned.map((n) => n.channel) });
       }
@@ -230,7 +250,15 @@ export class NotificationsService implements Outbox {
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {
-      items: page.map((n) => ({ id: n.id, billId: n.billId, type: n.type, message: n.message, status: n.status, createdAt: n.createdAt.toISOString(), readAt: n.readAt?.toISOString() ?? null })),
+      items: page.map((n) => ({
+        id: n.id,
+        billId: n.billId,
+        type: n.type,
+        message: n.message,
+        status: n.status,
+        createdAt: n.createdAt.toISOString(),
+        readAt: n.readAt?.toISOString() ?? null,
+      })),
       nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
     };
   }

@@ -16,14 +16,25 @@ export const addParticipantBody = z
     name,
     phone: phone.optional(),
     email: email.optional(),
-    userId: z.string().trim().regex(/\S/, "must not be empty").max(128).optional().meta({ description: "The bank user id of a bank customer (your own to add yourself)" }),
+    userId: z
+      .string()
+      .trim()
+      .regex(/\S/, "must not be empty")
+      .max(128)
+      .optional()
+      .meta({ description: "The bank user id of a bank customer (your own to add yourself)" }),
   })
   .meta({ id: "AddParticipant", example: { name: "Dave", email: "dave@example.com" } });
 
 export const updateParticipantBody = z
   .strictObject({ name: name.optional(), phone: phone.nullable().optional(), email: email.nullable().optional() })
   .refine((b) => Object.keys(b).length > 0, { message: "must contain at least one field to change" })
-  .meta({ id: "UpdateParticipant", description: "The fields to change (at least one); null clears phone or email", minProperties: 1, example: { name: "Bob", email: "bob@example.com" } });
+  .meta({
+    id: "UpdateParticipant",
+    description: "The fields to change (at least one); null clears phone or email",
+    minProperties: 1,
+    example: { name: "Bob", email: "bob@example.com" },
+  });
 
 export const participantParams = z.object({ billId: uuidSchema, participantId: uuidSchema });
 

@@ -27,9 +27,7 @@ export interface Money {
 
 /** Where the person stands when this link cannot be paid: pay elsewhere, ask for a link, or nothing owed. */
 export type Standing =
-  | { kind: "pay_at"; payToken: string; amount: Money }
-  | { kind: "ask"; owed: Money }
-  | { kind: "settled"; received: Money | null; refundDue: Money | null };
+  { kind: "pay_at"; payToken: string; amount: Money } | { kind: "ask"; owed: Money } | { kind: "settled"; received: Money | null; refundDue: Money | null };
 
 export type CancelReason = "bill_cancelled" | "participant_removed" | "nothing_owed" | "paid_elsewhere" | "other";
 
@@ -91,7 +89,9 @@ export function payPageState(view: PayPageView): PayPageState {
       return { kind: "not_ready" };
     case "sent":
       // Open: it asks what is still owed (the ledger keeps it so), payable here.
-      return received ? { kind: "partly_paid", received, owed: owed ?? money(view.amount, view.currency), pay: { kind: "here", amount: money(view.amount, view.currency) } } : { kind: "payable", amount: money(view.amount, view.currency) };
+      return received
+        ? { kind: "partly_paid", received, owed: owed ?? money(view.amount, view.currency), pay: { kind: "here", amount: money(view.amount, view.currency) } }
+        : { kind: "payable", amount: money(view.amount, view.currency) };
     case "paid":
       // Its payment arrived (received > 0). Whether that covered the share is the balance's to say.
       if (!received) return { kind: "cancelled", reason: "other", next };

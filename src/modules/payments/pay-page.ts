@@ -30,16 +30,14 @@ export function escapeHtml(value: unknown): string {
 }
 
 function page(res: Response, status: number, title: string, body: string, refreshSeconds?: number): void {
-  res
-    .status(status)
-    .set({
-      "Content-Type": "text/html; charset=utf-8",
-      "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-      "Cache-Control": "no-store",
-      "Referrer-Policy": "no-referrer",
-      "X-Content-Type-Options": "nosniff",
-    })
-    .send(`<!doctype html>
+  res.status(status).set({
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy":
+      "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+  }).send(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -90,7 +88,9 @@ const CANCELLED: Record<CancelReason, (who: string) => string> = {
 
 /** What is owed back, said precisely: all they paid (a cancelled bill, a removed person) or the excess. */
 function owedBack(received: Money | null, refundDue: Money): string {
-  return received && received.amount === refundDue.amount ? `The ${money(refundDue)} you paid is owed back to you.` : `${money(refundDue)} of what you paid is owed back to you.`;
+  return received && received.amount === refundDue.amount
+    ? `The ${money(refundDue)} you paid is owed back to you.`
+    : `${money(refundDue)} of what you paid is owed back to you.`;
 }
 
 /**
@@ -108,7 +108,9 @@ function closedPage(res: Response, status: number, why: string, next: Standing, 
       standing = `<p>${money(next.owed)} is still owed. ${escapeHtml(options.ask)}</p>`;
       break;
     case "settled": {
-      const text = [options.saysNothingOwed ? "" : "Nothing more is owed.", next.refundDue ? owedBack(next.received, next.refundDue) : ""].filter(Boolean).join(" ");
+      const text = [options.saysNothingOwed ? "" : "Nothing more is owed.", next.refundDue ? owedBack(next.received, next.refundDue) : ""]
+        .filter(Boolean)
+        .join(" ");
       const rows = [
         next.received ? `<dt>Received</dt><dd>${money(next.received)}</dd>` : "",
         next.refundDue ? `<dt>Owed back to you</dt><dd>${money(next.refundDue)}</dd>` : "",
@@ -136,7 +138,12 @@ export function payPageRouter(sql: Sql, mock: MockPaymentSystem | undefined, web
   router.get("/pay/:token", async (req, res) => {
     const request = await load(req);
     if (!request) {
-      page(res, 404, "Link not valid", `<h1>This payment link is not valid</h1><p>Check the link you received, or ask the person who shared the bill to send it again.</p>`);
+      page(
+        res,
+        404,
+        "Link not valid",
+        `<h1>This payment link is not valid</h1><p>Check the link you received, or ask the person who shared the bill to send it again.</p>`,
+      );
       return;
     }
     const state = payPageState(request);
@@ -178,7 +185,9 @@ ${state.refundDue ? `<p>${owedBack(state.received, state.refundDue)}</p>` : ""}`
         );
         return;
       case "superseded":
-        closedPage(res, status, "This link is no longer valid: the amount owed changed.", state.next, { ask: "A new link for it will follow; you can also ask the person who shared the bill." });
+        closedPage(res, status, "This link is no longer valid: the amount owed changed.", state.next, {
+          ask: "A new link for it will follow; you can also ask the person who shared the bill.",
+        });
         return;
       case "expired":
         closedPage(res, status, "This payment request has expired.", state.next, { ask: "Ask for a new link." });

@@ -90,7 +90,10 @@ export class ReconciliationService {
     try {
       state = await paymentSystem.getPayment(paymentId);
     } catch (err) {
-      logger.warn({ err, paymentRequestId: requestId, paymentId }, "reconciliation: the payment system did not say where the payment stands; asking again later");
+      logger.warn(
+        { err, paymentRequestId: requestId, paymentId },
+        "reconciliation: the payment system did not say where the payment stands; asking again later",
+      );
       return { requestId, paymentId, outcome: "error" };
     }
     if (!state) {
@@ -100,7 +103,10 @@ export class ReconciliationService {
     try {
       return { requestId, paymentId, status: state.status, outcome: await this.apply(requestId, paymentId, state) };
     } catch (err) {
-      logger.error({ err, paymentRequestId: requestId, paymentId, status: state.status }, "reconciliation: applying the payment system's answer failed; asking again later");
+      logger.error(
+        { err, paymentRequestId: requestId, paymentId, status: state.status },
+        "reconciliation: applying the payment system's answer failed; asking again later",
+      );
       return { requestId, paymentId, status: state.status, outcome: "error" };
     }
   }

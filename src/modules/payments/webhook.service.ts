@@ -20,7 +20,14 @@ export class PaymentWebhookService {
     const { data } = event;
     let applied: { billId: string; decision: Written<PaymentOutcome> } | undefined;
     const answer = await this.sql.transaction(async (tx) => {
-      const claim = await claimEventAndLockBill(tx, { id: event.id, type, paymentId: data.paymentId, reference: data.reference, amount: data.amount, currency: data.currency });
+      const claim = await claimEventAndLockBill(tx, {
+        id: event.id,
+        type,
+        paymentId: data.paymentId,
+        reference: data.reference,
+        amount: data.amount,
+        currency: data.currency,
+      });
       if (!claim.claimed) return { eventId: event.id, outcome: "duplicate" };
       if (!claim.requestId || !claim.billId) {
         const write = eventOutcomeStatement(event.id, "unknown_payment", "no payment request has this payment id or reference");
@@ -32,11 +39,21 @@ export class PaymentWebhookService {
         tx,
         claim.billId,
         "webhook",
-        { kind: "payment_event", eventId: event.id, requestId: claim.requestId, type, amount: data.amount, currency: data.currency, paymentId: data.paymentId, reason: data.reason },
+        {
+          kind: "payment_event",
+          eventId: event.id,
+          requestId: claim.requestId,
+          type,
+          amount: data.amount,
+          currency: data.currency,
+          paymentId: data.paymentId,
+          reason: data.reason,
+        },
         { event: { id: event.id, outcome: (result) => result } },
       );
       const { outcome, detail } = decision.result;
-      if (outcome === "mismatch") this.logger.warn({ eventId: event.id, paymentRequestId: claim.requestId, detail }, "payment currency or amount cannot be applied: reconcile");
+      if (outcome === "mismatch")
+        this.logger.warn({ eventId: event.id, paymentRequestId: claim.requestId, detail }, "payment currency or amount cannot be applied: reconcile");
       applied = { billId: claim.billId, decision };
       return { eventId: event.id, outcome };
     });

@@ -4,7 +4,17 @@ import type { ApiRouter } from "../../http/api-router";
 import { problems } from "../../http/common-schemas";
 import { billIdParams } from "../bills/bills.schemas";
 import type { SplitService } from "./split.service";
-import { calculateBody, customAmountBody, equalBody, itemizedBody, percentageBody, sharesBody, normalizeCalculation, splitPlanSchema, type CalculateInput } from "./split.schemas";
+import {
+  calculateBody,
+  customAmountBody,
+  equalBody,
+  itemizedBody,
+  percentageBody,
+  sharesBody,
+  normalizeCalculation,
+  splitPlanSchema,
+  type CalculateInput,
+} from "./split.schemas";
 
 const methods: { path: string; method: CalculateInput["method"]; body: ZodType; summary: string }[] = [
   { path: "equal", method: "equal", body: equalBody, summary: "Split equally among all participants" },

@@ -8,7 +8,12 @@ const weight = amountSchema.meta({ description: "A non-negative weight as a deci
 const participantId = uuidSchema;
 // Two people (Carol, then Bob in the Postman Flow) sharing 90.00.
 const [A, B] = [EXAMPLE_IDS.otherParticipantId, EXAMPLE_IDS.participantId];
-const sharesExample = { shares: [{ participantId: A, weight: "2" }, { participantId: B, weight: "1" }] };
+const sharesExample = {
+  shares: [
+    { participantId: A, weight: "2" },
+    { participantId: B, weight: "1" },
+  ],
+};
 
 export const equalBody = z.strictObject({}).meta({ id: "EqualSplit", description: "Everyone on the bill pays the same (to the minor unit)" });
 
@@ -19,7 +24,12 @@ export const customAmountBody = z
   .meta({
     id: "CustomAmountSplit",
     description: "An amount for every participant; they must sum to the total exactly",
-    example: { amounts: [{ participantId: A, amount: "50.00" }, { participantId: B, amount: "40.00" }] },
+    example: {
+      amounts: [
+        { participantId: A, amount: "50.00" },
+        { participantId: B, amount: "40.00" },
+      ],
+    },
   });
 
 export const percentageBody = z
@@ -29,7 +39,12 @@ export const percentageBody = z
   .meta({
     id: "PercentageSplit",
     description: "A percentage for every participant; they must sum to 100 exactly",
-    example: { percentages: [{ participantId: A, percentage: "60" }, { participantId: B, percentage: "40" }] },
+    example: {
+      percentages: [
+        { participantId: A, percentage: "60" },
+        { participantId: B, percentage: "40" },
+      ],
+    },
   });
 
 export const sharesBody = z
@@ -52,7 +67,10 @@ export const itemizedBody = z
           .refine((i) => (i.amount === undefined) !== (i.lineItem === undefined), {
             message: "give either amount or lineItem",
           })
-          .meta({ description: "An item: its amount, or the index of one of the AI's line items (exactly one of the two)", oneOf: [{ required: ["amount"] }, { required: ["lineItem"] }] }),
+          .meta({
+            description: "An item: its amount, or the index of one of the AI's line items (exactly one of the two)",
+            oneOf: [{ required: ["amount"] }, { required: ["lineItem"] }],
+          }),
       )
       .min(1)
       .max(MAX_ENTRIES),
@@ -107,7 +125,11 @@ export const splitPlanSchema = z
 
 type CalculateBody = z.output<typeof calculateBody>;
 /** A calculation with the method in its one spelling (the one responses and the bill use). */
-export type CalculateInput = CalculateBody extends infer B ? (B extends { method: infer M } ? Omit<B, "method"> & { method: Exclude<M, "custom-amount"> } : never) : never;
+export type CalculateInput = CalculateBody extends infer B
+  ? B extends { method: infer M }
+    ? Omit<B, "method"> & { method: Exclude<M, "custom-amount"> }
+    : never
+  : never;
 
 export function normalizeCalculation(body: CalculateBody): CalculateInput {
   return (body.method === "custom-amount" ? { ...body, method: "custom_amount" } : body) as CalculateInput;

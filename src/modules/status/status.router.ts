@@ -27,7 +27,10 @@ const billStatusSchema = z
         outstandingAmount: z.string().meta({ description: "What they still owe" }),
         refundDue: z.string().meta({ description: "Received beyond their share (everything, on a cancelled bill or once removed): owed back" }),
         paidAt: z.string().nullable(),
-        removedAt: z.string().nullable().meta({ description: "When the creator removed them; a removed participant stays in the report, owes nothing, and is owed back all they paid" }),
+        removedAt: z
+          .string()
+          .nullable()
+          .meta({ description: "When the creator removed them; a removed participant stays in the report, owes nothing, and is owed back all they paid" }),
       }),
     ),
     totals: z.object({
@@ -58,7 +61,10 @@ const historySchema = z
         newStatus: z.string(),
         changedBy: z.string().meta({ description: "A user id, or webhook / system" }),
         reason: z.string().nullable(),
-        reasonCode: z.string().nullable().meta({ description: "Why, as a stable code to decide on (docs/money.md lists them); the reason beside it is prose for people", example: "superseded" }),
+        reasonCode: z.string().nullable().meta({
+          description: "Why, as a stable code to decide on (docs/money.md lists them); the reason beside it is prose for people",
+          example: "superseded",
+        }),
       }),
     ),
   })

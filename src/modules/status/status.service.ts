@@ -8,7 +8,6 @@ import type { AuthUser } from "../../http/auth";
 import type { BillsRepository } from "../bills/bills.repository";
 import { totalsOf } from "../../ledger/report";
 
-
 export class StatusService {
   constructor(
     private readonly db: Db,
@@ -90,7 +89,18 @@ export class StatusService {
     const from = range.from ? new Date(`${range.from}T00:00:00Z`) : new Date("1970-01-01T00:00:00Z");
     const to = range.to ? nextDay(range.to) : new Date("9999-12-31T00:00:00Z");
     // One aggregate in the database: the creator's own share is not owed to them.
-    const rows = await this.db.$queryRaw<{ currency: string; bill_count: bigint; total: unknown; owed: unknown; collected: unknown; outstanding: unknown; received: unknown; refund_due: unknown }[]>`
+    const rows = await this.db.$queryRaw<
+      {
+        currency: string;
+        bill_count: bigint;
+        total: unknown;
+        owed: unknown;
+        collected: unknown;
+        outstanding: unknown;
+        received: unknown;
+        refund_due: unknown;
+      }[]
+    >`
       SELECT b.currency,
              count(*) FILTER (WHERE b.status <> 'cancelled') AS bill_count,
              coalesce(sum(b.total_amount) FILTER (WHERE b.status <> 'cancelled'), 0) AS total,
@@ -136,7 +146,21 @@ export class StatusService {
   async exportCsv(user: AuthUser, billId: string): Promise<string> {
     const bill = await this.bills.findVisible(billId, user.id);
     if (!bill) throw billNotFound();
-    const header = ["participant", "phone", "email", "bank_customer", "amount_to_pay", "currency", "payment_status", "paid_at", "payment_method", "paid_amount", "outstanding", "refund_due", "removed_at"];
+    const header = [
+      "participant",
+      "phone",
+      "email",
+      "bank_customer",
+      "amount_to_pay",
+      "currency",
+      "payment_status",
+      "paid_at",
+      "payment_method",
+      "paid_amount",
+      "outstanding",
+      "refund_due",
+      "removed_at",
+    ];
     const amount = (v: string) => (bill.currency ? formatAmount(v, bill.currency) : toDecimal(v).toString());
     const lines = bill.everyone.map((p) => [
       p.name,
