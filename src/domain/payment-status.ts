@@ -1,20 +1,7 @@
 // Payment requests: pending (created, not yet with the payment system) -> sent -> paid | failed |
-// expired; open ones can be cancelled. A paid request, and a paid participant, never go back.
-// The rules that apply payments are the ledger's (src/ledger/decide/).
+// expired; open ones can be cancelled. A paid request, and a paid participant, never go back. The
+// ledger enforces this (src/ledger/decide/); here are only the status names and the bill's completion steps.
 export type PaymentRequestStatus = "pending" | "sent" | "paid" | "failed" | "expired" | "cancelled";
-
-const NEXT: Record<PaymentRequestStatus, readonly PaymentRequestStatus[]> = {
-  pending: ["sent", "paid", "failed", "expired", "cancelled"],
-  sent: ["paid", "failed", "expired", "cancelled"],
-  paid: [],
-  failed: [],
-  expired: [],
-  cancelled: [],
-};
-
-export function canRequestTransition(from: PaymentRequestStatus, to: PaymentRequestStatus): boolean {
-  return NEXT[from].includes(to);
-}
 
 /**
  * The bill's status changes once every participant has settled: a bill still `created` (everyone

@@ -47,5 +47,3 @@ export function fromLedger(p: LedgerParticipant): ParticipantFields {
     refundDue: p.refundDue,
   };
 }
-
-export type ParticipantResponse = ReturnType<typeof presentParticipant>;

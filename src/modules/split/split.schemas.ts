@@ -134,4 +134,3 @@ export type CalculateInput = CalculateBody extends infer B
 export function normalizeCalculation(body: CalculateBody): CalculateInput {
   return (body.method === "custom-amount" ? { ...body, method: "custom_amount" } : body) as CalculateInput;
 }
-export type ItemizedInput = z.output<typeof itemizedBody>;
