@@ -110,6 +110,11 @@ export function toProblem(err: unknown): Problem & HeaderCarrier {
   if (e?.name === "PrismaClientKnownRequestError" && e.code === "P2002") {
     return problem(409, "Conflict", "already_exists", "A record with the same unique values already exists");
   }
+  // The same from the plain-SQL path: PostgreSQL's unique_violation, as node-postgres and PGlite
+  // report it (a server error carries its severity).
+  if (e?.code === "23505" && typeof (e as { severity?: unknown }).severity === "string") {
+    return problem(409, "Conflict", "already_exists", "A record with the same unique values already exists");
+  }
   if (e?.name === "PrismaClientKnownRequestError" && e.code === "P2025") {
     return problem(404, "Not Found", "not_found", "The record does not exist");
   }
