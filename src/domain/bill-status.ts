@@ -2,7 +2,9 @@
 // created or active -> cancelled. Anything else is refused with 409 and changes nothing.
 import { Conflict } from "./errors";
 
-export type BillStatus = "created" | "active" | "completed" | "cancelled";
+/** Every status a bill can have: the one definition (the schemas and the ledger take it from here). */
+export const BILL_STATUSES = ["created", "active", "completed", "cancelled"] as const;
+export type BillStatus = (typeof BILL_STATUSES)[number];
 
 const NEXT: Record<BillStatus, readonly BillStatus[]> = {
   created: ["active", "cancelled"],

@@ -1,10 +1,11 @@
 // The ledger's picture of one bill's money state, as read under the bill's row lock, and the
 // commands that change it. Pure types: no framework, no database.
 import type Decimal from "decimal.js";
+import type { BillStatus } from "../domain/bill-status";
 import type { PaymentRequestStatus } from "../domain/payment-status";
 import type { SplitMethod, SplitRequest } from "../domain/split";
 
-export type BillStatus = "created" | "active" | "completed" | "cancelled";
+export type { BillStatus };
 export type ParticipantStatus = "pending" | "requested" | "paid";
 
 export interface LedgerBill {

@@ -2,8 +2,9 @@
 // client cannot set status, creator, ids or paid amounts by adding them to a body.
 import { z } from "zod";
 import { currencySchema, dateSchema, positiveAmountSchema, uuidSchema } from "../../http/common-schemas";
+import { BILL_STATUSES } from "../../domain/bill-status";
 
-const billStatus = z.enum(["created", "active", "completed", "cancelled"]);
+const billStatus = z.enum(BILL_STATUSES);
 
 // A pattern (\S) rather than min(1): checked after trim, and the API document then says a blank one is refused.
 const merchantName = z.string().trim().regex(/\S/, "must not be empty").max(200, "must be at most 200 characters");

@@ -1,6 +1,7 @@
 // HTTP in, HTTP out for status, history, the summary report and the CSV export.
 import { z } from "zod";
 import type { ApiRouter } from "../../http/api-router";
+import { BILL_STATUSES } from "../../domain/bill-status";
 import { dateSchema, problems } from "../../http/common-schemas";
 import { billIdParams } from "../bills/bills.schemas";
 import type { StatusService } from "./status.service";
@@ -10,7 +11,7 @@ const money = z.string().nullable();
 const billStatusSchema = z
   .object({
     billId: z.uuid(),
-    status: z.enum(["created", "active", "completed", "cancelled"]),
+    status: z.enum(BILL_STATUSES),
     currency: z.string().nullable(),
     totalAmount: money,
     splitMethod: z.string().nullable(),
