@@ -1,4 +1,3 @@
-import { PGlite } from "@electric-sql/pglite";
 import multer from "multer";
 import { z } from "zod";
 import {
@@ -67,28 +66,6 @@ describe("toProblem maps every kind of error to one problem shape", () => {
     expect(toProblem({ type: "entity.too.large" })).toMatchObject({ status: 413, code: "body_too_large" });
     expect(toProblem({ type: "encoding.unsupported" })).toMatchObject({ status: 415, code: "unsupported_encoding" });
     expect(toProblem({ type: "charset.unsupported" })).toMatchObject({ status: 415 });
-  });
-
-  it("maps PostgreSQL's unique violation from the plain-SQL path (23505) to 409, as Prisma's", async () => {
-    const db = new PGlite();
-    try {
-      await db.exec("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)");
-      const err = await db.query("INSERT INTO t VALUES (1)").then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toMatchObject({ code: "23505" });
-      expect(toProblem(err)).toMatchObject({ status: 409, code: "already_exists" });
-      // Another database error is still a 500, and so is any object that merely says 23505.
-      const other = await db.query("SELECT 1/0").then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(toProblem(other)).toMatchObject({ status: 500 });
-      expect(toProblem({ code: "23505" })).toMatchObject({ status: 500 });
-    } finally {
-      await db.close();
-    }
   });
 
   it("maps Prisma's unique violation to 409 and record-not-found to 404, and nothing else of Prisma's", () => {
