@@ -126,6 +126,14 @@ describe("the layers of src/ (docs/architecture.md)", () => {
     expect(packagesOf("ledger/").filter((p) => /express|prisma|pg$|pglite/.test(p))).toEqual([]);
   });
 
+  it("a module uses another only through that module's index.ts, its public surface", () => {
+    const moduleOf = (file: string) => /^modules\/([^/]+)\//.exec(file)?.[1];
+    const reachingIn = under("modules/").flatMap((f) =>
+      f.local.filter((l) => moduleOf(l) && moduleOf(l) !== moduleOf(f.file) && l !== `modules/${moduleOf(l)}/index.ts`).map((l) => `${f.file} -> ${l}`),
+    );
+    expect(reachingIn).toEqual([]);
+  });
+
   it("nothing below the composition root imports it (app.ts, server.ts, cluster.ts)", () => {
     const roots = ["app.ts", "server.ts", "cluster.ts"];
     const importers = graph.filter((f) => f.local.some((l) => roots.includes(l))).map((f) => f.file);

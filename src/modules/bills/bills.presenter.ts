@@ -2,7 +2,7 @@
 import Decimal from "decimal.js";
 import { formatMaybe, toDecimal, type DecimalLike } from "../../domain/money";
 import { totalsOf } from "../../ledger/report";
-import { presentParticipant } from "../participants/participants.presenter";
+import { presentParticipant } from "../participants";
 import type { BillRow, VisibleBill } from "./bills.repository";
 
 /** What the wire shows of a bill: a Prisma row or a bill read with its participants. */

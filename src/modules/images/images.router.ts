@@ -9,7 +9,7 @@ import type { ApiRouter } from "../../http/api-router";
 import type { AuthUser } from "../../http/auth";
 import { problems } from "../../http/common-schemas";
 import { zodIssues } from "../../http/problem";
-import { billIdParams } from "../bills/bills.schemas";
+import { billIdParams } from "../bills";
 import type { ImagesService } from "./images.service";
 import { billResultBody, callbackAnswer, groupResultBody, imageJobSchema, processingStatusSchema, uploadBody } from "./images.schemas";
 

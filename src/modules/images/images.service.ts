@@ -14,7 +14,7 @@ import { looksComplete, sniffImageType, SNIFF_BYTES, TAIL_BYTES } from "../../do
 import { amountProblem, toDecimal } from "../../domain/money";
 import type { Prisma } from "../../generated/prisma/client";
 import type { AuthUser } from "../../http/auth";
-import type { BillsRepository } from "../bills/bills.repository";
+import type { BillsRepository } from "../bills";
 import type { Sql, SqlClient } from "../../db/sql";
 import { isPresent } from "../../ledger/decide";
 import type { Ledger, Written } from "../../ledger/ledger";

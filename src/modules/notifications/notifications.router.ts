@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { ApiRouter } from "../../http/api-router";
 import { problems, uuidSchema } from "../../http/common-schemas";
 import { CURSOR_RULES } from "../../http/cursor";
-import { billIdParams } from "../bills/bills.schemas";
+import { billIdParams } from "../bills";
 import type { NotificationsService } from "./notifications.service";
 
 const person = z.object({ participantId: z.uuid(), name: z.string() });

@@ -15,7 +15,7 @@ import type { AuthUser } from "../../http/auth";
 import { QUEUES, type Job, type Jobs } from "../../jobs/jobs";
 import { asRecipient, merchant, planNotice, type Recipient } from "../../ledger/notices";
 import type { NotificationType, Outbox } from "../../ledger/ports";
-import type { BillsRepository } from "../bills/bills.repository";
+import type { BillsRepository } from "../bills";
 import { decodeCursor, encodeCursor } from "../../http/cursor";
 import { insertPendingStatement, markFailed, markSent, type PlannedNotification } from "./notifications.repository";
 

@@ -1,7 +1,7 @@
 // HTTP in, HTTP out for a bill's participants.
 import type { ApiRouter } from "../../http/api-router";
 import { problems } from "../../http/common-schemas";
-import { billIdParams, participantSummary } from "../bills/bills.schemas";
+import { billIdParams, participantSummary } from "../bills";
 import type { ParticipantsService } from "./participants.service";
 import { addParticipantBody, participantListSchema, participantParams, unpaidSchema, updateParticipantBody } from "./participants.schemas";
 

@@ -2,7 +2,7 @@
 // bank user id of a bank customer; the bank's directory decides who is a customer.
 import { z } from "zod";
 import { emailSchema, uuidSchema } from "../../http/common-schemas";
-import { participantSummary } from "../bills/bills.schemas";
+import { participantSummary } from "../bills";
 
 const name = z.string().trim().regex(/\S/, "must not be empty").max(200, "must be at most 200 characters");
 const phone = z

@@ -8,7 +8,7 @@ import { formatMaybe, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
 import type { Ledger } from "../../ledger/ledger";
 import type { Decision } from "../../ledger/model";
-import type { BillsRepository } from "../bills/bills.repository";
+import type { BillsRepository } from "../bills";
 import { fromLedger, presentParticipant } from "./participants.presenter";
 import type { AddParticipantInput, UpdateParticipantInput } from "./participants.schemas";
 

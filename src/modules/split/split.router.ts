@@ -2,7 +2,7 @@
 import type { ZodType } from "zod";
 import type { ApiRouter } from "../../http/api-router";
 import { problems } from "../../http/common-schemas";
-import { billIdParams } from "../bills/bills.schemas";
+import { billIdParams } from "../bills";
 import type { SplitService } from "./split.service";
 import {
   calculateBody,

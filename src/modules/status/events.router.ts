@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { BillEvents } from "../../events/bill-events";
 import type { ApiRouter } from "../../http/api-router";
 import { problems } from "../../http/common-schemas";
-import { billIdParams } from "../bills/bills.schemas";
+import { billIdParams } from "../bills";
 import type { StatusService } from "./status.service";
 
 // An EventSource sends back the last `id:` it got; empty means it got none.

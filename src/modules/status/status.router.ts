@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { ApiRouter } from "../../http/api-router";
 import { BILL_STATUSES } from "../../domain/bill-status";
 import { dateSchema, problems } from "../../http/common-schemas";
-import { billIdParams } from "../bills/bills.schemas";
+import { billIdParams } from "../bills";
 import type { StatusService } from "./status.service";
 
 const money = z.string().nullable();

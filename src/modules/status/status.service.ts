@@ -5,7 +5,7 @@ import type { Db } from "../../db/database";
 import { billNotFound } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
-import type { BillsRepository } from "../bills/bills.repository";
+import type { BillsRepository } from "../bills";
 import { totalsOf } from "../../ledger/report";
 
 export class StatusService {
