@@ -1,11 +1,17 @@
 // `npm run bench:split`: how long the split engine takes for 10, 1,000 and 100,000 participants.
 // Pure arithmetic (domain/split.ts), no database. Prints one line per method and size.
+// Environment: BENCH_SPLIT_SIZES (default 10,1000,100000).
 import { performance } from "node:perf_hooks";
 import { cpus } from "node:os";
 import Decimal from "decimal.js";
 import { planSplit, type SplitContext, type SplitRequest } from "../src/domain/split";
 
-const sizes = [10, 1_000, 100_000];
+// BENCH_SPLIT_SIZES: the participant counts, comma-separated (CI's smoke run takes small ones).
+const sizes = (process.env.BENCH_SPLIT_SIZES ?? "10,1000,100000").split(",").map((s) => {
+  const n = Number(s.trim());
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_SPLIT_SIZES: "${s}" is not a participant count`);
+  return n;
+});
 
 function context(n: number): SplitContext {
   return {
