@@ -128,16 +128,16 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     pollingIntervalMs: config.jobs.pollMs,
     maintenanceIntervalSeconds: config.jobs.maintenanceSeconds,
   });
-  const notifications = new NotificationsService(
-    prisma,
-    db.sql,
-    billsRepository,
-    adapters.channels,
+  const notifications = new NotificationsService({
+    db: prisma,
+    sql: db.sql,
+    bills: billsRepository,
+    channels: adapters.channels,
     clock,
     logger,
-    config.notifications.reminderIntervalMs,
+    reminderIntervalMs: config.notifications.reminderIntervalMs,
     jobs,
-  );
+  });
   // The one writer of money state (docs/money.md).
   const ledger = new Ledger({
     sql: db.sql,
@@ -158,27 +158,23 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   });
   ledger.attachHandOver(handOver);
   const idempotency = new IdempotencyService(prisma, clock, config.idempotencyTtlHours);
-  const bills = new BillsService(billsRepository, idempotency, clock, ledger);
+  const bills = new BillsService({ bills: billsRepository, idempotency, clock, ledger });
   registerBillRoutes(api, bills);
 
-  const images = new ImagesService(
-    prisma,
-    billsRepository,
-    adapters.files,
-    adapters.ai,
-    adapters.directory,
+  const images = new ImagesService({
+    db: prisma,
+    bills: billsRepository,
+    files: adapters.files,
+    ai: adapters.ai,
+    directory: adapters.directory,
     clock,
     logger,
-    {
-      jobTimeoutMs: config.ai.jobTimeoutMs,
-      maxAttempts: config.ai.maxAttempts,
-      callbackBaseUrl,
-    },
-    db.sql,
+    options: { jobTimeoutMs: config.ai.jobTimeoutMs, maxAttempts: config.ai.maxAttempts, callbackBaseUrl },
+    sql: db.sql,
     ledger,
-  );
-  registerParticipantRoutes(api, new ParticipantsService(prisma, billsRepository, adapters.directory, ledger));
-  const payments = new PaymentRequestsService(db.sql, ledger, clock, publicBaseUrl);
+  });
+  registerParticipantRoutes(api, new ParticipantsService({ db: prisma, bills: billsRepository, directory: adapters.directory, ledger }));
+  const payments = new PaymentRequestsService({ sql: db.sql, ledger, clock, publicBaseUrl });
   const webhook = new PaymentWebhookService(db.sql, ledger, logger);
   // For a webhook that never came: asks the payment system and applies the answer through the webhook's path.
   const reconciliation = new ReconciliationService({

@@ -12,18 +12,21 @@ import type { BillsRepository } from "./bills.repository";
 import { decodeCursor, encodeCursor } from "../../http/cursor";
 import type { CreateBillInput, ListBillsQuery, UpdateBillInput } from "./bills.schemas";
 
+/** What BillsService is built from (the composition root, app.ts, passes them by name). */
+export interface BillsServiceDeps {
+  bills: BillsRepository;
+  idempotency: IdempotencyService;
+  clock: Clock;
+  ledger: Ledger;
+}
+
 export class BillsService {
-  constructor(
-    private readonly bills: BillsRepository,
-    private readonly idempotency: IdempotencyService,
-    private readonly clock: Clock,
-    private readonly ledger: Ledger,
-  ) {}
+  constructor(private readonly deps: BillsServiceDeps) {}
 
   async createBill(user: AuthUser, input: CreateBillInput, idempotencyKey?: string): Promise<StoredResponse<BillResponse>> {
     checkAmount(input.totalAmount, input.currency);
-    return this.idempotency.run({ userId: user.id, route: "POST /bills", key: idempotencyKey, request: input }, async (tx) => {
-      const bill = await this.bills.create(tx, {
+    return this.deps.idempotency.run({ userId: user.id, route: "POST /bills", key: idempotencyKey, request: input }, async (tx) => {
+      const bill = await this.deps.bills.create(tx, {
         id: uuidv7(),
         creatorUserId: user.id,
         totalAmount: input.totalAmount ?? null,
@@ -32,7 +35,7 @@ export class BillsService {
         billDate: input.billDate ? new Date(`${input.billDate}T00:00:00Z`) : null,
         note: input.note ?? null,
         userSetFields: AI_FILLABLE_FIELDS.filter((f) => input[f] !== undefined),
-        createdAt: this.clock.now(),
+        createdAt: this.deps.clock.now(),
       });
       await recordStatusChange(
         tx,
@@ -45,14 +48,14 @@ export class BillsService {
           reason: "bill created",
           reasonCode: "bill_created",
         },
-        this.clock.now(),
+        this.deps.clock.now(),
       );
       return { status: 201, body: presentBill(bill) };
     });
   }
 
   async listBills(user: AuthUser, query: ListBillsQuery) {
-    const rows = await this.bills.listOwned(user.id, {
+    const rows = await this.deps.bills.listOwned(user.id, {
       statuses: query.status,
       after: query.cursor ? decodeCursor(query.cursor) : undefined,
       take: query.limit + 1,
@@ -67,13 +70,13 @@ export class BillsService {
 
   /** The bill's details, for its creator or a participant who is a bank customer. */
   async getBill(user: AuthUser, billId: string): Promise<BillDetailsResponse> {
-    const bill = await this.bills.findVisible(billId, user.id);
+    const bill = await this.deps.bills.findVisible(billId, user.id);
     if (!bill) throw billNotFound();
     return presentBillDetails(bill);
   }
 
   async updateBill(user: AuthUser, billId: string, input: UpdateBillInput): Promise<BillDetailsResponse> {
-    const current = await this.bills.findOwned(this.bills.client, billId, user.id);
+    const current = await this.deps.bills.findOwned(this.deps.bills.client, billId, user.id);
     if (!current) throw billNotFound();
     const currency = input.currency === undefined ? current.currency : input.currency;
     const total = input.totalAmount === undefined ? (current.totalAmount?.toString() ?? null) : input.totalAmount;
@@ -82,7 +85,7 @@ export class BillsService {
     }
     if (input.totalAmount !== undefined || input.currency !== undefined) checkAmount(total ?? undefined, currency ?? undefined);
     // The ledger re-checks under the bill's lock (status, and a split computed for another total).
-    await this.ledger.run(billId, user.id, user.id, {
+    await this.deps.ledger.run(billId, user.id, user.id, {
       kind: "update_bill",
       details: {
         ...(input.totalAmount !== undefined ? { totalAmount: input.totalAmount } : {}),
@@ -101,7 +104,7 @@ export class BillsService {
    * at the payment system, nobody owes anything, what was received is refund due, people are told.
    */
   async cancelBill(user: AuthUser, billId: string, reason?: string): Promise<BillDetailsResponse> {
-    await this.ledger.run(billId, user.id, user.id, { kind: "cancel_bill", reason });
+    await this.deps.ledger.run(billId, user.id, user.id, { kind: "cancel_bill", reason });
     return this.getBill(user, billId);
   }
 }

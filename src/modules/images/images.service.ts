@@ -40,25 +40,28 @@ const jobColumn = (kind: ImageKind) => (kind === "bill" ? "billImageJobId" : "gr
 const pathColumn = (kind: ImageKind) => (kind === "bill" ? "billImagePath" : "groupImagePath");
 const aiIdColumn = (kind: ImageKind) => (kind === "bill" ? "aiBillId" : "aiGroupId");
 
+/** What ImagesService is built from (the composition root, app.ts, passes them by name). */
+export interface ImagesServiceDeps {
+  db: Db;
+  bills: BillsRepository;
+  files: FileStore;
+  ai: AiService;
+  directory: UserDirectory;
+  clock: Clock;
+  logger: Logger;
+  options: ImagesOptions;
+  sql: Sql;
+  ledger: Ledger;
+}
+
 export class ImagesService {
   private sweeping = false;
 
-  constructor(
-    private readonly db: Db,
-    private readonly bills: BillsRepository,
-    private readonly files: FileStore,
-    private readonly ai: AiService,
-    private readonly directory: UserDirectory,
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-    private readonly options: ImagesOptions,
-    private readonly sql: Sql,
-    private readonly ledger: Ledger,
-  ) {}
+  constructor(private readonly deps: ImagesServiceDeps) {}
 
   /** Checked before the upload is read, so a refused request stores nothing. */
   async assertCanUpload(user: AuthUser, billId: string): Promise<void> {
-    const bill = await this.bills.findOwned(this.db, billId, user.id);
+    const bill = await this.deps.bills.findOwned(this.deps.db, billId, user.id);
     if (!bill) throw billNotFound();
     assertEditable(bill.status);
   }
@@ -72,17 +75,17 @@ export class ImagesService {
     let previousFile: string | null = null;
     let job: ImageJobRow;
     try {
-      const head = await this.files.head(upload.fileName, SNIFF_BYTES);
+      const head = await this.deps.files.head(upload.fileName, SNIFF_BYTES);
       const mimeType = sniffImageType(head);
       if (!mimeType) {
         throw new UnsupportedMediaType("The file is not a JPEG, PNG, WebP or HEIC image", "not_an_image");
       }
-      const { tail, size } = await this.files.tail(upload.fileName, TAIL_BYTES);
+      const { tail, size } = await this.deps.files.tail(upload.fileName, TAIL_BYTES);
       if (!looksComplete(mimeType, head, tail, size)) {
         throw new UnsupportedMediaType(`The ${mimeType.slice(6).toUpperCase()} image is incomplete (cut short); upload it again`, "truncated_image");
       }
-      job = await this.db.$transaction(async (tx) => {
-        const bill = await this.bills.lockOwned(tx, billId, user.id);
+      job = await this.deps.db.$transaction(async (tx) => {
+        const bill = await this.deps.bills.lockOwned(tx, billId, user.id);
         if (!bill) throw billNotFound();
         assertEditable(bill.status);
         previousFile = bill[pathColumn(kind)];
@@ -90,7 +93,7 @@ export class ImagesService {
         if (previousJobId) {
           await tx.imageJob.updateMany({
             where: { id: previousJobId, state: { in: ["pending", "processing"] } },
-            data: { state: "failed", error: "Replaced by a newer upload", completedAt: this.clock.now() },
+            data: { state: "failed", error: "Replaced by a newer upload", completedAt: this.deps.clock.now() },
           });
         }
         const created = await tx.imageJob.create({
@@ -101,7 +104,7 @@ export class ImagesService {
             fileName: upload.fileName,
             mimeType,
             sizeBytes: upload.size,
-            createdAt: this.clock.now(),
+            createdAt: this.deps.clock.now(),
           },
         });
         // Not money state (which image, which job), so not a ledger command. The new job has no AI
@@ -110,14 +113,14 @@ export class ImagesService {
         return created;
       });
     } catch (err) {
-      await this.files.remove(upload.fileName);
+      await this.deps.files.remove(upload.fileName);
       throw err;
     }
     if (previousFile && previousFile !== upload.fileName) {
-      await this.files.remove(previousFile).catch((err) => this.logger.warn({ err }, "could not remove a replaced image"));
+      await this.deps.files.remove(previousFile).catch((err) => this.deps.logger.warn({ err }, "could not remove a replaced image"));
     }
     const dispatched = await this.dispatch(job.id);
-    return presentJob(kind, dispatched ?? (await this.db.imageJob.findUniqueOrThrow({ where: { id: job.id } })));
+    return presentJob(kind, dispatched ?? (await this.deps.db.imageJob.findUniqueOrThrow({ where: { id: job.id } })));
   }
 
   /**
@@ -126,30 +129,30 @@ export class ImagesService {
    * hand-over puts it back to pending (only if it is still ours) for the recovery sweep.
    */
   async dispatch(jobId: string, claim: Prisma.ImageJobWhereInput = {}): Promise<ImageJobRow | undefined> {
-    const claimed = await this.db.imageJob.updateMany({
+    const claimed = await this.deps.db.imageJob.updateMany({
       where: { id: jobId, state: { in: ["pending", "processing"] }, ...claim },
-      data: { attempts: { increment: 1 }, lastAttemptAt: this.clock.now(), state: "processing", error: null },
+      data: { attempts: { increment: 1 }, lastAttemptAt: this.deps.clock.now(), state: "processing", error: null },
     });
     if (claimed.count === 0) return undefined;
-    const job = await this.db.imageJob.findUniqueOrThrow({ where: { id: jobId } });
+    const job = await this.deps.db.imageJob.findUniqueOrThrow({ where: { id: jobId } });
     try {
-      const { aiJobId } = await this.ai.submit({
+      const { aiJobId } = await this.deps.ai.submit({
         jobId: job.id,
         billId: job.billId,
         kind: job.kind,
-        filePath: this.files.pathOf(job.fileName),
+        filePath: this.deps.files.pathOf(job.fileName),
         mimeType: job.mimeType,
-        callbackUrl: `${this.options.callbackBaseUrl()}/api/chillbill/internal/bills/${job.billId}/${job.kind}-result`,
+        callbackUrl: `${this.deps.options.callbackBaseUrl()}/api/chillbill/internal/bills/${job.billId}/${job.kind}-result`,
       });
       if (aiJobId) await this.recordAiJobId(job.id, job.kind, aiJobId);
     } catch (err) {
-      this.logger.warn({ err, jobId }, "the AI service did not take the job; the recovery sweep will try again");
-      await this.db.imageJob.updateMany({
+      this.deps.logger.warn({ err, jobId }, "the AI service did not take the job; the recovery sweep will try again");
+      await this.deps.db.imageJob.updateMany({
         where: { id: jobId, state: "processing", attempts: job.attempts },
         data: { state: "pending", error: "Could not hand the image to the AI service; it will be tried again" },
       });
     }
-    return this.db.imageJob.findUniqueOrThrow({ where: { id: jobId } });
+    return this.deps.db.imageJob.findUniqueOrThrow({ where: { id: jobId } });
   }
 
   /**
@@ -158,17 +161,17 @@ export class ImagesService {
    * keeps its id, and the bill keeps its current job's. Not money state: no ledger command.
    */
   private async recordAiJobId(jobId: string, kind: ImageKind, aiJobId: string): Promise<void> {
-    await this.db.$transaction([
-      this.db.imageJob.updateMany({ where: { id: jobId }, data: { aiJobId } }),
-      this.db.bill.updateMany({ where: { [jobColumn(kind)]: jobId }, data: { [aiIdColumn(kind)]: aiJobId } }),
+    await this.deps.db.$transaction([
+      this.deps.db.imageJob.updateMany({ where: { id: jobId }, data: { aiJobId } }),
+      this.deps.db.bill.updateMany({ where: { [jobColumn(kind)]: jobId }, data: { [aiIdColumn(kind)]: aiJobId } }),
     ]);
   }
 
   async processingStatus(user: AuthUser, billId: string) {
-    const bill = await this.bills.findVisible(billId, user.id);
+    const bill = await this.deps.bills.findVisible(billId, user.id);
     if (!bill) throw billNotFound();
     const ids = [bill.billImageJobId, bill.groupImageJobId].filter((id): id is string => Boolean(id));
-    const jobs = ids.length ? await this.db.imageJob.findMany({ where: { id: { in: ids } } }) : [];
+    const jobs = ids.length ? await this.deps.db.imageJob.findMany({ where: { id: { in: ids } } }) : [];
     const byId = new Map(jobs.map((j) => [j.id, j]));
     return {
       billId,
@@ -193,9 +196,9 @@ export class ImagesService {
         const currencyFree = canFill("currency") && (canFill("totalAmount") || bill.total === null);
         const currency = currencyFree && ai.currency ? ai.currency : bill.currency;
         if (total !== null && currency === null) {
-          this.logger.warn({ billId }, "AI total without a currency; not applied");
+          this.deps.logger.warn({ billId }, "AI total without a currency; not applied");
         } else if (total !== null && currency !== null && amountProblem(total, currency) !== undefined) {
-          this.logger.warn({ billId, total, currency }, "AI total does not fit the currency; not applied");
+          this.deps.logger.warn({ billId, total, currency }, "AI total does not fit the currency; not applied");
         } else {
           if (currency !== bill.currency) details.currency = currency;
           if (total !== null && (bill.total === null || !bill.total.equals(toDecimal(total)))) details.totalAmount = total;
@@ -208,10 +211,10 @@ export class ImagesService {
       await tx.query("UPDATE bills SET ai_processed = true, line_items = COALESCE($2::jsonb, line_items), updated_at = $3::timestamptz WHERE id = $1::uuid", [
         billId,
         ai.line_items ? JSON.stringify(ai.line_items) : null,
-        this.clock.now(),
+        this.deps.clock.now(),
       ]);
       // A new total reaches the split through the ledger (an equal split is recomputed, others flagged).
-      return [await this.ledger.decideAndWrite(tx, billId, "system", { kind: "update_bill", details, from: "ai" }, { state })];
+      return [await this.deps.ledger.decideAndWrite(tx, billId, "system", { kind: "update_bill", details, from: "ai" }, { state })];
     });
   }
 
@@ -266,11 +269,11 @@ export class ImagesService {
         existing.push(newPerson);
       }
       // The processed flag is not money state; the people it found join through the ledger below.
-      await tx.query("UPDATE bills SET ai_processed = true, updated_at = $2::timestamptz WHERE id = $1::uuid", [billId, this.clock.now()]);
+      await tx.query("UPDATE bills SET ai_processed = true, updated_at = $2::timestamptz WHERE id = $1::uuid", [billId, this.deps.clock.now()]);
       if (people.length === 0) return [];
       // The faces linked above are not money state: the state read before them still decides.
       return [
-        await this.ledger.decideAndWrite(
+        await this.deps.ledger.decideAndWrite(
           tx,
           billId,
           "system",
@@ -282,7 +285,7 @@ export class ImagesService {
   }
 
   private async lookUp(person: RecognisedPerson): Promise<BankUser | undefined> {
-    return this.directory.find({ userId: person.bank_user_id, phone: person.phone, email: person.email });
+    return this.deps.directory.find({ userId: person.bank_user_id, phone: person.phone, email: person.email });
   }
 
   /**
@@ -292,7 +295,7 @@ export class ImagesService {
    */
   private async applyCallback(billId: string, kind: ImageKind, callback: BillResult | GroupResult, apply: (tx: SqlClient) => Promise<Written[]>) {
     let decisions: Written[] = [];
-    const answer = await this.sql.transaction(async (tx) => {
+    const answer = await this.deps.sql.transaction(async (tx) => {
       if (!(await lockBill(tx, billId, null))) throw new NotFound("No bill with this id", "bill_not_found");
       const [row] = await tx.query<{ status: string; current_job: string | null; state: string | null }>(
         `SELECT b.status::text AS status, ${kind === "bill" ? "b.bill_image_job_id" : "b.group_image_job_id"} AS current_job, j.state::text AS state
@@ -306,7 +309,7 @@ export class ImagesService {
       // A closed bill keeps what it has; the job is still recorded as answered.
       const closed = row.status === "completed" || row.status === "cancelled";
       if (!closed) decisions = await apply(tx);
-      const now = this.clock.now();
+      const now = this.deps.clock.now();
       await tx.query(
         "UPDATE image_jobs SET state = $2::image_job_state, completed_at = $3::timestamptz, error = $4, result = COALESCE($5::jsonb, result), updated_at = $3::timestamptz WHERE id = $1::uuid",
         [
@@ -320,7 +323,7 @@ export class ImagesService {
       if (!closed) await appendEvents(tx, billId, [{ type: "ai.result", data: { kind, jobId: callback.jobId, state: callback.status } }], now);
       return { jobId: callback.jobId, state: callback.status, applied: !closed };
     });
-    for (const decision of decisions) await this.ledger.afterCommit(billId, decision);
+    for (const decision of decisions) await this.deps.ledger.afterCommit(billId, decision);
     return answer;
   }
 
@@ -334,11 +337,11 @@ export class ImagesService {
     if (this.sweeping) return { resubmitted: 0, failed: 0 };
     this.sweeping = true;
     try {
-      const cutoff = new Date(this.clock.now().getTime() - this.options.jobTimeoutMs);
+      const cutoff = new Date(this.deps.clock.now().getTime() - this.deps.options.jobTimeoutMs);
       const staleness: Prisma.ImageJobWhereInput = {
         OR: [{ lastAttemptAt: null, createdAt: { lt: cutoff } }, { lastAttemptAt: { lt: cutoff } }],
       };
-      const stale = await this.db.imageJob.findMany({
+      const stale = await this.deps.db.imageJob.findMany({
         where: { state: { in: ["pending", "processing"] }, ...staleness },
         orderBy: { createdAt: "asc" },
         take: 100,
@@ -346,12 +349,12 @@ export class ImagesService {
       let resubmitted = 0;
       let failed = 0;
       for (const job of stale) {
-        if (job.attempts >= this.options.maxAttempts) {
-          const { count } = await this.db.imageJob.updateMany({
+        if (job.attempts >= this.deps.options.maxAttempts) {
+          const { count } = await this.deps.db.imageJob.updateMany({
             where: { id: job.id, state: { in: ["pending", "processing"] }, attempts: job.attempts, ...staleness },
             data: {
               state: "failed",
-              completedAt: this.clock.now(),
+              completedAt: this.deps.clock.now(),
               error: `The AI service did not answer after ${job.attempts} attempt(s); upload the image again`,
             },
           });
@@ -360,7 +363,7 @@ export class ImagesService {
           resubmitted += 1;
         }
       }
-      if (resubmitted || failed) this.logger.info({ resubmitted, failed }, "recovered stale image jobs");
+      if (resubmitted || failed) this.deps.logger.info({ resubmitted, failed }, "recovered stale image jobs");
       return { resubmitted, failed };
     } finally {
       this.sweeping = false;

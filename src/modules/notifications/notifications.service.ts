@@ -26,17 +26,20 @@ export interface DeliveryJob {
   ids: string[];
 }
 
+/** What NotificationsService is built from (the composition root, app.ts, passes them by name). */
+export interface NotificationsServiceDeps {
+  db: Db;
+  sql: Sql;
+  bills: BillsRepository;
+  channels: Channels;
+  clock: Clock;
+  logger: Logger;
+  reminderIntervalMs: number;
+  jobs: Jobs;
+}
+
 export class NotificationsService implements Outbox {
-  constructor(
-    private readonly db: Db,
-    private readonly sql: Sql,
-    private readonly bills: BillsRepository,
-    private readonly channels: Channels,
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-    private readonly reminderIntervalMs: number,
-    private readonly jobs: Jobs,
-  ) {}
+  constructor(private readonly deps: NotificationsServiceDeps) {}
 
   /**
    * Writes the rows as pending, with their delivery job, in the caller's transaction. The rows
@@ -51,22 +54,22 @@ export class NotificationsService implements Outbox {
 
   /** The delivery job for rows the caller writes itself (the ledger writes them in its one statement). */
   async enqueueDelivery(tx: SqlClient, rows: readonly PlannedNotification[]): Promise<void> {
-    if (rows.length) await this.jobs.enqueue(tx, QUEUES.notification, { ids: rows.map((r) => r.id) } satisfies DeliveryJob);
+    if (rows.length) await this.deps.jobs.enqueue(tx, QUEUES.notification, { ids: rows.map((r) => r.id) } satisfies DeliveryJob);
   }
 
   /** After a commit that enqueued notifications: deliver now rather than at the next poll. */
   wake(): void {
-    this.jobs.wake(QUEUES.notification);
+    this.deps.jobs.wake(QUEUES.notification);
   }
 
   /** POST send-notifications: every participant who owes hears their share and how to pay. */
   async notifyShares(user: AuthUser, billId: string) {
-    const bill = await this.bills.findOwned(this.db, billId, user.id);
+    const bill = await this.deps.bills.findOwned(this.deps.db, billId, user.id);
     if (!bill) throw billNotFound();
     if (!bill.currency || !bill.splitMethod || bill.needsResplit) {
       throw new Conflict("Split the bill first: there are no shares to tell people about", "split_required");
     }
-    const participants = await this.db.participant.findMany({
+    const participants = await this.deps.db.participant.findMany({
       where: { billId, removedAt: null },
       include: { paymentRequests: { where: { status: "sent" }, orderBy: { createdAt: "desc" }, take: 1 } },
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
@@ -103,7 +106,7 @@ export class NotificationsService implements Outbox {
       else skipped.push({ participantId: p.id, name: p.name, reason: "no phone, email or bank account to reach them" });
     }
     if (rows.length) {
-      await this.sql.transaction((tx) => this.enqueue(tx, rows));
+      await this.deps.sql.transaction((tx) => this.enqueue(tx, rows));
       this.wake();
     }
     return { billId, notified, skipped };
@@ -115,12 +118,12 @@ export class NotificationsService implements Outbox {
    * and writing, so reminders called at the same time (on any instance) never both go out.
    */
   async remind(billId: string, options: { user?: AuthUser } = {}) {
-    const now = this.clock.now();
-    const since = new Date(now.getTime() - this.reminderIntervalMs);
+    const now = this.deps.clock.now();
+    const since = new Date(now.getTime() - this.deps.reminderIntervalMs);
     const reminded: { participantId: string; name: string; channels: string[] }[] = [];
     const skipped: { participantId: string; name: string; reason: string }[] = [];
     const rows: PlannedNotification[] = [];
-    await this.sql.transaction(async (tx) => {
+    await this.deps.sql.transaction(async (tx) => {
       const [bill] = await tx.query<{ status: string; merchant_name: string | null }>(
         "SELECT status::text AS status, merchant_name FROM bills WHERE id = $1::uuid AND ($2::text IS NULL OR creator_id = $2) FOR UPDATE",
         [billId, options.user?.id ?? null],
@@ -155,7 +158,7 @@ export class NotificationsService implements Outbox {
         }
         const last = p.last_reminded_at;
         if (last && last > since) {
-          const next = new Date(last.getTime() + this.reminderIntervalMs);
+          const next = new Date(last.getTime() + this.deps.reminderIntervalMs);
           skipped.push({ ...who, reason: `reminded at ${last.toISOString()}; next reminder after ${next.toISOString()}` });
           continue;
         }
@@ -183,11 +186,11 @@ export class NotificationsService implements Outbox {
    * `billId` limits it to one bill (an operator's call, or a test on a shared database).
    */
   async remindDue(scope: { billId?: string } = {}): Promise<{ bills: number; reminded: number }> {
-    const since = new Date(this.clock.now().getTime() - this.reminderIntervalMs);
+    const since = new Date(this.deps.clock.now().getTime() - this.deps.reminderIntervalMs);
     let after: string | null = null;
     const total = { bills: 0, reminded: 0 };
     for (;;) {
-      const page: { id: string }[] = await this.sql.query<{ id: string }>(
+      const page: { id: string }[] = await this.deps.sql.query<{ id: string }>(
         `SELECT b.id FROM bills b
           WHERE b.status = 'active' AND ($2::uuid IS NULL OR b.id > $2::uuid) AND ($3::uuid IS NULL OR b.id = $3::uuid)
             AND EXISTS (SELECT 1 FROM payment_requests r WHERE r.bill_id = b.id AND r.status = 'sent' AND r.created_at < $1::timestamptz)
@@ -200,7 +203,7 @@ export class NotificationsService implements Outbox {
           total.bills += 1;
         } catch (err) {
           if (!(err instanceof Conflict || err instanceof NotFound)) throw err;
-          this.logger.info({ billId: id, reason: (err as Error).message }, "bill skipped by the reminder run");
+          this.deps.logger.info({ billId: id, reason: (err as Error).message }, "bill skipped by the reminder run");
         }
       }
       if (page.length < 200) return total;
@@ -215,30 +218,30 @@ export class NotificationsService implements Outbox {
    */
   async deliver(jobs: readonly Job<DeliveryJob>[]): Promise<void> {
     const ids = jobs.flatMap((j) => j.data.ids);
-    const rows = await this.sql.query<{ id: string; bill_id: string | null; channel: ChannelName; recipient: string | null; message: string }>(
+    const rows = await this.deps.sql.query<{ id: string; bill_id: string | null; channel: ChannelName; recipient: string | null; message: string }>(
       "UPDATE notifications SET attempts = attempts + 1, updated_at = $2::timestamptz WHERE id = ANY($1::uuid[]) AND status <> 'sent' RETURNING id, bill_id, channel::text AS channel, recipient, message",
-      [ids, this.clock.now()],
+      [ids, this.deps.clock.now()],
     );
     const sent: string[] = [];
     let failed = 0;
     for (const n of rows) {
       try {
-        if (n.recipient) await this.channels[n.channel].send({ to: n.recipient, subject: "ChillBill", text: n.message });
+        if (n.recipient) await this.deps.channels[n.channel].send({ to: n.recipient, subject: "ChillBill", text: n.message });
         sent.push(n.id);
       } catch (err) {
         failed += 1;
-        this.logger.warn({ err, billId: n.bill_id, channel: n.channel }, "notification failed; it is retried with backoff");
-        await markFailed(this.sql, n.id, (err as Error).message, this.clock.now());
+        this.deps.logger.warn({ err, billId: n.bill_id, channel: n.channel }, "notification failed; it is retried with backoff");
+        await markFailed(this.deps.sql, n.id, (err as Error).message, this.deps.clock.now());
       }
     }
-    await markSent(this.sql, sent, this.clock.now());
+    await markSent(this.deps.sql, sent, this.deps.clock.now());
     if (failed) throw new Error(`${failed} of ${rows.length} notification(s) could not be sent`);
   }
 
   /** A bank customer's in-app notifications, newest first, keyset-paginated on (created_at, id). */
   async inApp(user: AuthUser, query: { limit: number; cursor?: string }) {
     const after = query.cursor ? decodeCursor(query.cursor) : undefined;
-    const rows = await this.db.notification.findMany({
+    const rows = await this.deps.db.notification.findMany({
       where: {
         recipientUserId: user.id,
         channel: "in_app",
@@ -265,18 +268,18 @@ export class NotificationsService implements Outbox {
 
   /** Marks one of the caller's in-app notifications read (idempotent); 404 for anyone else's. */
   async markRead(user: AuthUser, notificationId: string) {
-    const { count } = await this.db.notification.updateMany({
+    const { count } = await this.deps.db.notification.updateMany({
       where: { id: notificationId, recipientUserId: user.id, channel: "in_app", readAt: null },
-      data: { readAt: this.clock.now(), updatedAt: this.clock.now() },
+      data: { readAt: this.deps.clock.now(), updatedAt: this.deps.clock.now() },
     });
-    const row = await this.db.notification.findFirst({ where: { id: notificationId, recipientUserId: user.id, channel: "in_app" } });
+    const row = await this.deps.db.notification.findFirst({ where: { id: notificationId, recipientUserId: user.id, channel: "in_app" } });
     if (!row) throw new NotFound("No notification with this id for you", "notification_not_found");
     return { id: row.id, readAt: row.readAt!.toISOString(), changed: count === 1 };
   }
 
   /** One row per channel that reaches the person (the ledger's planning, ledger/notices.ts). */
   private plan(billId: string, type: NotificationType, who: Recipient, text: string): PlannedNotification[] {
-    return planNotice({ newId: () => uuidv7(), now: this.clock.now() }, billId, type, who, text);
+    return planNotice({ newId: () => uuidv7(), now: this.deps.clock.now() }, billId, type, who, text);
   }
 }
 

@@ -12,23 +12,26 @@ import type { BillsRepository } from "../bills";
 import { fromLedger, presentParticipant } from "./participants.presenter";
 import type { AddParticipantInput, UpdateParticipantInput } from "./participants.schemas";
 
+/** What ParticipantsService is built from (the composition root, app.ts, passes them by name). */
+export interface ParticipantsServiceDeps {
+  db: Db;
+  bills: BillsRepository;
+  directory: UserDirectory;
+  ledger: Ledger;
+}
+
 export class ParticipantsService {
-  constructor(
-    private readonly db: Db,
-    private readonly bills: BillsRepository,
-    private readonly directory: UserDirectory,
-    private readonly ledger: Ledger,
-  ) {}
+  constructor(private readonly deps: ParticipantsServiceDeps) {}
 
   async list(user: AuthUser, billId: string) {
-    const bill = await this.bills.findVisible(billId, user.id);
+    const bill = await this.deps.bills.findVisible(billId, user.id);
     if (!bill) throw billNotFound();
     return { items: bill.participants.map((p) => presentParticipant(p, bill.currency)) };
   }
 
   /** Who still owes money, and how much (the ledger's outstanding amounts). */
   async unpaid(user: AuthUser, billId: string) {
-    const bill = await this.bills.findVisible(billId, user.id);
+    const bill = await this.deps.bills.findVisible(billId, user.id);
     if (!bill) throw billNotFound();
     const owing = bill.participants.filter((p) => !toDecimal(p.outstandingAmount).isZero());
     const total = owing.reduce((sum, p) => sum.plus(toDecimal(p.outstandingAmount)), new Decimal(0));
@@ -41,13 +44,13 @@ export class ParticipantsService {
 
   async add(user: AuthUser, billId: string, input: AddParticipantInput) {
     // The directory is an outside call: asked before the transaction.
-    const bankUser = await this.directory.find({ userId: input.userId, phone: input.phone, email: input.email });
+    const bankUser = await this.deps.directory.find({ userId: input.userId, phone: input.phone, email: input.email });
     if (input.userId && input.userId !== user.id && bankUser?.userId !== input.userId) {
       throw new BusinessRule(`userId: no bank customer has the id ${input.userId}`, "unknown_bank_user");
     }
     const userId = input.userId ?? bankUser?.userId ?? null;
     const isCreator = userId === user.id;
-    const decision = await this.ledger.run(billId, user.id, user.id, {
+    const decision = await this.deps.ledger.run(billId, user.id, user.id, {
       kind: "add_participants",
       reason: "added by the creator",
       people: [
@@ -66,24 +69,24 @@ export class ParticipantsService {
   }
 
   async update(user: AuthUser, billId: string, participantId: string, input: UpdateParticipantInput) {
-    const current = await this.db.participant.findFirst({ where: { id: participantId, billId, removedAt: null, bill: { creatorUserId: user.id } } });
+    const current = await this.deps.db.participant.findFirst({ where: { id: participantId, billId, removedAt: null, bill: { creatorUserId: user.id } } });
     let bankLink: { userId: string | null; isBankCustomer: boolean } | undefined;
     if (current && !current.isCreator && (input.phone !== undefined || input.email !== undefined)) {
       // A new phone or email may belong to a bank customer; a link that no longer matches is dropped.
       const phone = input.phone === undefined ? current.phone : input.phone;
       const email = input.email === undefined ? current.email : input.email;
-      const match = phone || email ? await this.directory.find({ phone, email }) : undefined;
-      const linked = current.userId ? await this.directory.find({ userId: current.userId }) : undefined;
+      const match = phone || email ? await this.deps.directory.find({ phone, email }) : undefined;
+      const linked = current.userId ? await this.deps.directory.find({ userId: current.userId }) : undefined;
       const stillLinked = linked && ((phone && linked.phone === phone) || (email && linked.email?.toLowerCase() === email.toLowerCase()));
       if (match) bankLink = { userId: match.userId, isBankCustomer: true };
       else if (current.userId && !stillLinked) bankLink = { userId: null, isBankCustomer: false };
     }
-    const decision = await this.ledger.run(billId, user.id, user.id, { kind: "update_participant", participantId, changes: input, bankLink });
+    const decision = await this.deps.ledger.run(billId, user.id, user.id, { kind: "update_participant", participantId, changes: input, bankLink });
     return this.present(decision, participantId);
   }
 
   async remove(user: AuthUser, billId: string, participantId: string) {
-    await this.ledger.run(billId, user.id, user.id, { kind: "remove_participant", participantId });
+    await this.deps.ledger.run(billId, user.id, user.id, { kind: "remove_participant", participantId });
   }
 
   private present(decision: Decision, participantId: string) {

@@ -27,13 +27,16 @@ export interface PaymentRequestRow {
   created_at: Date;
 }
 
+/** What PaymentRequestsService is built from (the composition root, app.ts, passes them by name). */
+export interface PaymentRequestsServiceDeps {
+  sql: Sql;
+  ledger: Ledger;
+  clock: Clock;
+  publicBaseUrl: () => string;
+}
+
 export class PaymentRequestsService {
-  constructor(
-    private readonly sql: Sql,
-    private readonly ledger: Ledger,
-    private readonly clock: Clock,
-    private readonly publicBaseUrl: () => string,
-  ) {}
+  constructor(private readonly deps: PaymentRequestsServiceDeps) {}
 
   /** Asks everyone who owes money and has no request out for it; the bill becomes active. */
   async requestPayments(user: AuthUser, billId: string) {
@@ -46,7 +49,7 @@ export class PaymentRequestsService {
   }
 
   private async request(user: AuthUser, billId: string, participantId: string | undefined) {
-    const decision = await this.ledger.run(billId, user.id, user.id, { kind: "request_payments", participantId });
+    const decision = await this.deps.ledger.run(billId, user.id, user.id, { kind: "request_payments", participantId });
     const { created, skipped } = decision.result;
     const { after } = decision;
     // Presented from what the ledger and the hand-over already hold: nothing to read again.
@@ -84,15 +87,15 @@ export class PaymentRequestsService {
    * `billId` limits the sweep to one bill (an operator's call, or a test on a shared database).
    */
   async expireOverdue(scope: { billId?: string } = {}): Promise<number> {
-    const overdue = await this.sql.query<{ id: string; bill_id: string }>(
+    const overdue = await this.deps.sql.query<{ id: string; bill_id: string }>(
       `SELECT id, bill_id FROM payment_requests
         WHERE status IN ('pending', 'sent') AND expiry_date < $1::timestamptz AND ($2::uuid IS NULL OR bill_id = $2::uuid)
         ORDER BY expiry_date LIMIT 500`,
-      [this.clock.now(), scope.billId ?? null],
+      [this.deps.clock.now(), scope.billId ?? null],
     );
     let expired = 0;
     for (const r of overdue) {
-      const decision = await this.ledger.run(r.bill_id, null, "system", { kind: "expire", requestId: r.id });
+      const decision = await this.deps.ledger.run(r.bill_id, null, "system", { kind: "expire", requestId: r.id });
       if (decision.result) expired += 1;
     }
     return expired;
@@ -106,7 +109,7 @@ export class PaymentRequestsService {
   present(r: PaymentRequestRow, notification?: "sent" | "unreachable" | "not_sent_yet", notifiedBy: string[] = []) {
     // The pay page and QR exist once the payment system has the request (qr_code_url is set then,
     // for payment links); the stored URL is relative to the public base URL.
-    const qrUrl = (path: string | null) => (r.qr_code_url && path ? `${this.publicBaseUrl()}${path}` : null);
+    const qrUrl = (path: string | null) => (r.qr_code_url && path ? `${this.deps.publicBaseUrl()}${path}` : null);
     return {
       id: r.id,
       participantId: r.participant_id,
