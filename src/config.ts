@@ -207,77 +207,105 @@ export type Env = z.infer<typeof envSchema>;
 /** Every variable the service reads (scripts/check-docker.ts holds docker-compose.yml to these names). */
 export const ENVIRONMENT_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
-export interface Config {
-  env: Env["NODE_ENV"];
-  host: string;
-  port: number;
-  publicBaseUrl: string;
-  /** PUBLIC_BASE_URL as configured; when unset the server uses localhost and the port it bound. */
-  explicitPublicBaseUrl?: string;
-  log: { level: Env["LOG_LEVEL"]; pretty: boolean };
-  database: { url: string; poolMax: number; queryTimeoutMs: number } | { pgliteDataDir: string };
-  auth: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
-  bodyLimit: string;
-  /** Requests per minute per client on the public API; 0 = no limit. */
-  rateLimitPerMinute: number;
-  /** Where every instance keeps its rate-limit counters; undefined: each in its own memory. */
-  redisUrl?: string;
-  /** Which proxies in front are believed about the client's address (X-Forwarded-For); see docs/deployment.md. */
-  trustProxy: TrustProxy;
-  idempotencyTtlHours: number;
-  shutdownTimeoutMs: number;
-  /**
-   * A start-up step that meets a database outage is tried again after `firstDelayMs`, doubling
-   * up to `maxDelayMs`; after `limit` retries in a row the start gives up (0: it never does).
-   */
-  startRetry: { firstDelayMs: number; maxDelayMs: number; limit: number };
-  /** Background work (src/jobs): how often idle workers poll, and how often ran-out leases are handed back. */
-  jobs: { schema: string; pollMs: number; maintenanceSeconds: number; leaseSeconds: number };
-  /** Live events older than this are deleted (a stream resuming from further back gets its snapshot and what is left). */
-  eventRetentionDays: number;
-  /** Worker processes sharing the port (node:cluster); 1 = one process, no primary. More than 1 needs DATABASE_URL. */
-  webConcurrency: number;
-  /** false: a start only checks that no migration is pending (the release step, `npm run db:migrate`, applies them). */
-  migrateOnStart: boolean;
-  uploads: { dir: string; maxBytes: number };
-  /** Where the service's own internal endpoints are reached by callbacks; default: loopback and the bound port. */
-  internalBaseUrl?: string;
-  ai: {
-    mode: "mock" | "http";
-    serviceUrl?: string;
-    callbackSecret: string;
-    mock: { delayMs: number; fixturesPath?: string; fail: boolean };
-    jobTimeoutMs: number;
-    maxAttempts: number;
-  };
-  payments: {
-    mode: "mock" | "http";
-    apiUrl?: string;
-    webhookSecret: string;
-    /** 0: the mock never pays by itself (only through the pay page). */
-    mockDelayMs: number;
-    requestTtlHours: number;
-    /** When requests past their expiry date are expired (cron, UTC), or null: never. */
-    expiryCron: string | null;
-    /** A request the committing process could not hand over is tried again by a job after this. */
-    handOverRetryAfterSeconds: number;
-    /** A sent request not heard of for this long is asked about at the payment system (reconciliation). */
-    reconcileAfterMs: number;
-    /** How long after a request closed unpaid reconciliation still asks about it. */
-    reconcileClosedWindowMs: number;
-    /** When reconciliation runs (cron, UTC), or null: never. */
-    reconcileCron: string | null;
-    emv: { merchantId: string; country: string; city: string };
-  };
-  notifications: {
-    reminderIntervalMs: number;
-    /** When automatic reminders go out (cron, UTC), or null: no automatic reminders. */
-    reminderCron: string | null;
-    maxAttempts: number;
-    /** Each wait bounded (nodemailer's own socket default is 10 minutes), so a send ends well inside a job's lease. */
-    smtp?: { url: string; from: string; connectionTimeoutMs: number; greetingTimeoutMs: number; socketTimeoutMs: number };
+/** A PostgreSQL server, or the embedded PGlite in a folder. */
+export type DatabaseConfig = { url: string; poolMax: number; queryTimeoutMs: number } | { pgliteDataDir: string };
+
+/**
+ * The typed configuration from a valid environment. Its return type is `Config`: the shape is
+ * written once, here, and each setting is validated once, in the schema above.
+ */
+function toConfig(env: Env) {
+  const secret = env.JWT_SECRET ?? (env.JWT_JWKS_URL || env.NODE_ENV === "production" ? undefined : DEV_JWT_SECRET);
+  const database: DatabaseConfig = env.DATABASE_URL
+    ? { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS }
+    : { pgliteDataDir: path.resolve(PROJECT_ROOT, env.PGLITE_DATA_DIR) };
+  return {
+    env: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ""),
+    /** PUBLIC_BASE_URL as configured; when unset the server uses localhost and the port it bound. */
+    explicitPublicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/$/, ""),
+    log: { level: env.LOG_LEVEL, pretty: env.LOG_PRETTY ? env.LOG_PRETTY === "true" : env.NODE_ENV === "development" },
+    database,
+    auth: { secret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
+    bodyLimit: env.BODY_LIMIT,
+    /** Requests per minute per client on the public API; 0 = no limit. */
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    /** Where every instance keeps its rate-limit counters; undefined: each in its own memory. */
+    redisUrl: env.REDIS_URL,
+    /** Which proxies in front are believed about the client's address (X-Forwarded-For); see docs/deployment.md. */
+    trustProxy: env.TRUST_PROXY,
+    idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    /**
+     * A start-up step that meets a database outage is tried again after `firstDelayMs`, doubling
+     * up to `maxDelayMs`; after `limit` retries in a row the start gives up (0: it never does).
+     */
+    startRetry: { firstDelayMs: env.START_RETRY_DELAY_MS, maxDelayMs: env.START_RETRY_MAX_DELAY_MS, limit: env.START_RETRY_LIMIT },
+    /** Background work (src/jobs): how often idle workers poll, and how often ran-out leases are handed back. */
+    jobs: { schema: env.JOB_SCHEMA, pollMs: env.JOB_POLL_MS, maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS, leaseSeconds: env.JOB_LEASE_SECONDS },
+    /** Live events older than this are deleted (a stream resuming from further back gets its snapshot and what is left). */
+    eventRetentionDays: env.EVENT_RETENTION_DAYS,
+    /** Worker processes sharing the port (node:cluster); 1 = one process, no primary. More than 1 needs DATABASE_URL. */
+    webConcurrency: env.WEB_CONCURRENCY,
+    /** false: a start only checks that no migration is pending (the release step, `npm run db:migrate`, applies them). */
+    migrateOnStart: env.MIGRATE_ON_START === "true",
+    uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },
+    /** Where the service's own internal endpoints are reached by callbacks; default: loopback and the bound port. */
+    internalBaseUrl: env.INTERNAL_BASE_URL?.replace(/\/$/, ""),
+    ai: {
+      mode: env.AI_MODE ?? "mock",
+      serviceUrl: env.AI_SERVICE_URL,
+      callbackSecret: env.AI_CALLBACK_SECRET ?? DEV_AI_SECRET,
+      mock: {
+        delayMs: env.AI_MOCK_DELAY_MS,
+        fixturesPath: env.AI_MOCK_FIXTURES ? path.resolve(PROJECT_ROOT, env.AI_MOCK_FIXTURES) : undefined,
+        fail: env.AI_MOCK_FAIL === "true",
+      },
+      jobTimeoutMs: env.AI_JOB_TIMEOUT_MS,
+      maxAttempts: env.AI_MAX_ATTEMPTS,
+    },
+    payments: {
+      mode: env.PAYMENT_MODE ?? "mock",
+      apiUrl: env.PAYMENT_API_URL,
+      webhookSecret: env.PAYMENT_WEBHOOK_SECRET ?? DEV_PAYMENT_SECRET,
+      /** 0: the mock never pays by itself (only through the pay page). */
+      mockDelayMs: env.PAYMENT_MOCK_DELAY_MS,
+      requestTtlHours: env.PAYMENT_REQUEST_TTL_HOURS,
+      /** When requests past their expiry date are expired (cron, UTC), or null: never. */
+      expiryCron: env.PAYMENT_EXPIRY_CRON === "off" ? null : env.PAYMENT_EXPIRY_CRON,
+      /** A request the committing process could not hand over is tried again by a job after this. */
+      handOverRetryAfterSeconds: env.PAYMENT_HAND_OVER_RETRY_AFTER_SECONDS,
+      /** A sent request not heard of for this long is asked about at the payment system (reconciliation). */
+      reconcileAfterMs: env.RECONCILE_AFTER_MS,
+      /** How long after a request closed unpaid reconciliation still asks about it. */
+      reconcileClosedWindowMs: env.RECONCILE_CLOSED_WINDOW_HOURS * 3_600_000,
+      /** When reconciliation runs (cron, UTC), or null: never. */
+      reconcileCron: env.RECONCILE_CRON === "off" ? null : env.RECONCILE_CRON,
+      emv: { merchantId: env.EMV_MERCHANT_ID, country: env.EMV_COUNTRY, city: env.EMV_CITY },
+    },
+    notifications: {
+      reminderIntervalMs: Math.round(env.REMINDER_INTERVAL_HOURS * 3_600_000),
+      /** When automatic reminders go out (cron, UTC), or null: no automatic reminders. */
+      reminderCron: env.REMINDER_CRON === "off" ? null : env.REMINDER_CRON,
+      maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
+      /** Each wait bounded (nodemailer's own socket default is 10 minutes), so a send ends well inside a job's lease. */
+      smtp: env.SMTP_URL
+        ? {
+            url: env.SMTP_URL,
+            from: env.SMTP_FROM,
+            connectionTimeoutMs: env.SMTP_CONNECTION_TIMEOUT_MS,
+            greetingTimeoutMs: env.SMTP_GREETING_TIMEOUT_MS,
+            socketTimeoutMs: env.SMTP_SOCKET_TIMEOUT_MS,
+          }
+        : undefined,
+    },
   };
 }
+
+/** The service's configuration, as toConfig() builds it from the environment. */
+export type Config = ReturnType<typeof toConfig>;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -302,72 +330,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     }
     throw new ConfigError(`Invalid configuration: ${[...problems.values()].join("; ")}`);
   }
-  const env = parsed.data;
-  const secret = env.JWT_SECRET ?? (env.JWT_JWKS_URL || env.NODE_ENV === "production" ? undefined : DEV_JWT_SECRET);
-  return {
-    env: env.NODE_ENV,
-    host: env.HOST,
-    port: env.PORT,
-    publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ""),
-    explicitPublicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/$/, ""),
-    log: { level: env.LOG_LEVEL, pretty: env.LOG_PRETTY ? env.LOG_PRETTY === "true" : env.NODE_ENV === "development" },
-    database: env.DATABASE_URL
-      ? { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS }
-      : { pgliteDataDir: path.resolve(PROJECT_ROOT, env.PGLITE_DATA_DIR) },
-    auth: { secret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
-    bodyLimit: env.BODY_LIMIT,
-    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
-    redisUrl: env.REDIS_URL,
-    trustProxy: env.TRUST_PROXY,
-    idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
-    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    startRetry: { firstDelayMs: env.START_RETRY_DELAY_MS, maxDelayMs: env.START_RETRY_MAX_DELAY_MS, limit: env.START_RETRY_LIMIT },
-    jobs: { schema: env.JOB_SCHEMA, pollMs: env.JOB_POLL_MS, maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS, leaseSeconds: env.JOB_LEASE_SECONDS },
-    eventRetentionDays: env.EVENT_RETENTION_DAYS,
-    webConcurrency: env.WEB_CONCURRENCY,
-    migrateOnStart: env.MIGRATE_ON_START === "true",
-    uploads: { dir: path.resolve(PROJECT_ROOT, env.UPLOAD_DIR), maxBytes: env.MAX_UPLOAD_BYTES },
-    internalBaseUrl: env.INTERNAL_BASE_URL?.replace(/\/$/, ""),
-    ai: {
-      mode: env.AI_MODE ?? "mock",
-      serviceUrl: env.AI_SERVICE_URL,
-      callbackSecret: env.AI_CALLBACK_SECRET ?? DEV_AI_SECRET,
-      mock: {
-        delayMs: env.AI_MOCK_DELAY_MS,
-        fixturesPath: env.AI_MOCK_FIXTURES ? path.resolve(PROJECT_ROOT, env.AI_MOCK_FIXTURES) : undefined,
-        fail: env.AI_MOCK_FAIL === "true",
-      },
-      jobTimeoutMs: env.AI_JOB_TIMEOUT_MS,
-      maxAttempts: env.AI_MAX_ATTEMPTS,
-    },
-    payments: {
-      mode: env.PAYMENT_MODE ?? "mock",
-      apiUrl: env.PAYMENT_API_URL,
-      webhookSecret: env.PAYMENT_WEBHOOK_SECRET ?? DEV_PAYMENT_SECRET,
-      mockDelayMs: env.PAYMENT_MOCK_DELAY_MS,
-      requestTtlHours: env.PAYMENT_REQUEST_TTL_HOURS,
-      expiryCron: env.PAYMENT_EXPIRY_CRON === "off" ? null : env.PAYMENT_EXPIRY_CRON,
-      handOverRetryAfterSeconds: env.PAYMENT_HAND_OVER_RETRY_AFTER_SECONDS,
-      reconcileAfterMs: env.RECONCILE_AFTER_MS,
-      reconcileClosedWindowMs: env.RECONCILE_CLOSED_WINDOW_HOURS * 3_600_000,
-      reconcileCron: env.RECONCILE_CRON === "off" ? null : env.RECONCILE_CRON,
-      emv: { merchantId: env.EMV_MERCHANT_ID, country: env.EMV_COUNTRY, city: env.EMV_CITY },
-    },
-    notifications: {
-      reminderIntervalMs: Math.round(env.REMINDER_INTERVAL_HOURS * 3_600_000),
-      reminderCron: env.REMINDER_CRON === "off" ? null : env.REMINDER_CRON,
-      maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
-      smtp: env.SMTP_URL
-        ? {
-            url: env.SMTP_URL,
-            from: env.SMTP_FROM,
-            connectionTimeoutMs: env.SMTP_CONNECTION_TIMEOUT_MS,
-            greetingTimeoutMs: env.SMTP_GREETING_TIMEOUT_MS,
-            socketTimeoutMs: env.SMTP_SOCKET_TIMEOUT_MS,
-          }
-        : undefined,
-    },
-  };
+  return toConfig(parsed.data);
 }
 
 /** process.env, with a .env file (if any) filling in what the real environment does not set. */
