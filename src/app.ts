@@ -44,7 +44,8 @@ import { registerNotificationRoutes } from "./modules/notifications/notification
 import { BillEvents } from "./events/bill-events";
 import { StatusService } from "./modules/status/status.service";
 import { Jobs, QUEUES, type QueueName } from "./jobs/jobs";
-import type { DeliveryJob } from "./modules/notifications/notifications.service";
+import { NotificationOutbox, type DeliveryJob } from "./modules/notifications/notifications.outbox";
+import { InboxService } from "./modules/notifications/notifications.inbox";
 import type { HandOverJob, PaymentCancelJob } from "./modules/payments/hand-over";
 
 export const API_BASE = "/api/chillbill";
@@ -72,7 +73,13 @@ export interface AppDeps {
 
 export interface AppInfo {
   declaredRoutes: DeclaredRoute[];
-  services: { images: ImagesService; payments: PaymentRequestsService; notifications: NotificationsService; reconciliation: ReconciliationService };
+  services: {
+    images: ImagesService;
+    payments: PaymentRequestsService;
+    notifications: NotificationsService;
+    outbox: NotificationOutbox;
+    reconciliation: ReconciliationService;
+  };
   ledger: Ledger;
   events: BillEvents;
   adapters: Adapters;
@@ -128,15 +135,16 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     pollingIntervalMs: config.jobs.pollMs,
     maintenanceIntervalSeconds: config.jobs.maintenanceSeconds,
   });
+  // Every notice goes out through the outbox: the ledger's, shares and reminders.
+  const outbox = new NotificationOutbox({ sql: db.sql, channels: adapters.channels, clock, logger, jobs });
   const notifications = new NotificationsService({
     db: prisma,
     sql: db.sql,
     bills: billsRepository,
-    channels: adapters.channels,
     clock,
     logger,
     reminderIntervalMs: config.notifications.reminderIntervalMs,
-    jobs,
+    outbox,
   });
   // The one writer of money state (docs/money.md).
   const ledger = new Ledger({
@@ -144,7 +152,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     clock,
     logger,
     options: { requestTtlHours: config.payments.requestTtlHours, handOverRetryAfterSeconds: config.payments.handOverRetryAfterSeconds },
-    outbox: notifications,
+    outbox,
     jobs,
   });
   // Its edges at the payment system: the hand-over and cancel jobs (payments/hand-over.ts).
@@ -196,8 +204,8 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
   const status = new StatusService(prisma, billsRepository);
   registerStatusRoutes(api, status);
   registerEventRoutes(api, status, events);
-  registerNotificationRoutes(api, notifications);
-  defineJobs(jobs, config, logger, clock, { notifications, handOver, payments, images, idempotency, reconciliation, events });
+  registerNotificationRoutes(api, notifications, new InboxService({ db: prisma, clock }));
+  defineJobs(jobs, config, logger, clock, { notifications, outbox, handOver, payments, images, idempotency, reconciliation, events });
   registerImageRoutes(api, images, {
     files: adapters.files,
     maxUploadBytes: config.uploads.maxBytes,
@@ -215,7 +223,7 @@ export function createApp(deps: AppDeps): Express & { locals: AppInfo } {
     );
   }
   app.locals.declaredRoutes = api.declared;
-  app.locals.services = { images, payments, notifications, reconciliation };
+  app.locals.services = { images, payments, notifications, outbox, reconciliation };
   app.locals.ledger = ledger;
   app.locals.events = events;
   app.locals.adapters = adapters;
@@ -266,6 +274,7 @@ function defineJobs(
   clock: Clock,
   s: {
     notifications: NotificationsService;
+    outbox: NotificationOutbox;
     handOver: PaymentHandOver;
     payments: PaymentRequestsService;
     images: ImagesService;
@@ -291,7 +300,7 @@ function defineJobs(
     });
   jobs.define<DeliveryJob>({
     queue: QUEUES.notification,
-    run: (batch) => s.notifications.deliver(batch),
+    run: (batch) => s.outbox.deliver(batch),
     batchSize: 20,
     retryLimit: config.notifications.maxAttempts - 1,
     retryDelaySeconds: 30,

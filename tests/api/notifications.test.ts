@@ -184,7 +184,7 @@ describe("payment-received notices (written with the webhook's transaction)", ()
     expect(inApp.sent.slice(before).map((m) => m.text)).toEqual([notice.message]);
     // Nothing left to run; and a job run again (its process died before recording it done) sends nothing twice.
     expect(await t.runJobs([QUEUES.notification], { ignoreStartAfter: true })).toEqual({ ran: 0, failed: 0 });
-    await t.app.locals.services.notifications.deliver([{ id: "again", data: { ids: [notice.id] } }]);
+    await t.app.locals.services.outbox.deliver([{ id: "again", data: { ids: [notice.id] } }]);
     expect(inApp.sent.slice(before).map((m) => m.text)).toEqual([notice.message]);
   });
 });

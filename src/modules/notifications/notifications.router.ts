@@ -4,6 +4,7 @@ import type { ApiRouter } from "../../http/api-router";
 import { problems, uuidSchema } from "../../http/common-schemas";
 import { CURSOR_RULES } from "../../http/cursor";
 import { billIdParams } from "../bills";
+import type { InboxService } from "./notifications.inbox";
 import type { NotificationsService } from "./notifications.service";
 
 const person = z.object({ participantId: z.uuid(), name: z.string() });
@@ -47,7 +48,7 @@ const inAppSchema = z
   })
   .meta({ id: "InAppNotifications" });
 
-export function registerNotificationRoutes(api: ApiRouter, notifications: NotificationsService): void {
+export function registerNotificationRoutes(api: ApiRouter, notifications: NotificationsService, inbox: InboxService): void {
   api
     .route({
       method: "post",
@@ -82,7 +83,7 @@ export function registerNotificationRoutes(api: ApiRouter, notifications: Notifi
         ...problems(400, 401, 404),
       },
       handler: async ({ user, params }, _req, res) => {
-        res.json(await notifications.markRead(user, params.notificationId));
+        res.json(await inbox.markRead(user, params.notificationId));
       },
     })
     .route({
@@ -94,7 +95,7 @@ export function registerNotificationRoutes(api: ApiRouter, notifications: Notifi
       crossFieldRules: CURSOR_RULES,
       responses: { 200: { description: "Notifications", schema: inAppSchema }, ...problems(400, 401) },
       handler: async ({ user, query }, _req, res) => {
-        res.json(await notifications.inApp(user, query));
+        res.json(await inbox.inApp(user, query));
       },
     });
 }

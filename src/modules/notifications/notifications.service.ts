@@ -1,66 +1,38 @@
-// Notifications: who hears about what, on which channel, with a Notifications row per send.
-// Bank customers are told in the app; everyone else by SMS (phone) and email (email). A row is
-// written with its delivery job in the transaction of the change that causes it (an outbox), and
-// the job sends it (src/jobs): a failed channel is recorded and retried with backoff, and never
-// fails the request or the other channels.
+// Telling people on request: their shares (send-notifications) and reminders, by hand or on the
+// reminder schedule. Bank customers are told in the app; everyone else by SMS (phone) and email
+// (email). The rows go through the outbox (notifications.outbox.ts), which delivers them; the
+// ledger's own notices (payment requests, payments received, ...) go there too. The inbox a bank
+// customer reads is notifications.inbox.ts.
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
-import type { ChannelName, Channels } from "../../adapters/notify/channels";
 import type { Clock } from "../../clock";
 import type { Db } from "../../db/database";
-import type { Sql, SqlClient } from "../../db/sql";
+import type { Sql } from "../../db/sql";
 import { billNotFound, Conflict, NotFound } from "../../domain/errors";
 import { formatAmount, toDecimal } from "../../domain/money";
 import type { AuthUser } from "../../http/auth";
-import { QUEUES, type Job, type Jobs } from "../../jobs/jobs";
 import { asRecipient, merchant, planNotice, type Recipient } from "../../ledger/notices";
-import type { NotificationType, Outbox } from "../../ledger/ports";
+import type { NotificationType } from "../../ledger/ports";
 import type { BillsRepository } from "../bills";
-import { decodeCursor, encodeCursor } from "../../http/cursor";
-import { insertPendingStatement, markFailed, markSent, type PlannedNotification } from "./notifications.repository";
+import type { PlannedNotification } from "./notifications.repository";
+import type { NotificationOutbox } from "./notifications.outbox";
 
 export type { NotificationType };
-
-/** The notification job: the rows one transaction wrote. */
-export interface DeliveryJob {
-  ids: string[];
-}
 
 /** What NotificationsService is built from (the composition root, app.ts, passes them by name). */
 export interface NotificationsServiceDeps {
   db: Db;
   sql: Sql;
   bills: BillsRepository;
-  channels: Channels;
   clock: Clock;
   logger: Logger;
   reminderIntervalMs: number;
-  jobs: Jobs;
+  /** Where the rows go, with their delivery job (notifications.outbox.ts). */
+  outbox: NotificationOutbox;
 }
 
-export class NotificationsService implements Outbox {
+export class NotificationsService {
   constructor(private readonly deps: NotificationsServiceDeps) {}
-
-  /**
-   * Writes the rows as pending, with their delivery job, in the caller's transaction. The rows
-   * exist exactly when the change that caused them does; call wake() after the commit.
-   */
-  async enqueue(tx: SqlClient, rows: readonly PlannedNotification[]): Promise<void> {
-    if (rows.length === 0) return;
-    const insert = insertPendingStatement(rows);
-    await tx.query(insert.text, insert.values);
-    await this.enqueueDelivery(tx, rows);
-  }
-
-  /** The delivery job for rows the caller writes itself (the ledger writes them in its one statement). */
-  async enqueueDelivery(tx: SqlClient, rows: readonly PlannedNotification[]): Promise<void> {
-    if (rows.length) await this.deps.jobs.enqueue(tx, QUEUES.notification, { ids: rows.map((r) => r.id) } satisfies DeliveryJob);
-  }
-
-  /** After a commit that enqueued notifications: deliver now rather than at the next poll. */
-  wake(): void {
-    this.deps.jobs.wake(QUEUES.notification);
-  }
 
   /** POST send-notifications: every participant who owes hears their share and how to pay. */
   async notifyShares(user: AuthUser, billId: string) {
@@ -106,8 +78,8 @@ export class NotificationsService implements Outbox {
       else skipped.push({ participantId: p.id, name: p.name, reason: "no phone, email or bank account to reach them" });
     }
     if (rows.length) {
-      await this.deps.sql.transaction((tx) => this.enqueue(tx, rows));
-      this.wake();
+      await this.deps.sql.transaction((tx) => this.deps.outbox.enqueue(tx, rows));
+      this.deps.outbox.wake();
     }
     return { billId, notified, skipped };
   }
@@ -173,9 +145,9 @@ export class NotificationsService implements Outbox {
         rows.push(...planned);
         reminded.push({ ...who, channels: planned.map((n) => n.channel) });
       }
-      await this.enqueue(tx, rows);
+      await this.deps.outbox.enqueue(tx, rows);
     });
-    if (rows.length) this.wake();
+    if (rows.length) this.deps.outbox.wake();
     return { billId, reminded, skipped };
   }
 
@@ -209,72 +181,6 @@ export class NotificationsService implements Outbox {
       if (page.length < 200) return total;
       after = page[page.length - 1].id;
     }
-  }
-
-  /**
-   * The notification job: sends each row of the batch not sent yet, and records each result. Rows
-   * already sent (a job run again after its process died) are not sent again. Throws when a send
-   * failed, so pg-boss retries the job with backoff: only the rows still unsent go out then.
-   */
-  async deliver(jobs: readonly Job<DeliveryJob>[]): Promise<void> {
-    const ids = jobs.flatMap((j) => j.data.ids);
-    const rows = await this.deps.sql.query<{ id: string; bill_id: string | null; channel: ChannelName; recipient: string | null; message: string }>(
-      "UPDATE notifications SET attempts = attempts + 1, updated_at = $2::timestamptz WHERE id = ANY($1::uuid[]) AND status <> 'sent' RETURNING id, bill_id, channel::text AS channel, recipient, message",
-      [ids, this.deps.clock.now()],
-    );
-    const sent: string[] = [];
-    let failed = 0;
-    for (const n of rows) {
-      try {
-        if (n.recipient) await this.deps.channels[n.channel].send({ to: n.recipient, subject: "ChillBill", text: n.message });
-        sent.push(n.id);
-      } catch (err) {
-        failed += 1;
-        this.deps.logger.warn({ err, billId: n.bill_id, channel: n.channel }, "notification failed; it is retried with backoff");
-        await markFailed(this.deps.sql, n.id, (err as Error).message, this.deps.clock.now());
-      }
-    }
-    await markSent(this.deps.sql, sent, this.deps.clock.now());
-    if (failed) throw new Error(`${failed} of ${rows.length} notification(s) could not be sent`);
-  }
-
-  /** A bank customer's in-app notifications, newest first, keyset-paginated on (created_at, id). */
-  async inApp(user: AuthUser, query: { limit: number; cursor?: string }) {
-    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
-    const rows = await this.deps.db.notification.findMany({
-      where: {
-        recipientUserId: user.id,
-        channel: "in_app",
-        ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
-      },
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: query.limit + 1,
-    });
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
-    return {
-      items: page.map((n) => ({
-        id: n.id,
-        billId: n.billId,
-        type: n.type,
-        message: n.message,
-        status: n.status,
-        createdAt: n.createdAt.toISOString(),
-        readAt: n.readAt?.toISOString() ?? null,
-      })),
-      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
-    };
-  }
-
-  /** Marks one of the caller's in-app notifications read (idempotent); 404 for anyone else's. */
-  async markRead(user: AuthUser, notificationId: string) {
-    const { count } = await this.deps.db.notification.updateMany({
-      where: { id: notificationId, recipientUserId: user.id, channel: "in_app", readAt: null },
-      data: { readAt: this.deps.clock.now(), updatedAt: this.deps.clock.now() },
-    });
-    const row = await this.deps.db.notification.findFirst({ where: { id: notificationId, recipientUserId: user.id, channel: "in_app" } });
-    if (!row) throw new NotFound("No notification with this id for you", "notification_not_found");
-    return { id: row.id, readAt: row.readAt!.toISOString(), changed: count === 1 };
   }
 
   /** One row per channel that reaches the person (the ledger's planning, ledger/notices.ts). */
