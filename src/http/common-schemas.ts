@@ -130,3 +130,14 @@ export function problems(...statuses: number[]) {
   };
   return Object.fromEntries(statuses.map((s) => [s, { description: text[s] ?? "Error", schema: problemSchema, contentType: "application/problem+json" }]));
 }
+
+/** The query of a keyset-paginated list (http/cursor.ts): a page size, and the cursor of the page before. */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z
+    .string()
+    .max(200)
+    .regex(/^[A-Za-z0-9_-]*$/, "must be a nextCursor this API returned")
+    .optional()
+    .meta({ description: "The nextCursor of the previous page" }),
+};

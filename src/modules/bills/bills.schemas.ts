@@ -1,7 +1,7 @@
 // Bill requests and responses, as the API sees them. Unknown fields are refused (.strict()), so a
 // client cannot set status, creator, ids or paid amounts by adding them to a body.
 import { z } from "zod";
-import { currencySchema, dateSchema, positiveAmountSchema, uuidSchema } from "../../http/common-schemas";
+import { currencySchema, dateSchema, pageQuery, positiveAmountSchema, uuidSchema } from "../../http/common-schemas";
 import { BILL_STATUSES } from "../../domain/bill-status";
 
 const billStatus = z.enum(BILL_STATUSES);
@@ -59,13 +59,7 @@ export const listBillsQuery = z.strictObject({
     .pipe(z.array(billStatus))
     .optional()
     .meta({ description: "One status or several, comma-separated", example: "created,active" }),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z
-    .string()
-    .max(200)
-    .regex(/^[A-Za-z0-9_-]*$/, "must be a nextCursor this API returned")
-    .optional()
-    .meta({ description: "The nextCursor of the previous page" }),
+  ...pageQuery,
 });
 
 export const idempotencyHeaders = z.object({

@@ -1,7 +1,7 @@
 // HTTP in, HTTP out for notifications and reminders, and a customer's in-app notifications.
 import { z } from "zod";
 import type { ApiRouter } from "../../http/api-router";
-import { problems, uuidSchema } from "../../http/common-schemas";
+import { pageQuery, problems, uuidSchema } from "../../http/common-schemas";
 import { CURSOR_RULES } from "../../http/cursor";
 import { billIdParams } from "../bills";
 import type { InboxService } from "./notifications.inbox";
@@ -22,15 +22,7 @@ const remindedSchema = z
     skipped: z.array(person.extend({ reason: z.string() })),
   })
   .meta({ id: "RemindersSent" });
-const inAppQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z
-    .string()
-    .max(200)
-    .regex(/^[A-Za-z0-9_-]*$/, "must be a nextCursor this API returned")
-    .optional()
-    .meta({ description: "The nextCursor of the previous page" }),
-});
+const inAppQuery = z.strictObject(pageQuery);
 const inAppSchema = z
   .object({
     items: z.array(
