@@ -107,12 +107,11 @@ export function toProblem(err: unknown): Problem & HeaderCarrier {
   if (e?.expose === true && e.status === 400) {
     return problem(400, "Bad Request", "unreadable_body", "The request body could not be read");
   }
-  if (e?.name === "PrismaClientKnownRequestError" && e.code === "P2002") {
-    return problem(409, "Conflict", "already_exists", "A record with the same unique values already exists");
-  }
-  // The same from the plain-SQL path: PostgreSQL's unique_violation, as node-postgres and PGlite
-  // report it (a server error carries its severity).
-  if (e?.code === "23505" && typeof (e as { severity?: unknown }).severity === "string") {
+  // A unique violation, from either path: Prisma's P2002, or PostgreSQL's 23505 as node-postgres and
+  // PGlite report it on the plain-SQL path (a server error carries its severity).
+  const prismaUnique = e?.name === "PrismaClientKnownRequestError" && e.code === "P2002";
+  const sqlUnique = e?.code === "23505" && typeof (e as { severity?: unknown }).severity === "string";
+  if (prismaUnique || sqlUnique) {
     return problem(409, "Conflict", "already_exists", "A record with the same unique values already exists");
   }
   if (e?.name === "PrismaClientKnownRequestError" && e.code === "P2025") {
